@@ -1,0 +1,114 @@
+/* conjure: 2-D convolution, forward and backward, for CPUs.
+ *
+ * The one public header. The contract it implements is SPEC.md (shipped beside the project):
+ * NCHW tensors, weight [C_out, C_in/groups, kH, kW], cross-correlation as PyTorch's conv2d.
+ * Every function returns a cj_status; on failure cj_last_error() says what was wrong. */
+#ifndef CONJURE_H
+#define CONJURE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(CONJURE_BUILDING_SHARED)
+#define CJ_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CJ_API __attribute__((visibility("default")))
+#else
+#define CJ_API
+#endif
+
+#define CJ_VERSION_MAJOR 0
+#define CJ_VERSION_MINOR 1
+#define CJ_VERSION_PATCH 0
+
+typedef enum cj_dtype { CJ_F32 = 1, CJ_F64 = 2 } cj_dtype;
+
+typedef struct cj_tensor {
+    cj_dtype dtype;
+    int      ndim;       /* 0..4; ndim 0 or any zero extent = an empty tensor */
+    int64_t  shape[4];   /* shape[0..ndim-1] */
+    void    *data;       /* dense, row-major (C order), owned by the caller */
+} cj_tensor;
+
+typedef struct cj_size2d { int64_t height, width; } cj_size2d;
+
+typedef enum cj_status {
+    CJ_OK = 0,
+    CJ_ERR_INVALID_ARGUMENT = 1,
+    CJ_ERR_UNSUPPORTED = 2,
+    CJ_ERR_OUT_OF_MEMORY = 3
+} cj_status;
+
+typedef enum cj_algorithm {
+    CJ_ALGO_AUTO = 0,        /* the fastest algorithm that meets the accuracy contract; every configuration */
+    CJ_ALGO_IM2COL_GEMM,     /* im2col + GEMM: every configuration, every dtype */
+    CJ_ALGO_IMPLICIT_GEMM,   /* GEMM without materialising the im2col matrix: every configuration */
+    CJ_ALGO_WINOGRAD,        /* Winograd minimal filtering: 3x3, stride 1, dilation 1 */
+    CJ_ALGO_FFT,             /* tiled FFT: stride 1, dilation 1, kernels up to 16x16 */
+    CJ_ALGO_DIRECT           /* direct convolution: every configuration */
+} cj_algorithm;
+
+typedef struct cj_context cj_context; /* opaque */
+
+typedef struct cj_context_options {
+    int   num_threads;  /* 0: every online core (or CONJURE_NUM_THREADS for the default context) */
+    void *threadpool;   /* optional pthreadpool_t owned by the caller, used instead of a pool of the
+                           context's own (num_threads is then ignored); it must outlive the context */
+    /* further fields may follow; zero means their default */
+} cj_context_options;
+
+/* Creates a context: a thread pool, reusable scratch memory. NULL options: defaults. */
+CJ_API cj_status cj_context_create(const cj_context_options *options, cj_context **out);
+/* Destroys a context; NULL does nothing. No call may be running on it. */
+CJ_API void cj_context_destroy(cj_context *ctx);
+/* The number of threads the context's calls run on; NULL: the default context's. */
+CJ_API int cj_context_num_threads(const cj_context *ctx);
+
+typedef struct cj_conv2d_params {
+    cj_size2d    padding;    /* >= 0 */
+    cj_size2d    stride;     /* >= 1 */
+    cj_size2d    dilation;   /* >= 1 */
+    int64_t      groups;     /* >= 1, divides C_in and C_out */
+    cj_algorithm algorithm;
+} cj_conv2d_params;
+
+/* padding 0, stride 1, dilation 1, groups 1, CJ_ALGO_AUTO */
+#define CJ_CONV2D_PARAMS_DEFAULT \
+    { {0, 0}, {1, 1}, {1, 1}, 1, CJ_ALGO_AUTO }
+
+/* output[N, C_out, H_out, W_out] = conv2d(input, weight) + bias.
+ * ctx NULL: the process-wide default context. bias NULL or empty: no bias. params NULL: defaults. */
+CJ_API cj_status cj_conv2d(cj_context *ctx,
+                           const cj_tensor *input, const cj_tensor *weight,
+                           const cj_tensor *bias,
+                           const cj_conv2d_params *params,
+                           cj_tensor *output);
+
+/* Gradients of a conv2d with respect to its input, weight and bias, given grad_output.
+ * Each of grad_input, grad_weight, grad_bias may be NULL: not computed. grad_bias has the shape of
+ * bias, or [C_out]. bias itself is only read for its shape and may be NULL. */
+CJ_API cj_status cj_conv2d_backward(cj_context *ctx,
+                                    const cj_tensor *input, const cj_tensor *weight,
+                                    const cj_tensor *bias,
+                                    const cj_conv2d_params *params,
+                                    const cj_tensor *grad_output,
+                                    cj_tensor *grad_input,
+                                    cj_tensor *grad_weight,
+                                    cj_tensor *grad_bias);
+
+/* The output shape [N, C_out, H_out, W_out] of cj_conv2d for these arguments, after validating them. */
+CJ_API cj_status cj_conv2d_output_shape(const cj_tensor *input, const cj_tensor *weight,
+                                        const cj_conv2d_params *params, int64_t out_shape[4]);
+
+CJ_API const char *cj_status_string(cj_status status);
+/* This thread's message for its last failed call: what was wrong, with the numbers ("" if none). */
+CJ_API const char *cj_last_error(void);
+CJ_API const char *cj_algorithm_name(cj_algorithm algorithm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONJURE_H */

@@ -1,0 +1,46 @@
+/* Contexts: the thread pool, reusable scratch memory, and the parallel-for the drivers use. */
+#ifndef CJ_API_CONTEXT_H
+#define CJ_API_CONTEXT_H
+#include <pthread.h>
+#include <pthreadpool.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conjure.h"
+
+struct cj_context {
+    pthreadpool_t   pool;         /* NULL: run on the calling thread */
+    bool            owns_pool;
+    int             num_threads;
+    pthread_mutex_t scratch_lock; /* guards the cached scratch block */
+    void           *scratch;      /* reused across calls while one call at a time holds it */
+    size_t          scratch_bytes;
+};
+
+/* The context a public call runs on (ctx itself, or the process-wide default). NULL when the
+ * default context cannot be created (the error is set). */
+cj_context *cj_context_resolve(cj_context *ctx);
+
+/* Scratch for one call: the context's cached block when free, else a fresh allocation, so that
+ * concurrent calls on one context never share memory. */
+typedef struct cj_scratch {
+    void *ptr;
+    bool  cached;
+} cj_scratch;
+cj_status cj_scratch_acquire(cj_context *ctx, size_t bytes, cj_scratch *s);
+void      cj_scratch_release(cj_context *ctx, cj_scratch *s);
+
+/* Runs fn(arg, i) for i in [0, n) on the context's threads. The drivers pass n = num_threads
+ * "slots" and split their work statically between slots, which keeps results bit-identical for a
+ * given thread count and gives each slot its own scratch. */
+typedef void (*cj_task_fn)(void *arg, size_t i);
+void cj_parallel_for(cj_context *ctx, size_t n, cj_task_fn fn, void *arg);
+
+/* Splits [0, total) into `parts` contiguous ranges as evenly as possible; range `part`. */
+static inline void cj_split_range(int64_t total, int64_t parts, int64_t part, int64_t *begin, int64_t *end) {
+    const int64_t base = total / parts, extra = total % parts;
+    *begin = part * base + (part < extra ? part : extra);
+    *end = *begin + base + (part < extra ? 1 : 0);
+}
+
+#endif

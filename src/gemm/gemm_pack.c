@@ -1,0 +1,89 @@
+/* Packing of the GEMM operands into the micro-panel layouts of ukernel.h. */
+#include <string.h>
+
+#include "conjure.h"
+#include "gemm/gemm.h"
+#include "util/checked.h"
+
+size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k) {
+    return (size_t)(cj_round_up(m, cfg->mr) * k) * cfg->elem;
+}
+
+/* One A block: rows [0, m) x columns [k0, k0+kc) as MR-row panels, each kc x MR column by column. */
+#define DEFINE_PACK_A(T, suffix)                                                                  \
+    static void pack_a_block_##suffix(const cj_matrix *a, int64_t m, int64_t k0, int64_t kc,     \
+                                      int64_t mr, T *restrict dst) {                               \
+        const T *src = (const T *)a->data;                                                         \
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {                                                   \
+            const int64_t rows = cj_min64(mr, m - i0);                                             \
+            for (int64_t i = 0; i < rows; i++) {                                                   \
+                const T *row = src + (i0 + i) * a->rs + k0 * a->cs;                                \
+                if (a->cs == 1)                                                                    \
+                    for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = row[k];                     \
+                else                                                                               \
+                    for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = row[k * a->cs];             \
+            }                                                                                      \
+            for (int64_t i = rows; i < mr; i++)                                                    \
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0;                              \
+            dst += kc * mr;                                                                        \
+        }                                                                                          \
+    }
+DEFINE_PACK_A(float, f32)
+DEFINE_PACK_A(double, f64)
+
+void cj_pack_a_rows(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t k, int64_t i0,
+                    int64_t i1, cj_packed_a *pa) {
+    const int64_t mpad = cj_round_up(m, cfg->mr);
+    pa->m = m;
+    pa->k = k;
+    i1 = cj_min64(i1, m);
+    if (i1 <= i0) return;
+    const cj_matrix rows = {(const char *)a->data + (size_t)(i0 * a->rs) * cfg->elem, a->rs, a->cs};
+    for (int64_t k0 = 0; k0 < k; k0 += cfg->kc) {
+        const int64_t kc = cj_min64(cfg->kc, k - k0);
+        char *dst = (char *)pa->data + (size_t)(k0 * mpad + i0 * kc) * cfg->elem;
+        if (cfg->dtype == CJ_F64) pack_a_block_f64(&rows, i1 - i0, k0, kc, cfg->mr, (double *)dst);
+        else pack_a_block_f32(&rows, i1 - i0, k0, kc, cfg->mr, (float *)dst);
+    }
+}
+
+void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t k, cj_packed_a *pa) {
+    cj_pack_a_rows(cfg, a, m, k, 0, m, pa);
+}
+
+#define DEFINE_PACK_B(T, suffix)                                                                  \
+    static void pack_b_strided_##suffix(const cj_matrix *v, int64_t k0, int64_t kc, int64_t n0,  \
+                                        int64_t nc, int64_t nr, T *restrict dst) {                 \
+        const T *src = (const T *)v->data;                                                         \
+        for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {                                  \
+            const int64_t cols = cj_min64(nr, nc - j0);                                            \
+            if (v->cs == 1) {                                                                      \
+                for (int64_t k = 0; k < kc; k++) {                                                 \
+                    const T *row = src + (k0 + k) * v->rs + n0 + j0;                               \
+                    memcpy(dst + k * nr, row, (size_t)cols * sizeof(T));                           \
+                    for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0;                       \
+                }                                                                                  \
+            } else {                                                                               \
+                /* Transposed view: read each source column contiguously along k. */               \
+                for (int64_t j = 0; j < cols; j++) {                                               \
+                    const T *col = src + (n0 + j0 + j) * v->cs + k0 * v->rs;                       \
+                    for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = col[k * v->rs];             \
+                }                                                                                  \
+                for (int64_t k = 0; k < kc; k++)                                                   \
+                    for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0;                       \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEFINE_PACK_B(float, f32)
+DEFINE_PACK_B(double, f64)
+
+void cj_pack_b_strided(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                       int64_t nr, void *dst) {
+    if (b->dtype == CJ_F64) pack_b_strided_f64(&b->view, k0, kc, n0, nc, nr, (double *)dst);
+    else pack_b_strided_f32(&b->view, k0, kc, n0, nc, nr, (float *)dst);
+}
+
+cj_gemm_b cj_gemm_b_strided(int dtype, const void *data, int64_t rs, int64_t cs) {
+    cj_gemm_b b = {.pack = cj_pack_b_strided, .dtype = dtype, .view = {data, rs, cs}, .user = NULL};
+    return b;
+}

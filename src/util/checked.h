@@ -1,0 +1,29 @@
+/* Overflow-checked size arithmetic: the one place where extents are multiplied. */
+#ifndef CJ_UTIL_CHECKED_H
+#define CJ_UTIL_CHECKED_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* *out = a * b; false on overflow (or a negative operand). */
+static inline bool cj_mul_i64(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return false;
+    return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool cj_add_i64(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_add_overflow(a, b, out);
+}
+/* Product of n extents, false on overflow. */
+static inline bool cj_product_i64(const int64_t *v, int n, int64_t *out) {
+    int64_t p = 1;
+    for (int i = 0; i < n; i++)
+        if (!cj_mul_i64(p, v[i], &p)) return false;
+    *out = p;
+    return true;
+}
+static inline int64_t cj_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t cj_round_up(int64_t a, int64_t b) { return cj_div_up(a, b) * b; }
+static inline int64_t cj_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t cj_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+#endif
