@@ -12,9 +12,9 @@ static void valid_x(int64_t xa, int64_t xb, int64_t off, int64_t sw, int64_t w_i
     /* smallest x with x*sw + off >= 0, and smallest x with x*sw + off >= w_in */
     int64_t first = off >= 0 ? 0 : cj_div_up(-off, sw);
     int64_t past = w_in - off <= 0 ? 0 : cj_div_up(w_in - off, sw);
-    *lo = cj_max64(xa, first);
-    *hi = cj_min64(xb, past);
-    if (*hi < *lo) *hi = *lo;
+    /* xa <= lo <= hi <= xb, also when no x is valid (first past xb, or past before xa) */
+    *lo = cj_min64(cj_max64(xa, first), xb);
+    *hi = cj_max64(*lo, cj_min64(xb, past));
 }
 
 #define DEFINE_IM2COL(T, suffix)                                                                   \

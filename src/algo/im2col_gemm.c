@@ -1,13 +1,15 @@
 /* CJ_ALGO_IM2COL_GEMM: every configuration, every pass, as GEMMs over bounded im2col panels.
  *
- *   forward       Y_g[n]  (C_out/g x P)   = W_g (C_out/g x K)  * col (K x P)         K = C_in/g*kh*kw
- *   grad_input    col     (K_c x P)       = W_g^T rows (K_c x C_out/g) * dY_g[n] (C_out/g x P), col2im
- *   grad_weight   dW_g    (C_out/g x K)  += dY_g[n] (C_out/g x P) * col^T (P x K)
+ *   forward       Y_g   (C_out/g x P)  = W_g (C_out/g x K) * col (K x P)          K = C_in/g*kh*kw
+ *   grad_input    col   (K_c x P)      = W_g^T rows (K_c x C_out/g) * dY_g (C_out/g x P), col2im
+ *   grad_weight   dW_g  (C_out/g x K) += dY_g (C_out/g x P) * col^T (P x K)
  *
- * P is a panel of output pixels sized so that one column panel fits in L2: the im2col matrix of a
- * whole image is never materialised, and scratch does not grow with N. Work is cut into tasks
- * (image, group, pixel panel or channel chunk, row chunk) and the tasks are split into one
- * contiguous range per thread slot, each slot with its own column and packing buffers. */
+ * The GEMM's pixel axis (P columns) is either a panel of one image or, for small images, several
+ * whole images side by side (pixel_tiling), sized so that one column panel fits in L2: the
+ * im2col matrix of a whole image is never materialised, and scratch does not grow with N.
+ * Work is cut into tasks (pixel unit, group, row or channel chunk), and the tasks into one
+ * contiguous range per thread slot, each slot with its own buffers: results depend only on the
+ * thread count, never on timing. */
 #include <string.h>
 
 #include "algo/algo.h"
@@ -16,37 +18,100 @@
 #include "util/checked.h"
 #include "util/error.h"
 
-/* Tasks per thread to aim for before splitting work further (load balance vs. repeated im2col). */
+/* Tasks per thread to aim for before cutting work finer (balance vs. repeated im2col). */
 #define TASKS_PER_THREAD 4
 
 static const char *im2col_unsupported(const cj_conv_desc *d, cj_pass pass) {
     (void)d;
     (void)pass;
-    return NULL;
-}
-
-/* Pixels per panel: a multiple of NR with rows x P elements within L2, at least one NR. */
-static int64_t panel_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
-    const int64_t pixels = d->h_out * d->w_out;
-    int64_t p = (int64_t)cj_cpu()->l2_bytes / (cj_max64(rows, 1) * (int64_t)d->elem);
-    p = cj_max64(cfg->nr, p / cfg->nr * cfg->nr);
-    return cj_min64(p, pixels);
+    return NULL; /* every configuration */
 }
 
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-/* ---- forward ---------------------------------------------------------------------------------- */
+/* ---- the pixel axis ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t hw;       /* pixels per image */
+    int64_t batch;    /* whole images per unit (> 1 only when panels == 1) */
+    int64_t panels;   /* panels per image */
+    int64_t P;        /* most columns of one unit */
+    int64_t units;    /* units covering the batch: ceil(N / batch) * panels */
+} pixel_tiling;
+
+/* rows: the column matrix's row count, which sets how many pixels fit in the L2 budget (but
+ * never fewer than 8 NR columns, or the kernel's NR-wide tiles go half empty). A large image is
+ * cut into near-equal panels of NR multiples. A small one is batched with others, choosing the
+ * image count whose column count best fills whole NR tiles (7x7 images: 1 image fills 49/96 of
+ * its tiles, 7 images 343/384). */
+static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
+    pixel_tiling t = {.hw = d->h_out * d->w_out, .batch = 1, .panels = 1};
+    const int64_t nr = cfg->nr;
+    int64_t target = (int64_t)cj_cpu()->l2_bytes / (cj_max64(rows, 1) * (int64_t)d->elem);
+    target = cj_max64(8 * nr, target / nr * nr);
+    if (t.hw <= target) {
+        const int64_t most = cj_max64(1, (target + target / 2) / t.hw);
+        double best = 0;
+        for (int64_t b = 1; b <= cj_min64(d->n, most); b++) {
+            const double fill = (double)(b * t.hw) / (double)cj_round_up(b * t.hw, nr);
+            if (fill > best + 0.01) {
+                best = fill;
+                t.batch = b;
+            }
+        }
+        t.P = t.batch * t.hw;
+    } else {
+        t.panels = cj_div_up(t.hw, target);
+        t.P = cj_min64(t.hw, cj_round_up(cj_div_up(t.hw, t.panels), nr));
+        t.panels = cj_div_up(t.hw, t.P);
+    }
+    t.units = cj_div_up(d->n, t.batch) * t.panels;
+    return t;
+}
+
+typedef struct {
+    int64_t n0, images;  /* images [n0, n0 + images) */
+    int64_t p0, np;      /* pixels [p0, p0 + np) of each; columns = images * np */
+} pixel_unit;
+
+static pixel_unit unit_at(const pixel_tiling *t, const cj_conv_desc *d, int64_t u) {
+    pixel_unit r;
+    const int64_t group = u / t->panels, panel = u % t->panels;
+    r.n0 = group * t->batch;
+    r.images = cj_min64(t->batch, d->n - r.n0);
+    r.p0 = panel * t->P;
+    r.np = cj_min64(t->P, t->hw - r.p0);
+    return r;
+}
+
+/* Offset in elements of tensor[n][c] for an NCHW tensor with `channels` channels of `plane`. */
+static int64_t plane_offset(int64_t n, int64_t channels, int64_t c, int64_t plane) {
+    return (n * channels + c) * plane;
+}
+
+/* im2col of channels [c0, c1) of group g for every image of the unit, side by side in col. */
+static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_t c0, int64_t c1,
+                        const pixel_unit *u, char *col, int64_t ldcol) {
+    const int64_t plane_in = d->h_in * d->w_in;
+    for (int64_t i = 0; i < u->images; i++) {
+        const char *image = in + (size_t)plane_offset(u->n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
+        cj_im2col(d, image, c0, c1, u->p0, u->np, col + (size_t)(i * u->np) * d->elem, ldcol);
+    }
+}
+
+/* ---- forward --------------------------------------------------------------------------------------- */
 
 typedef struct {
     const cj_conv_desc *d;
     const cj_gemm_config *cfg;
     const char *in, *w, *bias;
     char *out;
+    pixel_tiling px;
+    int64_t K, row_chunks, rows_per_chunk, tasks, slots;
     char *packed_w;            /* per group, packed_w_bytes each */
     size_t packed_w_bytes;
-    int64_t K, P, panels, row_chunks, rows_per_chunk, tasks, slots;
-    char *slot_mem;            /* per slot: column panel, then GEMM packing buffer */
-    size_t col_bytes, slot_bytes;
+    char *slot_mem;            /* per slot: column panel, result panel, GEMM packing buffer */
+    size_t col_bytes, result_bytes, slot_bytes;
 } fwd_job;
 
 static void fwd_pack_task(void *arg, size_t slot) {
@@ -58,56 +123,68 @@ static void fwd_pack_task(void *arg, size_t slot) {
     for (int64_t t = t0; t < t1;) {
         const int64_t g = t / panels_per_group, first = t % panels_per_group;
         const int64_t last = cj_min64(panels_per_group, first + (t1 - t));
-        const cj_matrix w = {j->w + (size_t)(g * d->cout_g * j->K) * d->elem, j->K, 1};
+        const cj_matrix w = {j->w + (size_t)(g * d->cout_g * j->K) * d->elem, j->K, 1, 0, 0};
         cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0};
         cj_pack_a_rows(j->cfg, &w, d->cout_g, j->K, first * j->cfg->mr, last * j->cfg->mr, &pa);
         t += last - first;
     }
 }
 
-#define DEFINE_ADD_BIAS(T, suffix)                                                                \
-    static void add_bias_##suffix(T *out, int64_t ldo, int64_t rows, int64_t cols, const T *bias) { \
-        for (int64_t r = 0; r < rows; r++) {                                                       \
-            const T b = bias[r];                                                                   \
-            T *row = out + r * ldo;                                                                \
-            for (int64_t c = 0; c < cols; c++) row[c] += b;                                        \
-        }                                                                                          \
+/* dst[r][0:cols] = src[r][0:cols] + bias[r] (bias NULL: a copy), for rows of two strides. */
+#define DEFINE_STORE_ROWS(T, suffix)                                                               \
+    static void store_rows_##suffix(T *dst, int64_t ldd, const T *src, int64_t lds, int64_t rows,  \
+                                    int64_t cols, const T *bias) {                                  \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const T b = bias ? bias[r] : (T)0;                                                      \
+            T *out = dst + r * ldd;                                                                 \
+            const T *in = src + r * lds;                                                            \
+            for (int64_t c = 0; c < cols; c++) out[c] = in[c] + b;                                  \
+        }                                                                                           \
     }
-DEFINE_ADD_BIAS(float, f32)
-DEFINE_ADD_BIAS(double, f64)
+DEFINE_STORE_ROWS(float, f32)
+DEFINE_STORE_ROWS(double, f64)
+
+static void store_rows(const cj_conv_desc *d, void *dst, int64_t ldd, const void *src, int64_t lds,
+                       int64_t rows, int64_t cols, const void *bias) {
+    if (d->dtype == CJ_F64) store_rows_f64(dst, ldd, src, lds, rows, cols, bias);
+    else store_rows_f32(dst, ldd, src, lds, rows, cols, bias);
+}
 
 static void fwd_task(void *arg, size_t slot) {
     const fwd_job *j = arg;
     const cj_conv_desc *d = j->d;
-    const cj_gemm_config *cfg = j->cfg;
-    const int64_t hw = d->h_out * d->w_out, plane_in = d->h_in * d->w_in;
-    char *col = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = col + j->col_bytes;
-    int64_t t0, t1, last_panel_key = -1;
+    const int64_t hw = j->px.hw;
+    char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
+    char *gemm_scratch = result + j->result_bytes;
+    int64_t t0, t1, last_key = -1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t chunk = t % j->row_chunks, panel_key = t / j->row_chunks;
-        const int64_t panel = panel_key % j->panels, ng = panel_key / j->panels;
-        const int64_t g = ng % d->groups, n = ng / d->groups;
-        const int64_t p0 = panel * j->P, np = cj_min64(j->P, hw - p0);
+        const int64_t chunk = t % j->row_chunks, key = t / j->row_chunks;
+        const int64_t g = key % d->groups;
+        const pixel_unit u = unit_at(&j->px, d, key / d->groups);
         const int64_t m0 = chunk * j->rows_per_chunk, m = cj_min64(j->rows_per_chunk, d->cout_g - m0);
-        if (panel_key != last_panel_key) { /* consecutive row chunks share one column panel */
-            const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * d->elem;
-            cj_im2col(d, image, 0, d->cin_g, p0, np, col, j->P);
-            last_panel_key = panel_key;
+        const int64_t k0 = g * d->cout_g + m0, cols = u.images * u.np;
+        if (key != last_key) { /* consecutive row chunks share one column panel */
+            unit_im2col(d, j->in, g, 0, d->cin_g, &u, col, j->px.P);
+            last_key = key;
         }
         const cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, d->cout_g, j->K};
-        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, j->P, 1);
-        const int64_t k0 = g * d->cout_g + m0;
-        char *c = j->out + (size_t)((n * d->c_out + k0) * hw + p0) * d->elem;
-        cj_gemm_rows(cfg, &pa, m0, m, &b, 0, np, c, hw, 0, gemm_scratch);
-        if (j->bias) {
-            if (d->dtype == CJ_F64) add_bias_f64((double *)c, hw, m, np, (const double *)j->bias + k0);
-            else add_bias_f32((float *)c, hw, m, np, (const float *)j->bias + k0);
+        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, j->px.P, 1);
+        const char *bias = j->bias ? j->bias + (size_t)k0 * d->elem : NULL;
+        char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, k0, hw) + u.p0) * d->elem;
+        if (u.images == 1) {
+            cj_gemm_rows(j->cfg, &pa, m0, m, &b, 0, cols, out, hw, 0, gemm_scratch);
+            if (bias) store_rows(d, out, hw, out, hw, m, cols, bias);
+        } else { /* several images: GEMM into a panel, then each image's columns to its place */
+            cj_gemm_rows(j->cfg, &pa, m0, m, &b, 0, cols, result, j->px.P, 0, gemm_scratch);
+            for (int64_t i = 0; i < u.images; i++)
+                store_rows(d, out + (size_t)(i * d->c_out * hw) * d->elem, hw,
+                           result + (size_t)(i * u.np) * d->elem, j->px.P, m, u.np, bias);
         }
     }
 }
 
-/* Splits `rows` into chunks (multiples of mr) when there are too few tasks for the threads. */
+/* Rows per chunk (a multiple of mr) so that there are enough tasks for the threads. */
 static int64_t row_chunk_rows(int64_t rows, int64_t mr, int64_t tasks, int64_t threads) {
     if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return rows;
     const int64_t want = cj_div_up(TASKS_PER_THREAD * threads, tasks);
@@ -115,43 +192,50 @@ static int64_t row_chunk_rows(int64_t rows, int64_t mr, int64_t tasks, int64_t t
     return cj_max64(per, cj_min64(rows, 2 * mr));
 }
 
+/* Channel chunks so that there are enough tasks for the threads. */
+static int64_t channel_chunk(int64_t channels, int64_t tasks, int64_t threads) {
+    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return channels;
+    return cj_div_up(channels, cj_min64(channels, cj_div_up(TASKS_PER_THREAD * threads, tasks)));
+}
+
 static cj_status im2col_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     fwd_job j = {.d = d, .cfg = cfg, .in = in, .w = w, .bias = bias, .out = out};
     j.K = d->cin_g * d->kh * d->kw;
-    j.P = panel_pixels(d, cfg, j.K);
-    j.panels = cj_div_up(d->h_out * d->w_out, j.P);
-    const int64_t base_tasks = d->n * d->groups * j.panels;
+    j.px = tile_pixels(d, cfg, j.K);
+    const int64_t base_tasks = j.px.units * d->groups;
     j.rows_per_chunk = row_chunk_rows(d->cout_g, cfg->mr, base_tasks, ctx->num_threads);
     j.row_chunks = cj_div_up(d->cout_g, j.rows_per_chunk);
     j.tasks = base_tasks * j.row_chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.packed_w_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.K));
-    j.col_bytes = align64((size_t)(j.K * j.P) * d->elem);
-    j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t total = j.packed_w_bytes * (size_t)d->groups + j.slot_bytes * (size_t)j.slots;
+    j.col_bytes = align64((size_t)(j.K * j.px.P) * d->elem);
+    j.result_bytes = j.px.batch > 1 ? align64((size_t)(j.rows_per_chunk * j.px.P) * d->elem) : 0;
+    j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    const size_t packed_total = j.packed_w_bytes * (size_t)d->groups;
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
+    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
     j.packed_w = s.ptr;
-    j.slot_mem = (char *)s.ptr + j.packed_w_bytes * (size_t)d->groups;
+    j.slot_mem = (char *)s.ptr + packed_total;
     cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
     cj_parallel_for(ctx, (size_t)j.slots, fwd_task, &j);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }
 
-/* ---- grad_input --------------------------------------------------------------------------------- */
+/* ---- grad_input ---------------------------------------------------------------------------------- */
 
 typedef struct {
     const cj_conv_desc *d;
     const cj_gemm_config *cfg;
     const char *grad_out, *w;
     char *grad_in;
-    int64_t K, khkw, P, chans_per_chunk, chunks, tasks, slots;
+    pixel_tiling px;
+    int64_t K, khkw, chans_per_chunk, chunks, image_groups, tasks, slots;
     char *packed_wt;           /* per (group, channel chunk), packed_bytes each */
     size_t packed_bytes;
-    char *slot_mem;
+    char *slot_mem;            /* per slot: column panel, GEMM packing buffer */
     size_t col_bytes, slot_bytes;
 } bwd_data_job;
 
@@ -164,7 +248,7 @@ static void bwd_data_pack_task(void *arg, size_t slot) {
         const int64_t g = t / j->chunks, chunk = t % j->chunks;
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
         /* W_g^T restricted to the chunk's rows: element (r, m) = W[g*cout_g + m][c0*khkw + r]. */
-        const cj_matrix wt = {j->w + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem, 1, j->K};
+        const cj_matrix wt = {j->w + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem, 1, j->K, 0, 0};
         cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0};
         cj_pack_a(j->cfg, &wt, (c1 - c0) * j->khkw, d->cout_g, &pa);
     }
@@ -173,24 +257,30 @@ static void bwd_data_pack_task(void *arg, size_t slot) {
 static void bwd_data_task(void *arg, size_t slot) {
     const bwd_data_job *j = arg;
     const cj_conv_desc *d = j->d;
-    const int64_t hw = d->h_out * d->w_out, plane_in = d->h_in * d->w_in;
+    const int64_t hw = j->px.hw, plane_in = d->h_in * d->w_in;
     char *col = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = col + j->col_bytes;
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t chunk = t % j->chunks, ng = t / j->chunks;
-        const int64_t g = ng % d->groups, n = ng / d->groups;
+        /* A task owns channels [c0, c1) of its images' grad_in: no two tasks add to one element. */
+        const int64_t chunk = t % j->chunks, g = (t / j->chunks) % d->groups;
+        const int64_t image_group = t / j->chunks / d->groups;
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
-        char *image = j->grad_in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * d->elem;
-        memset(image + (size_t)(c0 * plane_in) * d->elem, 0, (size_t)((c1 - c0) * plane_in) * d->elem);
         const cj_packed_a pa = {j->packed_wt + (size_t)(g * j->chunks + chunk) * j->packed_bytes,
                                 (c1 - c0) * j->khkw, d->cout_g};
-        const char *dy = j->grad_out + (size_t)((n * d->c_out + g * d->cout_g) * hw) * d->elem;
-        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, dy, hw, 1);
-        for (int64_t p0 = 0; p0 < hw; p0 += j->P) {
-            const int64_t np = cj_min64(j->P, hw - p0);
-            cj_gemm(j->cfg, &pa, &b, p0, np, col, j->P, 0, gemm_scratch);
-            cj_col2im_add(d, col, j->P, c0, c1, p0, np, image);
+        for (int64_t panel = 0; panel < j->px.panels; panel++) {
+            const pixel_unit u = unit_at(&j->px, d, image_group * j->px.panels + panel);
+            if (panel == 0)
+                for (int64_t i = 0; i < u.images; i++)
+                    memset(j->grad_in + (size_t)plane_offset(u.n0 + i, d->c_in, g * d->cin_g + c0, plane_in) * d->elem,
+                           0, (size_t)((c1 - c0) * plane_in) * d->elem);
+            const char *dy = j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem;
+            const cj_gemm_b b = cj_gemm_b_segmented(d->dtype, dy, hw, u.np, d->c_out * hw);
+            cj_gemm(j->cfg, &pa, &b, 0, u.images * u.np, col, j->px.P, 0, gemm_scratch);
+            for (int64_t i = 0; i < u.images; i++) {
+                char *image = j->grad_in + (size_t)plane_offset(u.n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
+                cj_col2im_add(d, col + (size_t)(i * u.np) * d->elem, j->px.P, c0, c1, u.p0, u.np, image);
+            }
         }
     }
 }
@@ -201,40 +291,37 @@ static cj_status im2col_backward_data(cj_context *ctx, const cj_conv_desc *d, co
     bwd_data_job j = {.d = d, .cfg = cfg, .grad_out = grad_out, .w = w, .grad_in = grad_in};
     j.khkw = d->kh * d->kw;
     j.K = d->cin_g * j.khkw;
-    /* Channel chunks split an image between threads (each chunk owns its channels of grad_in,
-     * so no two tasks ever add into the same element). */
-    const int64_t base_tasks = d->n * d->groups;
-    j.chunks = 1;
-    if (ctx->num_threads > 1 && base_tasks < TASKS_PER_THREAD * ctx->num_threads)
-        j.chunks = cj_min64(d->cin_g, cj_div_up(TASKS_PER_THREAD * ctx->num_threads, base_tasks));
-    j.chans_per_chunk = cj_div_up(d->cin_g, j.chunks);
+    /* Tile with the whole K first to learn the image grouping, then cut channels for threads. */
+    j.px = tile_pixels(d, cfg, j.K);
+    j.image_groups = cj_div_up(d->n, j.px.batch);
+    j.chans_per_chunk = channel_chunk(d->cin_g, j.image_groups * d->groups, ctx->num_threads);
     j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
-    j.tasks = base_tasks * j.chunks;
+    j.tasks = j.image_groups * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     const int64_t rows = j.chans_per_chunk * j.khkw;
-    j.P = panel_pixels(d, cfg, rows);
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
-    j.col_bytes = align64((size_t)(rows * j.P) * d->elem);
+    j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
     j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
     const size_t packed_total = j.packed_bytes * (size_t)(d->groups * j.chunks);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
     j.packed_wt = s.ptr;
     j.slot_mem = (char *)s.ptr + packed_total;
-    cj_parallel_for(ctx, (size_t)cj_min64(ctx->num_threads, d->groups * j.chunks), bwd_data_pack_task, &j);
+    cj_parallel_for(ctx, (size_t)j.slots, bwd_data_pack_task, &j);
     cj_parallel_for(ctx, (size_t)j.slots, bwd_data_task, &j);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }
 
-/* ---- grad_weight ---------------------------------------------------------------------------------- */
+/* ---- grad_weight ----------------------------------------------------------------------------------- */
 
 typedef struct {
     const cj_conv_desc *d;
     const cj_gemm_config *cfg;
     const char *in, *grad_out;
     char *grad_w;
-    int64_t K, P, panels, tasks, slots;
+    pixel_tiling px;
+    int64_t K, khkw, chans_per_chunk, chunks, tasks, slots;
     char *partials;            /* slots 1.. accumulate here, partial_stride apart; slot 0 into grad_w */
     size_t weight_bytes, partial_stride;
     char *slot_mem;            /* per slot: column panel, packed grad_output panel, GEMM buffer */
@@ -244,7 +331,7 @@ typedef struct {
 static void bwd_weights_task(void *arg, size_t slot) {
     const bwd_weights_job *j = arg;
     const cj_conv_desc *d = j->d;
-    const int64_t hw = d->h_out * d->w_out, plane_in = d->h_in * d->w_in;
+    const int64_t hw = j->px.hw;
     char *col = j->slot_mem + slot * j->slot_bytes;
     char *packed = col + j->col_bytes, *gemm_scratch = packed + j->packed_bytes;
     char *acc = slot == 0 ? j->grad_w : j->partials + (slot - 1) * j->partial_stride;
@@ -252,17 +339,19 @@ static void bwd_weights_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t panel = t % j->panels, ng = t / j->panels;
-        const int64_t g = ng % d->groups, n = ng / d->groups;
-        const int64_t p0 = panel * j->P, np = cj_min64(j->P, hw - p0);
-        const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * d->elem;
-        cj_im2col(d, image, 0, d->cin_g, p0, np, col, j->P);
-        const cj_matrix dy = {j->grad_out + (size_t)((n * d->c_out + g * d->cout_g) * hw + p0) * d->elem, hw, 1};
+        /* A task adds one pixel unit's contribution to columns [c0*khkw, c1*khkw) of dW_g. */
+        const int64_t chunk = t % j->chunks, g = (t / j->chunks) % d->groups;
+        const pixel_unit u = unit_at(&j->px, d, t / j->chunks / d->groups);
+        const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
+        const int64_t cols = u.images * u.np;
+        unit_im2col(d, j->in, g, c0, c1, &u, col, j->px.P);
+        const cj_matrix dy = {j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem,
+                              hw, 1, u.np, d->c_out * hw};
         cj_packed_a pa = {packed, 0, 0};
-        cj_pack_a(j->cfg, &dy, d->cout_g, np, &pa);
-        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, 1, j->P); /* col^T */
-        char *c = acc + (size_t)(g * d->cout_g * j->K) * d->elem;
-        cj_gemm(j->cfg, &pa, &b, 0, j->K, c, j->K, 1, gemm_scratch);
+        cj_pack_a(j->cfg, &dy, d->cout_g, cols, &pa);
+        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, 1, j->px.P); /* col^T */
+        char *c = acc + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem;
+        cj_gemm(j->cfg, &pa, &b, 0, (c1 - c0) * j->khkw, c, j->K, 1, gemm_scratch);
     }
 }
 
@@ -276,7 +365,7 @@ static void reduce_task(void *arg, size_t part) {
     const bwd_weights_job *j = r->j;
     int64_t e0, e1;
     cj_split_range(r->count, r->parts, (int64_t)part, &e0, &e1);
-    for (int64_t s = 1; s < j->slots; s++) { /* fixed order: bit-reproducible for a thread count */
+    for (int64_t s = 1; s < j->slots; s++) { /* a fixed order: bit-reproducible per thread count */
         const char *src = j->partials + (s - 1) * j->partial_stride;
         if (j->d->dtype == CJ_F64) {
             double *dst = (double *)j->grad_w;
@@ -292,16 +381,18 @@ static cj_status im2col_backward_weights(cj_context *ctx, const cj_conv_desc *d,
                                          const void *grad_out, void *grad_w) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     bwd_weights_job j = {.d = d, .cfg = cfg, .in = in, .grad_out = grad_out, .grad_w = grad_w};
-    j.K = d->cin_g * d->kh * d->kw;
-    j.P = panel_pixels(d, cfg, j.K);
-    j.panels = cj_div_up(d->h_out * d->w_out, j.P);
-    j.tasks = d->n * d->groups * j.panels;
+    j.khkw = d->kh * d->kw;
+    j.K = d->cin_g * j.khkw;
+    j.px = tile_pixels(d, cfg, j.K);
+    j.chans_per_chunk = channel_chunk(d->cin_g, j.px.units * d->groups, ctx->num_threads);
+    j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
+    j.tasks = j.px.units * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.weight_bytes = (size_t)(d->c_out * j.K) * d->elem;
-    j.col_bytes = align64((size_t)(j.K * j.P) * d->elem);
-    j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.P));
-    j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
     j.partial_stride = align64(j.weight_bytes);
+    j.col_bytes = align64((size_t)(j.chans_per_chunk * j.khkw * j.px.P) * d->elem);
+    j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
+    j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
     const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots, &s));

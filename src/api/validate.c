@@ -3,7 +3,9 @@
 #include "util/checked.h"
 #include "util/error.h"
 
+/* SPEC: ndim 0 or any zero extent is an empty tensor (no scalar tensors). */
 static int64_t numel(const cj_tensor *t) {
+    if (t->ndim == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i]; /* checked by check_tensor */
     return n;
@@ -39,6 +41,7 @@ static cj_status check_tensor(const char *fn, const char *name, const cj_tensor 
     int64_t bytes;
     CJ_FAIL_IF(!cj_mul_i64(count, (int64_t)dtype_size(t->dtype), &bytes) || (uint64_t)bytes > SIZE_MAX / 2,
                CJ_ERR_INVALID_ARGUMENT, "%s: %s's size overflows (%lld elements)", fn, name, (long long)count);
+    if (t->ndim == 0) count = 0;
     CJ_FAIL_IF(count > 0 && !t->data, CJ_ERR_INVALID_ARGUMENT, "%s: %s has %lld elements but its data is NULL",
                fn, name, (long long)count);
     return CJ_OK;

@@ -25,10 +25,13 @@ static cj_isa detect_isa(void) {
     const unsigned long long xcr0 = read_xcr0();
     if ((xcr0 & 0x6) != 0x6) return CJ_ISA_SCALAR; /* the OS does not save XMM/YMM state */
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return CJ_ISA_SCALAR;
-    const int has_avx2 = (ebx >> 5) & 1, has_avx512f = (ebx >> 16) & 1;
+    const int has_avx2 = (ebx >> 5) & 1;
+    /* The AVX-512 files are built with F, VL, DQ and BW (every AVX-512 CPU since Skylake-SP). */
+    const unsigned avx512_bits = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    const int has_avx512 = (ebx & avx512_bits) == avx512_bits;
     if (!has_avx2) return CJ_ISA_SCALAR;
     /* AVX-512 needs the OS to save opmask and both halves of ZMM0-31 (XCR0 bits 5, 6, 7). */
-    if (has_avx512f && (xcr0 & 0xe6) == 0xe6) return CJ_ISA_AVX512;
+    if (has_avx512 && (xcr0 & 0xe6) == 0xe6) return CJ_ISA_AVX512;
     return CJ_ISA_AVX2;
 }
 #else

@@ -28,10 +28,14 @@ const cj_gemm_config *cj_gemm_config_get(int dtype);
 /* The config for dtype with a given kernel (tests and benchmarks). */
 void cj_gemm_config_init(cj_gemm_config *cfg, const cj_ukernel *uk);
 
-/* A strided view: element (i, j) at data[i*rs + j*cs] (in elements). */
+/* A strided view: element (i, j) at data[i*rs + j*cs] (in elements). With seg_len > 0 the
+ * columns come in segments of seg_len, segment s starting seg_stride elements after segment s-1:
+ * element (i, j) at data[i*rs + (j / seg_len)*seg_stride + (j % seg_len)*cs]. That is how several
+ * small images sit side by side on a GEMM's pixel axis without being copied together. */
 typedef struct cj_matrix {
     const void *data;
     int64_t     rs, cs;
+    int64_t     seg_len, seg_stride;
 } cj_matrix;
 
 /* A packed: for each KC slice of K, for each MR panel of M, a KC x MR panel (column by column).
@@ -65,6 +69,8 @@ struct cj_gemm_b {
 void cj_pack_b_strided(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                        int64_t nr, void *dst);
 cj_gemm_b cj_gemm_b_strided(int dtype, const void *data, int64_t rs, int64_t cs);
+/* A row-major B (unit column stride) whose columns are segments of seg_len, seg_stride apart. */
+cj_gemm_b cj_gemm_b_segmented(int dtype, const void *data, int64_t rs, int64_t seg_len, int64_t seg_stride);
 
 /* Scratch one cj_gemm call needs for packing B (64-aligned). */
 size_t cj_gemm_scratch_bytes(const cj_gemm_config *cfg);

@@ -9,6 +9,22 @@ size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k) {
     return (size_t)(cj_round_up(m, cfg->mr) * k) * cfg->elem;
 }
 
+/* Calls copy(dst_offset, src_offset, count) for the runs of columns [j0, j0+n) of a view that
+ * lie inside one segment (one run when the view is not segmented). Offsets are in elements. */
+#define FOR_EACH_RUN(v, j0, n, body)                                                               \
+    do {                                                                                           \
+        for (int64_t run_j = (j0); run_j < (j0) + (n);) {                                          \
+            const int64_t seg = (v)->seg_len > 0 ? run_j / (v)->seg_len : 0;                       \
+            const int64_t off = (v)->seg_len > 0 ? run_j % (v)->seg_len : run_j;                   \
+            const int64_t run_len = (v)->seg_len > 0 ? cj_min64((v)->seg_len - off, (j0) + (n) - run_j) \
+                                                     : (j0) + (n) - run_j;                         \
+            const int64_t run_dst = run_j - (j0);                                                  \
+            const int64_t run_src = seg * (v)->seg_stride + off * (v)->cs;                         \
+            body;                                                                                  \
+            run_j += run_len;                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* One A block: rows [0, m) x columns [k0, k0+kc) as MR-row panels, each kc x MR column by column. */
 #define DEFINE_PACK_A(T, suffix)                                                                  \
     static void pack_a_block_##suffix(const cj_matrix *a, int64_t m, int64_t k0, int64_t kc,     \
@@ -16,12 +32,19 @@ size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k) {
         const T *src = (const T *)a->data;                                                         \
         for (int64_t i0 = 0; i0 < m; i0 += mr) {                                                   \
             const int64_t rows = cj_min64(mr, m - i0);                                             \
+            if (a->seg_len == 0) {                                                                 \
+                /* k outer: MR read streams, one contiguous write stream. */                      \
+                const T *base = src + i0 * a->rs + k0 * a->cs;                                     \
+                for (int64_t k = 0; k < kc; k++)                                                   \
+                    for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = base[i * a->rs + k * a->cs]; \
+            } else                                                                                 \
             for (int64_t i = 0; i < rows; i++) {                                                   \
-                const T *row = src + (i0 + i) * a->rs + k0 * a->cs;                                \
-                if (a->cs == 1)                                                                    \
-                    for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = row[k];                     \
-                else                                                                               \
-                    for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = row[k * a->cs];             \
+                const T *row = src + (i0 + i) * a->rs;                                             \
+                T *out = dst + i;                                                                  \
+                FOR_EACH_RUN(a, k0, kc, {                                                          \
+                    const T *in = row + run_src;                                                   \
+                    for (int64_t k = 0; k < run_len; k++) out[(run_dst + k) * mr] = in[k * a->cs]; \
+                });                                                                                \
             }                                                                                      \
             for (int64_t i = rows; i < mr; i++)                                                    \
                 for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0;                              \
@@ -38,7 +61,8 @@ void cj_pack_a_rows(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, in
     pa->k = k;
     i1 = cj_min64(i1, m);
     if (i1 <= i0) return;
-    const cj_matrix rows = {(const char *)a->data + (size_t)(i0 * a->rs) * cfg->elem, a->rs, a->cs};
+    cj_matrix rows = *a;
+    rows.data = (const char *)a->data + (size_t)(i0 * a->rs) * cfg->elem;
     for (int64_t k0 = 0; k0 < k; k0 += cfg->kc) {
         const int64_t kc = cj_min64(cfg->kc, k - k0);
         char *dst = (char *)pa->data + (size_t)(k0 * mpad + i0 * kc) * cfg->elem;
@@ -59,9 +83,11 @@ void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t
             const int64_t cols = cj_min64(nr, nc - j0);                                            \
             if (v->cs == 1) {                                                                      \
                 for (int64_t k = 0; k < kc; k++) {                                                 \
-                    const T *row = src + (k0 + k) * v->rs + n0 + j0;                               \
-                    memcpy(dst + k * nr, row, (size_t)cols * sizeof(T));                           \
-                    for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0;                       \
+                    const T *row = src + (k0 + k) * v->rs;                                         \
+                    T *out = dst + k * nr;                                                         \
+                    FOR_EACH_RUN(v, n0 + j0, cols,                                                 \
+                                 memcpy(out + run_dst, row + run_src, (size_t)run_len * sizeof(T))); \
+                    for (int64_t j = cols; j < nr; j++) out[j] = 0;                                \
                 }                                                                                  \
             } else {                                                                               \
                 /* Transposed view: read each source column contiguously along k. */               \
@@ -84,6 +110,12 @@ void cj_pack_b_strided(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, i
 }
 
 cj_gemm_b cj_gemm_b_strided(int dtype, const void *data, int64_t rs, int64_t cs) {
-    cj_gemm_b b = {.pack = cj_pack_b_strided, .dtype = dtype, .view = {data, rs, cs}, .user = NULL};
+    cj_gemm_b b = {.pack = cj_pack_b_strided, .dtype = dtype, .view = {data, rs, cs, 0, 0}, .user = NULL};
+    return b;
+}
+
+cj_gemm_b cj_gemm_b_segmented(int dtype, const void *data, int64_t rs, int64_t seg_len, int64_t seg_stride) {
+    cj_gemm_b b = {.pack = cj_pack_b_strided, .dtype = dtype, .view = {data, rs, 1, seg_len, seg_stride},
+                   .user = NULL};
     return b;
 }

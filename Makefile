@@ -1,0 +1,38 @@
+# The short way in: `make demo` and `make test` install what is missing (Debian/Ubuntu, as root or
+# with sudo), build a Release build in ./build and run. Everything else is plain CMake underneath.
+BUILD   ?= build
+JOBS    ?= 2
+CONJURE := $(BUILD)/conjure
+
+# --compare when the build found a peer (oneDNN or OpenBLAS). A shell expansion, not a make one:
+# make expands a recipe before running its first line, when a fresh clone has no build yet.
+COMPARE = $$(grep -qE '^(DNNL|OPENBLAS)_LIBRARY:FILEPATH=/' $(BUILD)/CMakeCache.txt && echo --compare)
+
+.PHONY: all deps build test demo bench install clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# The main job, for now: the benchmark suite at a short budget, f32, every pass.
+demo: deps
+	@$(MAKE) --no-print-directory build
+	$(CONJURE) bench --budget 0.3 --dtype f32 --pass fwd,bwd_data,bwd_weights $(COMPARE)
+
+bench: build
+	$(CONJURE) bench --dtype f32 --pass fwd,bwd_data,bwd_weights $(COMPARE)
+
+install:
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+clean:
+	rm -rf $(BUILD)

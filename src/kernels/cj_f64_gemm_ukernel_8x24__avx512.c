@@ -1,0 +1,118 @@
+/* f64 GEMM micro-kernel, AVX-512F: an 8 x 24 register tile (contract: kernels/ukernel.h).
+ *
+ * The f32 8x48 kernel's structure with 8-lane vectors: 8 rows x 3 zmm = 24 accumulators, 3 for
+ * the B row, 1 for the broadcast A element (28 of 32 live, no spills). Per k: 24 FMAs against
+ * 3 vector loads + 8 broadcasts; a k row of B (24 doubles) is 3 cache lines and a k column of
+ * A (8 doubles) exactly one, so each step prefetches 3 + 1 lines. MR = 8 for the same reason as
+ * in f32: output channel counts are multiples of 8.
+ *
+ * Edges: full tile computed (panels are zero-padded), stores restricted to rows < m and, with
+ * __mmask8 lane masks, to columns < n. accumulate == 0 never reads C. */
+#include <immintrin.h>
+#include <stdint.h>
+#include "kernels/ukernel.h"
+
+#define MR 8
+#define NV 3                 /* zmm vectors per row */
+#define VL 8                 /* doubles per zmm */
+#define NR (NV * VL)
+
+/* Prefetch distance, in k iterations, for the A and B panels. One k iteration is 24 FMAs (~24
+ * cycles); 8 iterations ahead (~200 cycles) covers an L2 hit with room to spare, which is where
+ * the streaming panel lives when the engine keeps the other one in L1. */
+#define PF_K 8
+/* C is prefetched this many k iterations before the end (~400 cycles), late enough that the
+ * streaming panels do not evict it again, early enough to hide an L2/L3 miss. */
+#define PF_C_K 16
+
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* One rank-1 update of the tile with column k of A and row k of B.
+ * The empty asm statements keep the broadcast and the B vectors alive until the end of their
+ * row / step. Without them gcc lets the last FMA of a row write its result over a dead B or
+ * broadcast register (the 132/213 forms), the accumulators then rotate through registers
+ * across the unrolled steps and it spills 2 zmm per iteration; with them every FMA is the
+ * in-place 231 form and the loop has no moves or spills. They emit no instructions. */
+static inline __attribute__((always_inline)) void step(__m512d acc[MR][NV], const double *a,
+                                                       const double *b)
+{
+    __m512d bv[NV];
+    UNROLL for (int v = 0; v < NV; v++) bv[v] = _mm512_load_pd(b + v * VL);
+    UNROLL for (int i = 0; i < MR; i++) {
+        const __m512d ai = _mm512_set1_pd(a[i]);
+        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_pd(ai, bv[v], acc[i][v]);
+        __asm__("" :: "v"(ai));
+    }
+    UNROLL for (int v = 0; v < NV; v++) __asm__("" :: "v"(bv[v]));
+}
+
+/* Four k iterations with the prefetches for PF_K iterations ahead: a B row is exactly 3 cache
+ * lines (one per vector) and an A column exactly 1. */
+static inline __attribute__((always_inline)) void step4(__m512d acc[MR][NV], const double *a,
+                                                        const double *b)
+{
+    UNROLL for (int kk = 0; kk < 4; kk++) {
+        _mm_prefetch((const char *)(a + (PF_K + kk) * MR), _MM_HINT_T0);
+        UNROLL for (int v = 0; v < NV; v++)
+            _mm_prefetch((const char *)(b + (PF_K + kk) * NR + v * VL), _MM_HINT_T0);
+        step(acc, a + kk * MR, b + kk * NR);
+    }
+}
+
+void cj_f64_gemm_ukernel_8x24__avx512(int64_t kc, const void *a_, const void *b_, void *c_,
+                                      int64_t ldc, int m, int n, int accumulate)
+{
+    const double *restrict a = (const double *)a_;
+    const double *restrict b = (const double *)b_;
+    double *restrict c = (double *)c_;
+
+    if (kc <= 0 && accumulate) return; /* C += 0: leave it bit-for-bit unchanged (-0.0 stays) */
+
+    __m512d acc[MR][NV];
+    UNROLL for (int i = 0; i < MR; i++)
+        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_pd();
+
+    int64_t k = 0;
+    const int64_t k_pfc = kc - PF_C_K; /* where the C prefetch goes */
+    for (; k + 4 <= k_pfc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b);
+    /* C rows: 24 doubles span 4 lines at worst (c is not aligned); first and last byte of each
+     * row plus the two lines in between. */
+    for (int i = 0; i < m; i++) {
+        const char *row = (const char *)(c + i * ldc);
+        _mm_prefetch(row, _MM_HINT_T0);
+        _mm_prefetch(row + 64, _MM_HINT_T0);
+        _mm_prefetch(row + 128, _MM_HINT_T0);
+        _mm_prefetch(row + NR * sizeof(double) - 1, _MM_HINT_T0);
+    }
+    for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b);
+    for (; k < kc; k++, a += MR, b += NR) step(acc, a, b);
+
+    if (m == MR && n == NR) {
+        /* Full tile: plain unaligned loads and stores. */
+        if (accumulate) {
+            UNROLL for (int i = 0; i < MR; i++)
+                UNROLL for (int v = 0; v < NV; v++)
+                    acc[i][v] = _mm512_add_pd(acc[i][v], _mm512_loadu_pd(c + i * ldc + v * VL));
+        }
+        UNROLL for (int i = 0; i < MR; i++)
+            UNROLL for (int v = 0; v < NV; v++) _mm512_storeu_pd(c + i * ldc + v * VL, acc[i][v]);
+        return;
+    }
+
+    /* Edge tile: lane masks for columns < n (masked-off lanes are neither loaded nor stored, so
+     * they cannot fault or be disturbed), and rows >= m skipped. */
+    __mmask8 mask[NV];
+    UNROLL for (int v = 0; v < NV; v++) {
+        const int left = n - v * VL;
+        mask[v] = left >= VL ? (__mmask8)0xFF : left <= 0 ? (__mmask8)0 : (__mmask8)((1u << left) - 1u);
+    }
+    UNROLL for (int i = 0; i < MR; i++) {
+        if (i >= m) break;
+        double *ci = c + i * ldc;
+        UNROLL for (int v = 0; v < NV; v++) {
+            __m512d r = acc[i][v];
+            if (accumulate) r = _mm512_add_pd(r, _mm512_maskz_loadu_pd(mask[v], ci + v * VL));
+            _mm512_mask_storeu_pd(ci + v * VL, mask[v], r);
+        }
+    }
+}
