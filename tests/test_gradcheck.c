@@ -112,6 +112,13 @@ int main(void)
             g = tu_dalloc(c.K);
             tu_to_double(&gb, g);
             ok &= fd_check("grad_bias", ctx, &b, g, &in, &w, &b, &p, &out, R, hrel);
+            if (nchecked == 0) {
+                /* the check itself must catch a wrong gradient */
+                g[0] += 1e-4 * (1 + fabs(g[0]));
+                printf("  self-check: a grad_bias off by 1e-4 relative must be reported:\n");
+                tu_expect(!fd_check("grad_bias", ctx, &b, g, &in, &w, &b, &p, &out, R, hrel),
+                          "the finite-difference check missed a wrong gradient");
+            }
             free(g);
             tu_expect(ok, "%s", desc);
             nchecked++;

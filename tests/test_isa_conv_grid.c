@@ -209,7 +209,7 @@ static void run_config_(cj_context *ctx, const gcfg *g, tu_rng *rng)
         int64_t sk[3] = {c->K, 1, 1}, s0[1] = {0};
         cj_tensor bias_t;
         const cj_tensor *bias = NULL;
-        if (g->bias_mode == B_EMPTY) { bias_t = tu_tensor(dt, 1, s0, 1); bias = &bias_t; }
+        if (g->bias_mode == B_EMPTY) { bias_t = tu_tensor(dt, 1, s0, ne); bias = &bias_t; }
         else if (g->bias_mode == B_VEC) { bias_t = tu_tensor(dt, 1, sk, 0); bias = &bias_t; }
         else if (g->bias_mode == B_K11) { bias_t = tu_tensor(dt, 3, sk, 0); bias = &bias_t; }
         cj_tensor gb = tu_tensor(dt, g->gb_k11 ? 3 : 1, sk, 0);

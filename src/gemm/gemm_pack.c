@@ -25,27 +25,21 @@ size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k) {
         }                                                                                          \
     } while (0)
 
-/* One A block: rows [0, m) x columns [k0, k0+kc) as MR-row panels, each kc x MR column by column. */
+/* One A block: rows [0, m) x columns [k0, k0+kc) as MR-row panels, each kc x MR column by column.
+ * k outer, rows inner: MR read streams and one contiguous write stream. */
 #define DEFINE_PACK_A(T, suffix)                                                                  \
     static void pack_a_block_##suffix(const cj_matrix *a, int64_t m, int64_t k0, int64_t kc,     \
                                       int64_t mr, T *restrict dst) {                               \
         const T *src = (const T *)a->data;                                                         \
         for (int64_t i0 = 0; i0 < m; i0 += mr) {                                                   \
             const int64_t rows = cj_min64(mr, m - i0);                                             \
-            if (a->seg_len == 0) {                                                                 \
-                /* k outer: MR read streams, one contiguous write stream. */                      \
-                const T *base = src + i0 * a->rs + k0 * a->cs;                                     \
-                for (int64_t k = 0; k < kc; k++)                                                   \
-                    for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = base[i * a->rs + k * a->cs]; \
-            } else                                                                                 \
-            for (int64_t i = 0; i < rows; i++) {                                                   \
-                const T *row = src + (i0 + i) * a->rs;                                             \
-                T *out = dst + i;                                                                  \
-                FOR_EACH_RUN(a, k0, kc, {                                                          \
-                    const T *in = row + run_src;                                                   \
-                    for (int64_t k = 0; k < run_len; k++) out[(run_dst + k) * mr] = in[k * a->cs]; \
-                });                                                                                \
-            }                                                                                      \
+            const T *base = src + i0 * a->rs;                                                      \
+            FOR_EACH_RUN(a, k0, kc, {                                                              \
+                const T *in = base + run_src;                                                      \
+                T *out = dst + run_dst * mr;                                                       \
+                for (int64_t k = 0; k < run_len; k++)                                              \
+                    for (int64_t i = 0; i < rows; i++) out[k * mr + i] = in[i * a->rs + k * a->cs]; \
+            });                                                                                    \
             for (int64_t i = rows; i < mr; i++)                                                    \
                 for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0;                              \
             dst += kc * mr;                                                                        \
@@ -90,10 +84,14 @@ void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t
                     for (int64_t j = cols; j < nr; j++) out[j] = 0;                                \
                 }                                                                                  \
             } else {                                                                               \
-                /* Transposed view: read each source column contiguously along k. */               \
-                for (int64_t j = 0; j < cols; j++) {                                               \
-                    const T *col = src + (n0 + j0 + j) * v->cs + k0 * v->rs;                       \
-                    for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = col[k * v->rs];             \
+                /* Transposed view: a blocked transpose, 8 k at a time, so that both the reads    \
+                 * (8 along each source column) and the writes (8 rows of the panel) stay in L1. */ \
+                for (int64_t kb = 0; kb < kc; kb += 8) {                                           \
+                    const int64_t ke = cj_min64(kc, kb + 8);                                       \
+                    for (int64_t j = 0; j < cols; j++) {                                           \
+                        const T *col = src + (n0 + j0 + j) * v->cs + k0 * v->rs;                   \
+                        for (int64_t k = kb; k < ke; k++) dst[k * nr + j] = col[k * v->rs];        \
+                    }                                                                              \
                 }                                                                                  \
                 for (int64_t k = 0; k < kc; k++)                                                   \
                     for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0;                       \
