@@ -30,15 +30,29 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
         }                                                                                         \
     } while (0)
 
+/* Visits rows [r0, r1) of the column matrix as (r, c, i, j), advancing c, i, j without dividing. */
+#define FOR_EACH_ROW(d, r0, r1, ...)                                                              \
+    do {                                                                                          \
+        const int64_t khkw_ = (d)->kh * (d)->kw;                                                  \
+        int64_t c = (r0) / khkw_, i = (r0) % khkw_ / (d)->kw, j = (r0) % (d)->kw;                \
+        for (int64_t r = (r0); r < (r1); r++) {                                                   \
+            __VA_ARGS__;                                                                          \
+            if (++j == (d)->kw) {                                                                 \
+                j = 0;                                                                            \
+                if (++i == (d)->kh) {                                                             \
+                    i = 0;                                                                        \
+                    c++;                                                                          \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
 #define DEFINE_IM2COL(T, suffix)                                                                   \
-    static void im2col_##suffix(const cj_conv_desc *d, const T *image, int64_t c0, int64_t c1,    \
+    static void im2col_##suffix(const cj_conv_desc *d, const T *image, int64_t r0, int64_t r1,    \
                                 int64_t p0, int64_t np, T *col, int64_t ldcol) {                   \
         const int64_t wo = d->w_out, plane = d->h_in * d->w_in, sw = d->stride_w;                  \
-        int64_t r = 0;                                                                             \
-        for (int64_t c = c0; c < c1; c++)                                                          \
-            for (int64_t i = 0; i < d->kh; i++)                                                    \
-                for (int64_t j = 0; j < d->kw; j++, r++) {                                         \
-                    T *dst = col + r * ldcol;                                                      \
+        FOR_EACH_ROW(d, r0, r1, {                                                                  \
+                    T *dst = col + (r - r0) * ldcol;                                               \
                     const int64_t xoff = j * d->dil_w - d->pad_w;                                  \
                     int64_t first, past;                                                           \
                     valid_x(xoff, sw, d->w_in, wo, &first, &past);                                 \
@@ -59,16 +73,13 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
                             for (int64_t x = hi; x < xb; x++) out[x] = 0;                          \
                         }                                                                          \
                     });                                                                            \
-                }                                                                                  \
+        });                                                                                        \
     }                                                                                              \
-    static void col2im_##suffix(const cj_conv_desc *d, const T *col, int64_t ldcol, int64_t c0,   \
-                                int64_t c1, int64_t p0, int64_t np, T *image) {                    \
+    static void col2im_##suffix(const cj_conv_desc *d, const T *col, int64_t ldcol, int64_t r0,   \
+                                int64_t r1, int64_t p0, int64_t np, T *image) {                    \
         const int64_t wo = d->w_out, plane = d->h_in * d->w_in, sw = d->stride_w;                  \
-        int64_t r = 0;                                                                             \
-        for (int64_t c = c0; c < c1; c++)                                                          \
-            for (int64_t i = 0; i < d->kh; i++)                                                    \
-                for (int64_t j = 0; j < d->kw; j++, r++) {                                         \
-                    const T *srcrow = col + r * ldcol;                                             \
+        FOR_EACH_ROW(d, r0, r1, {                                                                  \
+                    const T *srcrow = col + (r - r0) * ldcol;                                      \
                     const int64_t xoff = j * d->dil_w - d->pad_w;                                  \
                     int64_t first, past;                                                           \
                     valid_x(xoff, sw, d->w_in, wo, &first, &past);                                 \
@@ -84,19 +95,19 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
                                 for (int64_t x = lo; x < hi; x++) dst[x * sw] += in[x];            \
                         }                                                                          \
                     });                                                                            \
-                }                                                                                  \
+        });                                                                                        \
     }
 DEFINE_IM2COL(float, f32)
 DEFINE_IM2COL(double, f64)
 
-void cj_im2col(const cj_conv_desc *d, const void *image, int64_t c0, int64_t c1, int64_t p0, int64_t np,
+void cj_im2col(const cj_conv_desc *d, const void *image, int64_t r0, int64_t r1, int64_t p0, int64_t np,
                void *col, int64_t ldcol) {
-    if (d->dtype == CJ_F64) im2col_f64(d, image, c0, c1, p0, np, col, ldcol);
-    else im2col_f32(d, image, c0, c1, p0, np, col, ldcol);
+    if (d->dtype == CJ_F64) im2col_f64(d, image, r0, r1, p0, np, col, ldcol);
+    else im2col_f32(d, image, r0, r1, p0, np, col, ldcol);
 }
 
-void cj_col2im_add(const cj_conv_desc *d, const void *col, int64_t ldcol, int64_t c0, int64_t c1, int64_t p0,
+void cj_col2im_add(const cj_conv_desc *d, const void *col, int64_t ldcol, int64_t r0, int64_t r1, int64_t p0,
                    int64_t np, void *image) {
-    if (d->dtype == CJ_F64) col2im_f64(d, col, ldcol, c0, c1, p0, np, image);
-    else col2im_f32(d, col, ldcol, c0, c1, p0, np, image);
+    if (d->dtype == CJ_F64) col2im_f64(d, col, ldcol, r0, r1, p0, np, image);
+    else col2im_f32(d, col, ldcol, r0, r1, p0, np, image);
 }

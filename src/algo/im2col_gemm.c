@@ -89,13 +89,13 @@ static int64_t plane_offset(int64_t n, int64_t channels, int64_t c, int64_t plan
     return (n * channels + c) * plane;
 }
 
-/* im2col of channels [c0, c1) of group g for every image of the unit, side by side in col. */
-static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_t c0, int64_t c1,
+/* im2col of rows [r0, r1) of group g's column matrix for every image of the unit, side by side. */
+static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_t r0, int64_t r1,
                         const pixel_unit *u, char *col, int64_t ldcol) {
     const int64_t plane_in = d->h_in * d->w_in;
     for (int64_t i = 0; i < u->images; i++) {
         const char *image = in + (size_t)plane_offset(u->n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
-        cj_im2col(d, image, c0, c1, u->p0, u->np, col + (size_t)(i * u->np) * d->elem, ldcol);
+        cj_im2col(d, image, r0, r1, u->p0, u->np, col + (size_t)(i * u->np) * d->elem, ldcol);
     }
 }
 
@@ -110,7 +110,7 @@ typedef struct {
     int64_t K, row_chunks, rows_per_chunk, tasks, slots;
     char *packed_w;            /* per group, packed_w_bytes each */
     size_t packed_w_bytes;
-    char *slot_mem;            /* per slot: column panel, result panel, GEMM packing buffer */
+    char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
     size_t col_bytes, result_bytes, slot_bytes;
 } fwd_job;
 
@@ -150,52 +150,60 @@ static void store_rows(const cj_conv_desc *d, void *dst, int64_t ldd, const void
     else store_rows_f32(dst, ldd, src, lds, rows, cols, bias);
 }
 
+/* A slot's tasks come in runs that share a (unit, group) key and differ only in row chunk: each
+ * run walks K in KC slabs, im2col-ing a slab once (it stays in L2) and running every chunk's rows
+ * of the GEMM on it, accumulating into C from the second slab on. */
 static void fwd_task(void *arg, size_t slot) {
     const fwd_job *j = arg;
     const cj_conv_desc *d = j->d;
-    const int64_t hw = j->px.hw;
+    const cj_gemm_config *cfg = j->cfg;
+    const int64_t hw = j->px.hw, ldcol = j->px.P, mpad = cj_round_up(d->cout_g, cfg->mr);
     char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
     char *gemm_scratch = result + j->result_bytes;
-    int64_t t0, t1, last_key = -1;
+    int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t chunk = t % j->row_chunks, key = t / j->row_chunks;
+    for (int64_t t = t0; t < t1;) {
+        const int64_t key = t / j->row_chunks, run_end = cj_min64(t1, (key + 1) * j->row_chunks);
+        const int64_t m0 = (t % j->row_chunks) * j->rows_per_chunk;
+        const int64_t m1 = cj_min64(d->cout_g, (m0 / j->rows_per_chunk + run_end - t) * j->rows_per_chunk);
         const int64_t g = key % d->groups;
         const pixel_unit u = unit_at(&j->px, d, key / d->groups);
-        const int64_t m0 = chunk * j->rows_per_chunk, m = cj_min64(j->rows_per_chunk, d->cout_g - m0);
-        const int64_t k0 = g * d->cout_g + m0, cols = u.images * u.np;
-        if (key != last_key) { /* consecutive row chunks share one column panel */
-            unit_im2col(d, j->in, g, 0, d->cin_g, &u, col, j->px.P);
-            last_key = key;
+        const int64_t cols = u.images * u.np;
+        char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g + m0, hw) + u.p0) * d->elem;
+        char *c = u.images == 1 ? out : result; /* several images: GEMM into a panel, then scatter */
+        const int64_t ldc = u.images == 1 ? hw : ldcol;
+        const char *packed = j->packed_w + (size_t)g * j->packed_w_bytes;
+        for (int64_t pc = 0; pc < j->K; pc += cfg->kc) {
+            const int64_t kc = cj_min64(cfg->kc, j->K - pc);
+            unit_im2col(d, j->in, g, pc, pc + kc, &u, col, ldcol);
+            /* The packed weights' KC block at pc, seen as a matrix of depth kc. */
+            const cj_packed_a slab_a = {(char *)packed + (size_t)(pc * mpad) * d->elem, d->cout_g, kc};
+            const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
+            cj_gemm_rows(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, c, ldc, pc > 0, gemm_scratch);
         }
-        const cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, d->cout_g, j->K};
-        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, j->px.P, 1);
-        const char *bias = j->bias ? j->bias + (size_t)k0 * d->elem : NULL;
-        char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, k0, hw) + u.p0) * d->elem;
+        const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
         if (u.images == 1) {
-            cj_gemm_rows(j->cfg, &pa, m0, m, &b, 0, cols, out, hw, 0, gemm_scratch);
-            if (bias) store_rows(d, out, hw, out, hw, m, cols, bias);
-        } else { /* several images: GEMM into a panel, then each image's columns to its place */
-            cj_gemm_rows(j->cfg, &pa, m0, m, &b, 0, cols, result, j->px.P, 0, gemm_scratch);
+            if (bias) store_rows(d, out, hw, out, hw, m1 - m0, cols, bias);
+        } else {
             for (int64_t i = 0; i < u.images; i++)
                 store_rows(d, out + (size_t)(i * d->c_out * hw) * d->elem, hw,
-                           result + (size_t)(i * u.np) * d->elem, j->px.P, m, u.np, bias);
+                           result + (size_t)(i * u.np) * d->elem, ldcol, m1 - m0, u.np, bias);
         }
+        t = run_end;
     }
 }
 
-/* Rows per chunk (a multiple of mr) so that there are enough tasks for the threads. */
-static int64_t row_chunk_rows(int64_t rows, int64_t mr, int64_t tasks, int64_t threads) {
-    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return rows;
-    const int64_t want = cj_div_up(TASKS_PER_THREAD * threads, tasks);
-    const int64_t per = cj_round_up(cj_div_up(rows, want), mr);
-    return cj_max64(per, cj_min64(rows, 2 * mr));
-}
-
-/* Channel chunks so that there are enough tasks for the threads. */
-static int64_t channel_chunk(int64_t channels, int64_t tasks, int64_t threads) {
-    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return channels;
-    return cj_div_up(channels, cj_min64(channels, cj_div_up(TASKS_PER_THREAD * threads, tasks)));
+/* How many pieces to cut each of `tasks` tasks into so that every one of `threads` threads gets
+ * the same number: none when there are plenty, else threads / gcd(tasks, threads). */
+static int64_t pieces_per_task(int64_t tasks, int64_t threads) {
+    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return 1;
+    int64_t a = tasks, b = threads;
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return threads / a;
 }
 
 static cj_status im2col_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
@@ -203,15 +211,16 @@ static cj_status im2col_forward(cj_context *ctx, const cj_conv_desc *d, const vo
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     fwd_job j = {.d = d, .cfg = cfg, .in = in, .w = w, .bias = bias, .out = out};
     j.K = d->cin_g * d->kh * d->kw;
-    j.px = tile_pixels(d, cfg, j.K);
+    j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
     const int64_t base_tasks = j.px.units * d->groups;
-    j.rows_per_chunk = row_chunk_rows(d->cout_g, cfg->mr, base_tasks, ctx->num_threads);
+    const int64_t pieces = pieces_per_task(base_tasks, ctx->num_threads);
+    j.rows_per_chunk = cj_round_up(cj_div_up(d->cout_g, pieces), cfg->mr);
     j.row_chunks = cj_div_up(d->cout_g, j.rows_per_chunk);
     j.tasks = base_tasks * j.row_chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.packed_w_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.K));
-    j.col_bytes = align64((size_t)(j.K * j.px.P) * d->elem);
-    j.result_bytes = j.px.batch > 1 ? align64((size_t)(j.rows_per_chunk * j.px.P) * d->elem) : 0;
+    j.col_bytes = align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
+    j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
     const size_t packed_total = j.packed_w_bytes * (size_t)d->groups;
     cj_scratch s;
@@ -279,7 +288,8 @@ static void bwd_data_task(void *arg, size_t slot) {
             cj_gemm(j->cfg, &pa, &b, 0, u.images * u.np, col, j->px.P, 0, gemm_scratch);
             for (int64_t i = 0; i < u.images; i++) {
                 char *image = j->grad_in + (size_t)plane_offset(u.n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
-                cj_col2im_add(d, col + (size_t)(i * u.np) * d->elem, j->px.P, c0, c1, u.p0, u.np, image);
+                cj_col2im_add(d, col + (size_t)(i * u.np) * d->elem, j->px.P, c0 * j->khkw, c1 * j->khkw,
+                              u.p0, u.np, image);
             }
         }
     }
@@ -294,7 +304,7 @@ static cj_status im2col_backward_data(cj_context *ctx, const cj_conv_desc *d, co
     /* Tile with the whole K first to learn the image grouping, then cut channels for threads. */
     j.px = tile_pixels(d, cfg, j.K);
     j.image_groups = cj_div_up(d->n, j.px.batch);
-    j.chans_per_chunk = channel_chunk(d->cin_g, j.image_groups * d->groups, ctx->num_threads);
+    j.chans_per_chunk = cj_div_up(d->cin_g, pieces_per_task(j.image_groups * d->groups, ctx->num_threads));
     j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
     j.tasks = j.image_groups * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
@@ -321,10 +331,10 @@ typedef struct {
     const char *in, *grad_out;
     char *grad_w;
     pixel_tiling px;
-    int64_t K, khkw, chans_per_chunk, chunks, tasks, slots;
+    int64_t K, rows_per_chunk, chunks, slab, tasks, slots;
     char *partials;            /* slots 1.. accumulate here, partial_stride apart; slot 0 into grad_w */
     size_t weight_bytes, partial_stride;
-    char *slot_mem;            /* per slot: column panel, packed grad_output panel, GEMM buffer */
+    char *slot_mem;            /* per slot: column slab, packed grad_output panel, GEMM buffer */
     size_t col_bytes, packed_bytes, slot_bytes;
 } bwd_weights_job;
 
@@ -339,19 +349,23 @@ static void bwd_weights_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        /* A task adds one pixel unit's contribution to columns [c0*khkw, c1*khkw) of dW_g. */
+        /* A task adds one pixel unit's contribution to columns [r0, r1) of dW_g: it packs the
+         * unit's grad_output once, then im2col-s the rows slab by slab (each slab stays in L2). */
         const int64_t chunk = t % j->chunks, g = (t / j->chunks) % d->groups;
         const pixel_unit u = unit_at(&j->px, d, t / j->chunks / d->groups);
-        const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
+        const int64_t r0 = chunk * j->rows_per_chunk, r1 = cj_min64(j->K, r0 + j->rows_per_chunk);
         const int64_t cols = u.images * u.np;
-        unit_im2col(d, j->in, g, c0, c1, &u, col, j->px.P);
         const cj_matrix dy = {j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem,
                               hw, 1, u.np, d->c_out * hw};
         cj_packed_a pa = {packed, 0, 0};
         cj_pack_a(j->cfg, &dy, d->cout_g, cols, &pa);
-        const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, 1, j->px.P); /* col^T */
-        char *c = acc + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem;
-        cj_gemm(j->cfg, &pa, &b, 0, (c1 - c0) * j->khkw, c, j->K, 1, gemm_scratch);
+        for (int64_t r = r0; r < r1; r += j->slab) {
+            const int64_t rows = cj_min64(j->slab, r1 - r);
+            unit_im2col(d, j->in, g, r, r + rows, &u, col, j->px.P);
+            const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, 1, j->px.P); /* col^T */
+            char *c = acc + (size_t)(g * d->cout_g * j->K + r) * d->elem;
+            cj_gemm(j->cfg, &pa, &b, 0, rows, c, j->K, 1, gemm_scratch);
+        }
     }
 }
 
@@ -381,16 +395,18 @@ static cj_status im2col_backward_weights(cj_context *ctx, const cj_conv_desc *d,
                                          const void *grad_out, void *grad_w) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     bwd_weights_job j = {.d = d, .cfg = cfg, .in = in, .grad_out = grad_out, .grad_w = grad_w};
-    j.khkw = d->kh * d->kw;
-    j.K = d->cin_g * j.khkw;
-    j.px = tile_pixels(d, cfg, j.K);
-    j.chans_per_chunk = channel_chunk(d->cin_g, j.px.units * d->groups, ctx->num_threads);
-    j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
+    j.K = d->cin_g * d->kh * d->kw;
+    j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
+    j.rows_per_chunk = cj_div_up(j.K, pieces_per_task(j.px.units * d->groups, ctx->num_threads));
+    j.chunks = cj_div_up(j.K, j.rows_per_chunk);
     j.tasks = j.px.units * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
+    /* The slab: as many rows as fit half of L2 beside the pixel panel, in whole NR tiles. */
+    const int64_t fit = (int64_t)cj_cpu()->l2_bytes / 2 / (j.px.P * (int64_t)d->elem);
+    j.slab = cj_min64(j.rows_per_chunk, cj_max64(cfg->nr, fit / cfg->nr * cfg->nr));
     j.weight_bytes = (size_t)(d->c_out * j.K) * d->elem;
     j.partial_stride = align64(j.weight_bytes);
-    j.col_bytes = align64((size_t)(j.chans_per_chunk * j.khkw * j.px.P) * d->elem);
+    j.col_bytes = align64((size_t)(j.slab * j.px.P) * d->elem);
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
     j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
     const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
