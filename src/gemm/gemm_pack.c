@@ -69,6 +69,18 @@ void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t
     cj_pack_a_rows(cfg, a, m, k, 0, m, pa);
 }
 
+/* The in-register transposes exist on x86-64 with AVX2 (also on the AVX-512 path). */
+#if defined(CJ_HAVE_X86_KERNELS)
+#include "gemm/gemm_pack_transposed.h"
+static int transposed_simd(void) { return cj_cpu()->isa >= CJ_ISA_AVX2; }
+#define transposed_panel_f32 cj_pack_b_transposed_panel_f32__avx2
+#define transposed_panel_f64 cj_pack_b_transposed_panel_f64__avx2
+#else
+static int transposed_simd(void) { return 0; }
+#define transposed_panel_f32(...) ((void)0)
+#define transposed_panel_f64(...) ((void)0)
+#endif
+
 #define DEFINE_PACK_B(T, suffix)                                                                  \
     static void pack_b_strided_##suffix(const cj_matrix *v, int64_t k0, int64_t kc, int64_t n0,  \
                                         int64_t nc, int64_t nr, T *restrict dst) {                 \
@@ -83,6 +95,10 @@ void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t
                                  memcpy(out + run_dst, row + run_src, (size_t)run_len * sizeof(T))); \
                     for (int64_t j = cols; j < nr; j++) out[j] = 0;                                \
                 }                                                                                  \
+            } else if (v->rs == 1 && transposed_simd()) {                                          \
+                transposed_panel_##suffix(src + (n0 + j0) * v->cs + k0, v->cs, kc, cols, nr, dst); \
+                for (int64_t k = 0; k < kc; k++)                                                   \
+                    for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0;                       \
             } else {                                                                               \
                 /* Transposed view: a blocked transpose, 8 k at a time, so that both the reads    \
                  * (8 along each source column) and the writes (8 rows of the panel) stay in L1. */ \

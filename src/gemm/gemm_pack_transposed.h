@@ -1,0 +1,11 @@
+/* SIMD helpers of the B packer for transposed views (see gemm_pack_transposed__avx2.c). */
+#ifndef CJ_GEMM_PACK_TRANSPOSED_H
+#define CJ_GEMM_PACK_TRANSPOSED_H
+#include <stdint.h>
+
+void cj_pack_b_transposed_panel_f32__avx2(const float *src, int64_t cs, int64_t kc, int64_t cols, int64_t nr,
+                                          float *dst);
+void cj_pack_b_transposed_panel_f64__avx2(const double *src, int64_t cs, int64_t kc, int64_t cols,
+                                          int64_t nr, double *dst);
+
+#endif
