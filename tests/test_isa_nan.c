@@ -2,7 +2,7 @@
  * grad_output (backward) is set to NaN or +inf; every result element with a term that involves
  * it (computed from the shapes with a naive loop) must be non-finite, and every element with no
  * such term must stay finite and correct. Terms that read the zero padding may go either way
- * (0 * NaN). Winograd and FFT mix a whole tile, so for them (and AUTO, which may pick them) only
+ * (0 * NaN), in forward and in the transposed correlation of grad_input. Winograd and FFT mix a whole tile, so for them (and AUTO, which may pick them) only
  * elements in planes [n or k, c] that nothing touches must stay finite. */
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +64,21 @@ static void marks(const ref_conv *c, int src, int64_t s, char *m_out, char *m_gi
                                 if (src == SRC_GOUT && oi == s) MARK(m_gw, wi, inb ? 2 : 1);
                             }
                 }
+    /* grad_input computed as a correlation of the poisoned weight with grad_output zero-padded
+     * (and zero-upsampled for strides), as implicit GEMM and Winograd do, multiplies the weight by
+     * zeros that are not terms of the sum: positions reached only that way may go either way. */
+    if (src == SRC_W) {
+        const int64_t j = s % c->kw, i = s / c->kw % c->kh, ci = s / (c->kw * c->kh) % Cg;
+        const int64_t k = s / (c->kw * c->kh * Cg), g = k / Kg;
+        for (int64_t n = 0; n < c->N; n++)
+            for (int64_t iy = 0; iy < c->H; iy++)
+                for (int64_t ix = 0; ix < c->W; ix++) {
+                    const int64_t ny = iy + c->ph - i * c->dh, nx = ix + c->pw - j * c->dw;
+                    const int real = ny % c->sh == 0 && nx % c->sw == 0 && ny >= 0 && nx >= 0 &&
+                                     ny / c->sh < c->Ho && nx / c->sw < c->Wo;
+                    if (!real) MARK(m_gin, ((n * c->C + g * Cg + ci) * c->H + iy) * c->W + ix, 1);
+                }
+    }
 #undef MARK
 }
 

@@ -1,0 +1,429 @@
+/* The GEMM drivers of CJ_ALGO_IM2COL_GEMM and CJ_ALGO_IMPLICIT_GEMM (gemm_conv.h): every
+ * configuration, every pass, as GEMMs over bounded pixel panels.
+ *
+ *   forward       Y_g   (C_out/g x P)  = W_g (C_out/g x K) * col (K x P)          K = C_in/g*kh*kw
+ *   grad_input    col   (K_c x P)      = W_g^T rows (K_c x C_out/g) * dY_g (C_out/g x P), col2im
+ *   grad_weight   dW_g  (C_out/g x K) += dY_g (C_out/g x P) * col^T (P x K)
+ *
+ * The GEMM's pixel axis (P columns) is either a panel of one image or, for small images, several
+ * whole images side by side (pixel_tiling), sized so that one column panel fits in L2: the
+ * im2col matrix of a whole image is never materialised, and scratch does not grow with N.
+ * Work is cut into tasks (pixel unit, group, row or channel chunk), and the tasks into one
+ * contiguous range per thread slot, each slot with its own buffers: results depend only on the
+ * thread count, never on timing. */
+#include <string.h>
+
+#include "algo/gemm_conv.h"
+#include "algo/im2col.h"
+#include "gemm/gemm.h"
+#include "util/checked.h"
+#include "util/error.h"
+
+/* Tasks per thread to aim for before cutting work finer (balance vs. repeated im2col). */
+#define TASKS_PER_THREAD 4
+
+static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/* ---- the pixel axis ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t hw;       /* pixels per image */
+    int64_t batch;    /* whole images per unit (> 1 only when panels == 1) */
+    int64_t panels;   /* panels per image */
+    int64_t P;        /* most columns of one unit */
+    int64_t units;    /* units covering the batch: ceil(N / batch) * panels */
+} pixel_tiling;
+
+/* rows: the column matrix's row count, which sets how many pixels fit in the L2 budget (but
+ * never fewer than 8 NR columns, or the kernel's NR-wide tiles go half empty). A large image is
+ * cut into near-equal panels of NR multiples. A small one is batched with others, choosing the
+ * image count whose column count best fills whole NR tiles (7x7 images: 1 image fills 49/96 of
+ * its tiles, 7 images 343/384). */
+static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
+    pixel_tiling t = {.hw = d->h_out * d->w_out, .batch = 1, .panels = 1};
+    const int64_t nr = cfg->nr;
+    int64_t target = (int64_t)cj_cpu()->l2_bytes / (cj_max64(rows, 1) * (int64_t)d->elem);
+    target = cj_max64(8 * nr, target / nr * nr);
+    if (t.hw <= target) {
+        const int64_t most = cj_max64(1, (target + target / 2) / t.hw);
+        double best = 0;
+        for (int64_t b = 1; b <= cj_min64(d->n, most); b++) {
+            const double fill = (double)(b * t.hw) / (double)cj_round_up(b * t.hw, nr);
+            if (fill > best + 0.01) {
+                best = fill;
+                t.batch = b;
+            }
+        }
+        t.P = t.batch * t.hw;
+    } else {
+        t.panels = cj_div_up(t.hw, target);
+        t.P = cj_min64(t.hw, cj_round_up(cj_div_up(t.hw, t.panels), nr));
+        t.panels = cj_div_up(t.hw, t.P);
+    }
+    t.units = cj_div_up(d->n, t.batch) * t.panels;
+    return t;
+}
+
+static cj_pixel_unit unit_at(const pixel_tiling *t, const cj_conv_desc *d, int64_t u) {
+    cj_pixel_unit r;
+    const int64_t group = u / t->panels, panel = u % t->panels;
+    r.n0 = group * t->batch;
+    r.images = cj_min64(t->batch, d->n - r.n0);
+    r.p0 = panel * t->P;
+    r.np = cj_min64(t->P, t->hw - r.p0);
+    return r;
+}
+
+/* Offset in elements of tensor[n][c] for an NCHW tensor with `channels` channels of `plane`. */
+static int64_t plane_offset(int64_t n, int64_t channels, int64_t c, int64_t plane) {
+    return (n * channels + c) * plane;
+}
+
+/* im2col of rows [r0, r1) of group g's column matrix for every image of the unit, side by side. */
+static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_t r0, int64_t r1,
+                        const cj_pixel_unit *u, char *col, int64_t ldcol) {
+    const int64_t plane_in = d->h_in * d->w_in;
+    for (int64_t i = 0; i < u->images; i++) {
+        const char *image = in + (size_t)plane_offset(u->n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
+        cj_im2col(d, image, r0, r1, u->p0, u->np, col + (size_t)(i * u->np) * d->elem, ldcol);
+    }
+}
+
+/* ---- forward --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    cj_gemm_conv_mode mode;
+    const char *in, *w, *bias;
+    char *out;
+    pixel_tiling px;
+    int64_t K, row_chunks, rows_per_chunk, tasks, slots;
+    char *packed_w;            /* per group, packed_w_bytes each */
+    size_t packed_w_bytes;
+    char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
+    size_t col_bytes, result_bytes, slot_bytes;
+} fwd_job;
+
+static void fwd_pack_task(void *arg, size_t slot) {
+    const fwd_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const int64_t panels_per_group = cj_div_up(d->cout_g, j->cfg->mr);
+    int64_t t0, t1;
+    cj_split_range(d->groups * panels_per_group, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1;) {
+        const int64_t g = t / panels_per_group, first = t % panels_per_group;
+        const int64_t last = cj_min64(panels_per_group, first + (t1 - t));
+        const cj_matrix w = {j->w + (size_t)(g * d->cout_g * j->K) * d->elem, j->K, 1, 0, 0};
+        cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0};
+        cj_pack_a_rows(j->cfg, &w, d->cout_g, j->K, first * j->cfg->mr, last * j->cfg->mr, &pa);
+        t += last - first;
+    }
+}
+
+/* dst[r][0:cols] = src[r][0:cols] + bias[r] (bias NULL: a copy), for rows of two strides. */
+#define DEFINE_STORE_ROWS(T, suffix)                                                               \
+    static void store_rows_##suffix(T *dst, int64_t ldd, const T *src, int64_t lds, int64_t rows,  \
+                                    int64_t cols, const T *bias) {                                  \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const T b = bias ? bias[r] : (T)0;                                                      \
+            T *out = dst + r * ldd;                                                                 \
+            const T *in = src + r * lds;                                                            \
+            for (int64_t c = 0; c < cols; c++) out[c] = in[c] + b;                                  \
+        }                                                                                           \
+    }
+DEFINE_STORE_ROWS(float, f32)
+DEFINE_STORE_ROWS(double, f64)
+
+static void store_rows(const cj_conv_desc *d, void *dst, int64_t ldd, const void *src, int64_t lds,
+                       int64_t rows, int64_t cols, const void *bias) {
+    if (d->dtype == CJ_F64) store_rows_f64(dst, ldd, src, lds, rows, cols, bias);
+    else store_rows_f32(dst, ldd, src, lds, rows, cols, bias);
+}
+
+/* A slot's tasks come in runs that share a (unit, group) key and differ only in row chunk: each
+ * run walks K in KC slabs, im2col-ing a slab once (it stays in L2) and running every chunk's rows
+ * of the GEMM on it, accumulating into C from the second slab on. */
+static void fwd_task(void *arg, size_t slot) {
+    const fwd_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const cj_gemm_config *cfg = j->cfg;
+    const int64_t hw = j->px.hw, ldcol = j->px.P, mpad = cj_round_up(d->cout_g, cfg->mr);
+    char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
+    char *gemm_scratch = result + j->result_bytes;
+    int64_t t0, t1;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1;) {
+        const int64_t key = t / j->row_chunks, run_end = cj_min64(t1, (key + 1) * j->row_chunks);
+        const int64_t m0 = (t % j->row_chunks) * j->rows_per_chunk;
+        const int64_t m1 = cj_min64(d->cout_g, (m0 / j->rows_per_chunk + run_end - t) * j->rows_per_chunk);
+        const int64_t g = key % d->groups;
+        const cj_pixel_unit u = unit_at(&j->px, d, key / d->groups);
+        const int64_t cols = u.images * u.np;
+        char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g + m0, hw) + u.p0) * d->elem;
+        char *c = u.images == 1 ? out : result; /* several images: GEMM into a panel, then scatter */
+        const int64_t ldc = u.images == 1 ? hw : ldcol;
+        const char *packed = j->packed_w + (size_t)g * j->packed_w_bytes;
+        if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* B packed from the input, inside the GEMM */
+            const cj_implicit_b src = {d, j->in, g, u};
+            const cj_gemm_b b = cj_implicit_b_forward(&src);
+            const cj_packed_a pa = {(char *)packed, d->cout_g, j->K};
+            cj_gemm_rows(cfg, &pa, m0, m1 - m0, &b, 0, cols, c, ldc, 0, gemm_scratch);
+        } else
+        for (int64_t pc = 0; pc < j->K; pc += cfg->kc) {
+            const int64_t kc = cj_min64(cfg->kc, j->K - pc);
+            unit_im2col(d, j->in, g, pc, pc + kc, &u, col, ldcol);
+            /* The packed weights' KC block at pc, seen as a matrix of depth kc. */
+            const cj_packed_a slab_a = {(char *)packed + (size_t)(pc * mpad) * d->elem, d->cout_g, kc};
+            const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
+            cj_gemm_rows(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, c, ldc, pc > 0, gemm_scratch);
+        }
+        const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
+        if (u.images == 1) {
+            if (bias) store_rows(d, out, hw, out, hw, m1 - m0, cols, bias);
+        } else {
+            for (int64_t i = 0; i < u.images; i++)
+                store_rows(d, out + (size_t)(i * d->c_out * hw) * d->elem, hw,
+                           result + (size_t)(i * u.np) * d->elem, ldcol, m1 - m0, u.np, bias);
+        }
+        t = run_end;
+    }
+}
+
+/* How many pieces to cut each of `tasks` tasks into so that every one of `threads` threads gets
+ * the same number: none when there are plenty, else threads / gcd(tasks, threads). */
+static int64_t pieces_per_task(int64_t tasks, int64_t threads) {
+    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return 1;
+    int64_t a = tasks, b = threads;
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return threads / a;
+}
+
+cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
+                               const void *w, const void *bias, void *out) {
+    const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
+    fwd_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .w = w, .bias = bias, .out = out};
+    j.K = d->cin_g * d->kh * d->kw;
+    j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
+    const int64_t base_tasks = j.px.units * d->groups;
+    const int64_t pieces = pieces_per_task(base_tasks, ctx->num_threads);
+    j.rows_per_chunk = cj_round_up(cj_div_up(d->cout_g, pieces), cfg->mr);
+    j.row_chunks = cj_div_up(d->cout_g, j.rows_per_chunk);
+    j.tasks = base_tasks * j.row_chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    j.packed_w_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.K));
+    j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
+    j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
+    j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    const size_t packed_total = j.packed_w_bytes * (size_t)d->groups;
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
+    j.packed_w = s.ptr;
+    j.slot_mem = (char *)s.ptr + packed_total;
+    cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
+    cj_parallel_for(ctx, (size_t)j.slots, fwd_task, &j);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+/* ---- grad_input ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    const char *grad_out, *w;
+    char *grad_in;
+    pixel_tiling px;
+    int64_t K, khkw, chans_per_chunk, chunks, image_groups, tasks, slots;
+    char *packed_wt;           /* per (group, channel chunk), packed_bytes each */
+    size_t packed_bytes;
+    char *slot_mem;            /* per slot: column panel, GEMM packing buffer */
+    size_t col_bytes, slot_bytes;
+} bwd_data_job;
+
+static void bwd_data_pack_task(void *arg, size_t slot) {
+    const bwd_data_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    int64_t t0, t1;
+    cj_split_range(d->groups * j->chunks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t g = t / j->chunks, chunk = t % j->chunks;
+        const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
+        /* W_g^T restricted to the chunk's rows: element (r, m) = W[g*cout_g + m][c0*khkw + r]. */
+        const cj_matrix wt = {j->w + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem, 1, j->K, 0, 0};
+        cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0};
+        cj_pack_a(j->cfg, &wt, (c1 - c0) * j->khkw, d->cout_g, &pa);
+    }
+}
+
+static void bwd_data_task(void *arg, size_t slot) {
+    const bwd_data_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const int64_t hw = j->px.hw, plane_in = d->h_in * d->w_in;
+    char *col = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = col + j->col_bytes;
+    int64_t t0, t1;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        /* A task owns channels [c0, c1) of its images' grad_in: no two tasks add to one element. */
+        const int64_t chunk = t % j->chunks, g = (t / j->chunks) % d->groups;
+        const int64_t image_group = t / j->chunks / d->groups;
+        const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
+        const cj_packed_a pa = {j->packed_wt + (size_t)(g * j->chunks + chunk) * j->packed_bytes,
+                                (c1 - c0) * j->khkw, d->cout_g};
+        for (int64_t panel = 0; panel < j->px.panels; panel++) {
+            const cj_pixel_unit u = unit_at(&j->px, d, image_group * j->px.panels + panel);
+            if (panel == 0)
+                for (int64_t i = 0; i < u.images; i++)
+                    memset(j->grad_in + (size_t)plane_offset(u.n0 + i, d->c_in, g * d->cin_g + c0, plane_in) * d->elem,
+                           0, (size_t)((c1 - c0) * plane_in) * d->elem);
+            const char *dy = j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem;
+            const cj_gemm_b b = cj_gemm_b_segmented(d->dtype, dy, hw, u.np, d->c_out * hw);
+            cj_gemm(j->cfg, &pa, &b, 0, u.images * u.np, col, j->px.P, 0, gemm_scratch);
+            for (int64_t i = 0; i < u.images; i++) {
+                char *image = j->grad_in + (size_t)plane_offset(u.n0 + i, d->c_in, g * d->cin_g, plane_in) * d->elem;
+                cj_col2im_add(d, col + (size_t)(i * u.np) * d->elem, j->px.P, c0 * j->khkw, c1 * j->khkw,
+                              u.p0, u.np, image);
+            }
+        }
+    }
+}
+
+cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                            const void *w, void *grad_in) {
+    const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
+    bwd_data_job j = {.d = d, .cfg = cfg, .grad_out = grad_out, .w = w, .grad_in = grad_in};
+    j.khkw = d->kh * d->kw;
+    j.K = d->cin_g * j.khkw;
+    /* Tile with the whole K first to learn the image grouping, then cut channels for threads. */
+    j.px = tile_pixels(d, cfg, j.K);
+    j.image_groups = cj_div_up(d->n, j.px.batch);
+    j.chans_per_chunk = cj_div_up(d->cin_g, pieces_per_task(j.image_groups * d->groups, ctx->num_threads));
+    j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
+    j.tasks = j.image_groups * d->groups * j.chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    const int64_t rows = j.chans_per_chunk * j.khkw;
+    j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
+    j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
+    j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    const size_t packed_total = j.packed_bytes * (size_t)(d->groups * j.chunks);
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
+    j.packed_wt = s.ptr;
+    j.slot_mem = (char *)s.ptr + packed_total;
+    cj_parallel_for(ctx, (size_t)j.slots, bwd_data_pack_task, &j);
+    cj_parallel_for(ctx, (size_t)j.slots, bwd_data_task, &j);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+/* ---- grad_weight ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    cj_gemm_conv_mode mode;
+    const char *in, *grad_out;
+    char *grad_w;
+    pixel_tiling px;
+    int64_t K, rows_per_chunk, chunks, slab, tasks, slots;
+    char *partials;            /* slots 1.. accumulate here, partial_stride apart; slot 0 into grad_w */
+    size_t weight_bytes, partial_stride;
+    char *slot_mem;            /* per slot: column slab, packed grad_output panel, GEMM buffer */
+    size_t col_bytes, packed_bytes, slot_bytes;
+} bwd_weights_job;
+
+static void bwd_weights_task(void *arg, size_t slot) {
+    const bwd_weights_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const int64_t hw = j->px.hw;
+    char *col = j->slot_mem + slot * j->slot_bytes;
+    char *packed = col + j->col_bytes, *gemm_scratch = packed + j->packed_bytes;
+    char *acc = slot == 0 ? j->grad_w : j->partials + (slot - 1) * j->partial_stride;
+    memset(acc, 0, j->weight_bytes);
+    int64_t t0, t1;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        /* A task adds one pixel unit's contribution to columns [r0, r1) of dW_g: it packs the
+         * unit's grad_output once, then im2col-s the rows slab by slab (each slab stays in L2). */
+        const int64_t chunk = t % j->chunks, g = (t / j->chunks) % d->groups;
+        const cj_pixel_unit u = unit_at(&j->px, d, t / j->chunks / d->groups);
+        const int64_t r0 = chunk * j->rows_per_chunk, r1 = cj_min64(j->K, r0 + j->rows_per_chunk);
+        const int64_t cols = u.images * u.np;
+        const cj_matrix dy = {j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem,
+                              hw, 1, u.np, d->c_out * hw};
+        cj_packed_a pa = {packed, 0, 0};
+        cj_pack_a(j->cfg, &dy, d->cout_g, cols, &pa);
+        if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* col^T packed from the input, inside the GEMM */
+            const cj_implicit_bt src = {{d, j->in, g, u}, col};
+            const cj_gemm_b b = cj_implicit_b_transposed(&src);
+            char *c = acc + (size_t)(g * d->cout_g * j->K) * d->elem;
+            cj_gemm(j->cfg, &pa, &b, r0, r1 - r0, c + (size_t)r0 * d->elem, j->K, 1, gemm_scratch);
+        } else
+        for (int64_t r = r0; r < r1; r += j->slab) {
+            const int64_t rows = cj_min64(j->slab, r1 - r);
+            unit_im2col(d, j->in, g, r, r + rows, &u, col, j->px.P);
+            const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, 1, j->px.P); /* col^T */
+            char *c = acc + (size_t)(g * d->cout_g * j->K + r) * d->elem;
+            cj_gemm(j->cfg, &pa, &b, 0, rows, c, j->K, 1, gemm_scratch);
+        }
+    }
+}
+
+typedef struct {
+    const bwd_weights_job *j;
+    int64_t count, parts;
+} reduce_job;
+
+static void reduce_task(void *arg, size_t part) {
+    const reduce_job *r = arg;
+    const bwd_weights_job *j = r->j;
+    int64_t e0, e1;
+    cj_split_range(r->count, r->parts, (int64_t)part, &e0, &e1);
+    for (int64_t s = 1; s < j->slots; s++) { /* a fixed order: bit-reproducible per thread count */
+        const char *src = j->partials + (s - 1) * j->partial_stride;
+        if (j->d->dtype == CJ_F64) {
+            double *dst = (double *)j->grad_w;
+            for (int64_t e = e0; e < e1; e++) dst[e] += ((const double *)src)[e];
+        } else {
+            float *dst = (float *)j->grad_w;
+            for (int64_t e = e0; e < e1; e++) dst[e] += ((const float *)src)[e];
+        }
+    }
+}
+
+cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode,
+                                        const void *in, const void *grad_out, void *grad_w) {
+    const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
+    bwd_weights_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .grad_out = grad_out, .grad_w = grad_w};
+    j.K = d->cin_g * d->kh * d->kw;
+    j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
+    j.rows_per_chunk = cj_div_up(j.K, pieces_per_task(j.px.units * d->groups, ctx->num_threads));
+    j.chunks = cj_div_up(j.K, j.rows_per_chunk);
+    j.tasks = j.px.units * d->groups * j.chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    /* The slab: as many rows as fit half of L2 beside the pixel panel, in whole NR tiles. */
+    const int64_t fit = (int64_t)cj_cpu()->l2_bytes / 2 / (j.px.P * (int64_t)d->elem);
+    j.slab = cj_min64(j.rows_per_chunk, cj_max64(cfg->nr, fit / cfg->nr * cfg->nr));
+    j.weight_bytes = (size_t)(d->c_out * j.K) * d->elem;
+    j.partial_stride = align64(j.weight_bytes);
+    j.col_bytes = align64(mode == CJ_GEMM_CONV_IMPLICIT ? cj_implicit_b_transposed_temp(cfg)
+                                                        : (size_t)(j.slab * j.px.P) * d->elem);
+    j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
+    j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots, &s));
+    j.partials = s.ptr;
+    j.slot_mem = (char *)s.ptr + partial_total;
+    cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
+    if (j.slots > 1) {
+        reduce_job r = {&j, d->c_out * j.K, ctx->num_threads};
+        cj_parallel_for(ctx, (size_t)r.parts, reduce_task, &r);
+    }
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}

@@ -1,0 +1,47 @@
+/* The GEMM-based convolution drivers shared by CJ_ALGO_IM2COL_GEMM and CJ_ALGO_IMPLICIT_GEMM:
+ * the same task split, pixel tiling and GEMMs; they differ only in how B reaches the GEMM's
+ * packed panels: through an explicit im2col slab (IM2COL), or packed straight from the input
+ * tensor with no column matrix at all (IMPLICIT, implicit_pack.c). */
+#ifndef CJ_ALGO_GEMM_CONV_H
+#define CJ_ALGO_GEMM_CONV_H
+#include "algo/algo.h"
+#include "gemm/gemm.h"
+
+typedef enum cj_gemm_conv_mode { CJ_GEMM_CONV_IM2COL, CJ_GEMM_CONV_IMPLICIT } cj_gemm_conv_mode;
+
+cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
+                               const void *w, const void *bias, void *out);
+/* grad_input as GEMM + col2im (any stride). */
+cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                            const void *w, void *grad_in);
+cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode,
+                                        const void *in, const void *grad_out, void *grad_w);
+
+/* The output pixels a GEMM's columns cover: `images` whole images side by side from n0, or one
+ * panel [p0, p0+np) of one image. */
+typedef struct cj_pixel_unit {
+    int64_t n0, images;
+    int64_t p0, np;
+} cj_pixel_unit;
+
+/* B of the forward GEMM (rows: the column-matrix rows of group g; columns: the unit's pixels),
+ * packed straight from the input. */
+typedef struct cj_implicit_b {
+    const cj_conv_desc *d;
+    const char         *in;       /* the input tensor */
+    int64_t             g;
+    cj_pixel_unit       unit;
+} cj_implicit_b;
+cj_gemm_b cj_implicit_b_forward(const cj_implicit_b *src);
+
+/* B of the grad_weight GEMM (col^T: rows are the unit's pixels, columns the column-matrix rows),
+ * packed from the input through `temp` (a slot-owned buffer of cj_implicit_b_transposed_temp
+ * bytes). */
+typedef struct cj_implicit_bt {
+    cj_implicit_b src;
+    void         *temp;
+} cj_implicit_bt;
+size_t    cj_implicit_b_transposed_temp(const cj_gemm_config *cfg);
+cj_gemm_b cj_implicit_b_transposed(const cj_implicit_bt *src);
+
+#endif

@@ -1,0 +1,89 @@
+/* Packing the GEMM's B panels straight from the input tensor: implicit GEMM's only difference
+ * from im2col + GEMM. A KC x NR micro-panel of the column matrix is exactly the im2col of NR
+ * pixels with a row stride of NR, so the packer reuses cj_im2col on each panel (split where the
+ * panel's pixels cross from one image to the next); no column matrix is ever written. */
+#include <string.h>
+
+#include "algo/gemm_conv.h"
+#include "algo/im2col.h"
+#include "util/checked.h"
+
+/* im2col of rows [r0, r1) and unit columns [q0, q0+count) into dst with row stride ld. */
+static void unit_columns(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, char *dst,
+                         int64_t ld) {
+    const cj_conv_desc *d = s->d;
+    const cj_pixel_unit *u = &s->unit;
+    const int64_t plane_in = d->h_in * d->w_in;
+    for (int64_t q = q0; q < q0 + count;) {
+        const int64_t i = q / u->np, p = q % u->np, len = cj_min64(u->np - p, q0 + count - q);
+        const char *image = s->in + (size_t)(((u->n0 + i) * d->c_in + s->g * d->cin_g) * plane_in) * d->elem;
+        cj_im2col(d, image, r0, r1, u->p0 + p, len, dst + (size_t)(q - q0) * d->elem, ld);
+        q += len;
+    }
+}
+
+static void zero_columns(char *dst, int64_t rows, int64_t from, int64_t nr, size_t elem) {
+    if (from >= nr) return;
+    for (int64_t k = 0; k < rows; k++) memset(dst + (size_t)(k * nr + from) * elem, 0, (size_t)(nr - from) * elem);
+}
+
+static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr,
+                         void *dst) {
+    const cj_implicit_b *s = b->user;
+    const size_t elem = s->d->elem;
+    char *panel = dst;
+    for (int64_t j0 = 0; j0 < nc; j0 += nr, panel += (size_t)(kc * nr) * elem) {
+        const int64_t cols = cj_min64(nr, nc - j0);
+        unit_columns(s, k0, k0 + kc, n0 + j0, cols, panel, nr);
+        zero_columns(panel, kc, cols, nr, elem);
+    }
+}
+
+/* A 1x1 kernel with stride 1 and no padding reads the input as it is: B is the input tensor itself
+ * (rows = channels, columns = pixels, images side by side as segments), packed by plain copies. */
+static int pointwise(const cj_conv_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+}
+
+cj_gemm_b cj_implicit_b_forward(const cj_implicit_b *src) {
+    const cj_conv_desc *d = src->d;
+    if (pointwise(d)) {
+        const int64_t hw = d->h_in * d->w_in;
+        const char *base = src->in + (size_t)((src->unit.n0 * d->c_in + src->g * d->cin_g) * hw + src->unit.p0) * d->elem;
+        return cj_gemm_b_segmented(d->dtype, base, hw, src->unit.np, d->c_in * hw);
+    }
+    cj_gemm_b b = {.pack = pack_forward, .dtype = d->dtype, .user = src};
+    return b;
+}
+
+size_t cj_implicit_b_transposed_temp(const cj_gemm_config *cfg) {
+    return (size_t)(cfg->nr * cfg->kc) * cfg->elem;
+}
+
+/* Panel of col^T: rows k = pixels [k0, k0+kc), columns = column-matrix rows [r, r+cols). The
+ * im2col of those rows and pixels lands in temp (cols x kc) and is transposed into the panel. */
+static void pack_transposed(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr,
+                            void *dst) {
+    const cj_implicit_bt *t = b->user;
+    const cj_implicit_b *s = &t->src;
+    const size_t elem = s->d->elem;
+    char *panel = dst;
+    for (int64_t j0 = 0; j0 < nc; j0 += nr, panel += (size_t)(kc * nr) * elem) {
+        const int64_t cols = cj_min64(nr, nc - j0);
+        unit_columns(s, n0 + j0, n0 + j0 + cols, k0, kc, t->temp, kc);
+        const cj_gemm_b view = cj_gemm_b_strided(s->d->dtype, t->temp, 1, kc);
+        cj_pack_b_strided(&view, 0, kc, 0, cols, nr, panel);
+    }
+}
+
+cj_gemm_b cj_implicit_b_transposed(const cj_implicit_bt *src) {
+    const cj_conv_desc *d = src->src.d;
+    const cj_pixel_unit *u = &src->src.unit;
+    if (pointwise(d) && u->images == 1) { /* col^T is the input transposed: a strided view */
+        const int64_t hw = d->h_in * d->w_in;
+        const char *base = src->src.in + (size_t)((u->n0 * d->c_in + src->src.g * d->cin_g) * hw + u->p0) * d->elem;
+        return cj_gemm_b_strided(d->dtype, base, 1, hw);
+    }
+    cj_gemm_b b = {.pack = pack_transposed, .dtype = src->src.d->dtype, .user = src};
+    return b;
+}
