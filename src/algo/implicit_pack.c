@@ -42,7 +42,10 @@ static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0,
 /* A 1x1 kernel with stride 1 and no padding reads the input as it is: B is the input tensor itself
  * (rows = channels, columns = pixels, images side by side as segments), packed by plain copies. */
 static int pointwise(const cj_conv_desc *d) {
-    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+    /* (the extents check matters for the sub-problems of grad_input, whose output is a stride
+     * phase smaller than their input) */
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0 &&
+           d->h_out == d->h_in && d->w_out == d->w_in;
 }
 
 cj_gemm_b cj_implicit_b_forward(const cj_implicit_b *src) {
