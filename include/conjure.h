@@ -57,6 +57,10 @@ typedef struct cj_context_options {
     int   num_threads;  /* 0: every online core (or CONJURE_NUM_THREADS for the default context) */
     void *threadpool;   /* optional pthreadpool_t owned by the caller, used instead of a pool of the
                            context's own (num_threads is then ignored); it must outlive the context */
+    int   autotune;     /* nonzero: CJ_ALGO_AUTO times every algorithm that can run a configuration on
+                           its first call (on the caller's buffers) and the context remembers the
+                           fastest, per configuration, pass and thread count; 0: AUTO follows its
+                           model (no timing). The default context takes CONJURE_AUTOTUNE=1. */
     /* further fields may follow; zero means their default */
 } cj_context_options;
 
@@ -102,6 +106,20 @@ CJ_API cj_status cj_conv2d_backward(cj_context *ctx,
 /* The output shape [N, C_out, H_out, W_out] of cj_conv2d for these arguments, after validating them. */
 CJ_API cj_status cj_conv2d_output_shape(const cj_tensor *input, const cj_tensor *weight,
                                         const cj_conv2d_params *params, int64_t out_shape[4]);
+
+/* The passes, for cj_conv2d_query_algorithm. */
+typedef enum cj_conv2d_pass {
+    CJ_CONV2D_FORWARD = 0,          /* cj_conv2d */
+    CJ_CONV2D_BACKWARD_DATA = 1,    /* grad_input of cj_conv2d_backward */
+    CJ_CONV2D_BACKWARD_WEIGHTS = 2  /* grad_weight of cj_conv2d_backward */
+} cj_conv2d_pass;
+
+/* The algorithm that params->algorithm resolves to for this configuration and pass on ctx: the
+ * explicit algorithm itself (CJ_ERR_UNSUPPORTED if it cannot do it), or CJ_ALGO_AUTO's choice.
+ * With autotune, a configuration not yet measured reports the model's choice. */
+CJ_API cj_status cj_conv2d_query_algorithm(cj_context *ctx, const cj_tensor *input, const cj_tensor *weight,
+                                           const cj_conv2d_params *params, cj_conv2d_pass pass,
+                                           cj_algorithm *algorithm);
 
 CJ_API const char *cj_status_string(cj_status status);
 /* This thread's message for its last failed call: what was wrong, with the numbers ("" if none). */

@@ -39,8 +39,6 @@ typedef struct cj_algo {
 
 /* The algorithms that exist; NULL for one not built yet. */
 const cj_algo *cj_algo_get(cj_algorithm id);
-/* CJ_ALGO_AUTO's choice for a configuration and pass: an algorithm that supports it. */
-const cj_algo *cj_algo_choose(const cj_conv_desc *d, cj_pass pass);
 
 extern const cj_algo cj_algo_im2col_gemm;
 extern const cj_algo cj_algo_implicit_gemm;

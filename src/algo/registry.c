@@ -1,5 +1,4 @@
-/* The algorithm table and CJ_ALGO_AUTO's choice. Only IM2COL_GEMM exists so far, so AUTO routes to
- * it; as algorithms land, cj_algo_choose grows into the cost model. */
+/* The algorithm table (CJ_ALGO_AUTO's choice among them is auto.c). */
 #include "algo/algo.h"
 
 const cj_algo *cj_algo_get(cj_algorithm id) {
@@ -8,12 +7,6 @@ const cj_algo *cj_algo_get(cj_algorithm id) {
     case CJ_ALGO_IMPLICIT_GEMM: return &cj_algo_implicit_gemm;
     default: return NULL;
     }
-}
-
-const cj_algo *cj_algo_choose(const cj_conv_desc *d, cj_pass pass) {
-    (void)d;
-    (void)pass;
-    return &cj_algo_im2col_gemm;
 }
 
 const char *cj_algorithm_name(cj_algorithm algorithm) {

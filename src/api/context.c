@@ -1,8 +1,10 @@
 #include "api/context.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "algo/auto.h"
 #include "util/error.h"
 #include "util/memory.h"
 
@@ -11,9 +13,15 @@ static int online_cores(void) {
     return n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
 }
 
-static cj_status context_init(cj_context *c, int num_threads, void *user_pool) {
-    if (pthread_mutex_init(&c->scratch_lock, NULL) != 0)
+static cj_status context_init(cj_context *c, int num_threads, void *user_pool, int autotune) {
+    if (autotune) {
+        c->auto_cache = cj_auto_cache_create();
+        if (!c->auto_cache) return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create the autotune cache");
+    }
+    if (pthread_mutex_init(&c->scratch_lock, NULL) != 0) {
+        cj_auto_cache_destroy(c->auto_cache);
         return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a mutex");
+    }
     if (user_pool) {
         c->pool = (pthreadpool_t)user_pool;
         c->owns_pool = false;
@@ -26,6 +34,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool) {
         c->pool = pthreadpool_create((size_t)c->num_threads);
         if (!c->pool) {
             pthread_mutex_destroy(&c->scratch_lock);
+            cj_auto_cache_destroy(c->auto_cache);
             return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a pool of %d threads", c->num_threads);
         }
         c->owns_pool = true;
@@ -41,7 +50,7 @@ cj_status cj_context_create(const cj_context_options *options, cj_context **out)
                "cj_context_create: num_threads is %d, must be 0 (every core) to 1024", threads);
     cj_context *c = cj_calloc(sizeof *c);
     CJ_FAIL_IF(!c, CJ_ERR_OUT_OF_MEMORY, "cj_context_create: out of memory");
-    cj_status st = context_init(c, threads, options ? options->threadpool : NULL);
+    cj_status st = context_init(c, threads, options ? options->threadpool : NULL, options ? options->autotune : 0);
     if (st != CJ_OK) {
         cj_free(c);
         return st;
@@ -54,6 +63,7 @@ void cj_context_destroy(cj_context *ctx) {
     if (!ctx) return;
     if (ctx->owns_pool) pthreadpool_destroy(ctx->pool);
     pthread_mutex_destroy(&ctx->scratch_lock);
+    cj_auto_cache_destroy(ctx->auto_cache);
     cj_free(ctx->scratch);
     cj_free(ctx);
 }
@@ -70,7 +80,8 @@ static void default_init(void) {
         long v = strtol(s, &end, 10);
         if (*end == '\0' && v > 0 && v <= 1024) threads = (int)v;
     }
-    g_default_status = context_init(&g_default, threads, NULL);
+    const char *tune = getenv("CONJURE_AUTOTUNE");
+    g_default_status = context_init(&g_default, threads, NULL, tune && strcmp(tune, "1") == 0);
 }
 
 cj_context *cj_context_resolve(cj_context *ctx) {

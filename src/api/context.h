@@ -15,6 +15,7 @@ struct cj_context {
     pthread_mutex_t scratch_lock; /* guards the cached scratch block */
     void           *scratch;      /* reused across calls while one call at a time holds it */
     size_t          scratch_bytes;
+    struct cj_auto_cache *auto_cache; /* AUTO's measured choices; NULL: AUTO follows its model */
 };
 
 /* The context a public call runs on (ctx itself, or the process-wide default). NULL when the

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "algo/algo.h"
+#include "algo/auto.h"
 #include "api/context.h"
 #include "api/validate.h"
 #include "util/error.h"
@@ -18,21 +19,28 @@ static const char *pass_name(cj_pass pass) {
     return "?";
 }
 
-/* The algorithm for one pass: AUTO's choice, or the requested one if it exists and supports it. */
-static cj_status pick(const char *fn, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass,
-                      const cj_algo **out) {
-    if (requested == CJ_ALGO_AUTO) {
-        *out = cj_algo_choose(d, pass);
-        return CJ_OK;
-    }
+/* The explicit algorithm for one pass, if it exists and supports it (AUTO is resolved later,
+ * once the context is known: resolve()). */
+static cj_status check_explicit(const char *fn, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass) {
+    if (requested == CJ_ALGO_AUTO) return CJ_OK;
     const cj_algo *a = cj_algo_get(requested);
     CJ_FAIL_IF(!a, CJ_ERR_UNSUPPORTED, "%s: algorithm %s is not available in this build", fn,
                cj_algorithm_name(requested));
     const char *why = a->unsupported(d, pass);
     CJ_FAIL_IF(why, CJ_ERR_UNSUPPORTED, "%s: %s cannot do this %s pass: %s", fn, cj_algorithm_name(requested),
                pass_name(pass), why);
-    *out = a;
     return CJ_OK;
+}
+
+/* The algorithm that runs the pass: the explicit one, or AUTO's choice on ctx (which may time the
+ * candidates on bufs when the context autotunes; bufs NULL: never). */
+static cj_status resolve(cj_context *ctx, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass,
+                         const cj_pass_buffers *bufs, const cj_algo **out) {
+    if (requested != CJ_ALGO_AUTO) {
+        *out = cj_algo_get(requested);
+        return CJ_OK;
+    }
+    return cj_auto_choose(ctx, d, pass, bufs, out);
 }
 
 cj_status cj_conv2d_output_shape(const cj_tensor *input, const cj_tensor *weight,
@@ -61,12 +69,15 @@ cj_status cj_conv2d(cj_context *ctx, const cj_tensor *input, const cj_tensor *we
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "input", input));
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "weight", weight));
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "bias", has_bias ? bias : NULL));
-    const cj_algo *algo;
-    CJ_FORWARD(pick(fn, p->algorithm, &d, CJ_PASS_FORWARD, &algo));
+    CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_FORWARD));
     cj_context *c = cj_context_resolve(ctx);
     if (!c) return CJ_ERR_OUT_OF_MEMORY;
     if (d.n == 0) return CJ_OK; /* an empty output */
-    return algo->forward(c, &d, input->data, weight->data, has_bias ? bias->data : NULL, output->data);
+    const cj_pass_buffers bufs = {.in = input->data, .w = weight->data, .bias = has_bias ? bias->data : NULL,
+                                  .out = output->data};
+    const cj_algo *algo;
+    CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_FORWARD, &bufs, &algo));
+    return cj_algo_run(algo, c, &d, CJ_PASS_FORWARD, &bufs);
 }
 
 cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_tensor *weight,
@@ -100,9 +111,8 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
         for (int o2 = o + 1; o2 < 3; o2++)
             CJ_FORWARD(cj_validate_no_overlap(fn, out_names[o], outs[o], out_names[o2], outs[o2]));
     }
-    const cj_algo *algo_data = NULL, *algo_weights = NULL;
-    if (grad_input) CJ_FORWARD(pick(fn, p->algorithm, &d, CJ_PASS_BACKWARD_DATA, &algo_data));
-    if (grad_weight) CJ_FORWARD(pick(fn, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS, &algo_weights));
+    if (grad_input) CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_DATA));
+    if (grad_weight) CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS));
     cj_context *c = cj_context_resolve(ctx);
     if (!c) return CJ_ERR_OUT_OF_MEMORY;
     if (d.n == 0) { /* sums over an empty batch */
@@ -110,9 +120,39 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
         if (grad_bias) memset(grad_bias->data, 0, cj_tensor_bytes(grad_bias));
         return CJ_OK;
     }
-    if (grad_input) CJ_FORWARD(algo_data->backward_data(c, &d, grad_output->data, weight->data, grad_input->data));
-    if (grad_weight)
-        CJ_FORWARD(algo_weights->backward_weights(c, &d, input->data, grad_output->data, grad_weight->data));
+    if (grad_input) {
+        const cj_pass_buffers bufs = {.grad_out = grad_output->data, .w = weight->data, .out = grad_input->data};
+        const cj_algo *algo;
+        CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_BACKWARD_DATA, &bufs, &algo));
+        CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_DATA, &bufs));
+    }
+    if (grad_weight) {
+        const cj_pass_buffers bufs = {.in = input->data, .grad_out = grad_output->data, .out = grad_weight->data};
+        const cj_algo *algo;
+        CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs, &algo));
+        CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs));
+    }
     if (grad_bias) cj_bias_grad(c, &d, grad_output->data, grad_bias->data);
+    return CJ_OK;
+}
+
+cj_status cj_conv2d_query_algorithm(cj_context *ctx, const cj_tensor *input, const cj_tensor *weight,
+                                    const cj_conv2d_params *params, cj_conv2d_pass pass, cj_algorithm *algorithm) {
+    static const char fn[] = "cj_conv2d_query_algorithm";
+    cj_clear_error();
+    CJ_FAIL_IF(!algorithm, CJ_ERR_INVALID_ARGUMENT, "%s: algorithm is NULL", fn);
+    CJ_FAIL_IF((int)pass < 0 || (int)pass > 2, CJ_ERR_INVALID_ARGUMENT, "%s: unknown pass %d", fn, (int)pass);
+    const cj_conv2d_params *p = params ? params : &k_default_params;
+    const cj_pass internal = pass == CJ_CONV2D_FORWARD         ? CJ_PASS_FORWARD
+                             : pass == CJ_CONV2D_BACKWARD_DATA ? CJ_PASS_BACKWARD_DATA
+                                                               : CJ_PASS_BACKWARD_WEIGHTS;
+    cj_conv_desc d;
+    CJ_FORWARD(cj_validate_conv(fn, input, weight, p, &d));
+    CJ_FORWARD(check_explicit(fn, p->algorithm, &d, internal));
+    cj_context *c = cj_context_resolve(ctx);
+    if (!c) return CJ_ERR_OUT_OF_MEMORY;
+    const cj_algo *a;
+    CJ_FORWARD(resolve(c, p->algorithm, &d, internal, NULL, &a));
+    *algorithm = a->id;
     return CJ_OK;
 }

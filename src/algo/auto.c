@@ -1,0 +1,155 @@
+/* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
+ * the configuration; measured on this machine class, see the closing notes of the issues):
+ *  1. depthwise or nearly so (C_in/groups * kh * kw < 32, or C_out/groups < 8): DIRECT — a GEMM
+ *     with so little depth or width runs its NR-wide kernel mostly empty;
+ *  2. 3x3, stride 1, dilation 1, at least 16 channels each way: WINOGRAD (4x fewer multiplies);
+ *  3. kernels from 4 to 16, stride 1, dilation 1, at least 8 input channels per group: FFT;
+ *  4. 1x1 with stride 1 and no padding: IMPLICIT_GEMM (the input is already the GEMM's B);
+ *  5. otherwise IMPLICIT_GEMM when it exists, else IM2COL_GEMM.
+ * The measured mode replaces the rules by timing, per context. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "algo/auto.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/error.h"
+#include "util/memory.h"
+
+static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pass) {
+    const cj_algo *a = cj_algo_get(id);
+    return a && !a->unsupported(d, pass) ? a : NULL;
+}
+
+const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
+    const int unit_stride = d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1;
+    const int64_t kmax = d->kh > d->kw ? d->kh : d->kw, kmin = d->kh < d->kw ? d->kh : d->kw;
+    const cj_algo *a = NULL;
+    if (d->cin_g * d->kh * d->kw < 32 || d->cout_g < 8) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16)
+        a = usable(CJ_ALGO_WINOGRAD, d, pass);
+    if (!a && unit_stride && kmin >= 4 && kmax <= 16 && d->cin_g >= 8) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    return a ? a : &cj_algo_im2col_gemm;
+}
+
+cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
+                      const cj_pass_buffers *b) {
+    switch (pass) {
+    case CJ_PASS_FORWARD: return a->forward(ctx, d, b->in, b->w, b->bias, b->out);
+    case CJ_PASS_BACKWARD_DATA: return a->backward_data(ctx, d, b->grad_out, b->w, b->out);
+    case CJ_PASS_BACKWARD_WEIGHTS: return a->backward_weights(ctx, d, b->in, b->grad_out, b->out);
+    }
+    return CJ_ERR_INVALID_ARGUMENT;
+}
+
+/* ---- the measured choices: a small table per context, oldest entry replaced when full ---- */
+
+#define CACHE_SLOTS 256
+
+typedef struct {
+    int64_t key[20];
+    cj_algorithm algorithm;
+    int used;
+} cache_entry;
+
+struct cj_auto_cache {
+    pthread_mutex_t lock;
+    cache_entry entries[CACHE_SLOTS];
+    int next; /* the slot the next new entry takes */
+};
+
+cj_auto_cache *cj_auto_cache_create(void) {
+    cj_auto_cache *c = cj_calloc(sizeof *c);
+    if (c && pthread_mutex_init(&c->lock, NULL) != 0) {
+        cj_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cj_auto_cache_destroy(cj_auto_cache *c) {
+    if (!c) return;
+    pthread_mutex_destroy(&c->lock);
+    cj_free(c);
+}
+
+static void make_key(const cj_conv_desc *d, cj_pass pass, int threads, int64_t key[20]) {
+    const int64_t k[20] = {d->dtype, pass, threads, d->n, d->c_in, d->h_in, d->w_in, d->c_out, d->kh, d->kw,
+                           d->pad_h, d->pad_w, d->stride_h, d->stride_w, d->dil_h, d->dil_w, d->groups, 0, 0, 0};
+    memcpy(key, k, sizeof k);
+}
+
+static int cache_find(cj_auto_cache *c, const int64_t key[20], cj_algorithm *out) {
+    int found = 0;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < CACHE_SLOTS && !found; i++)
+        if (c->entries[i].used && memcmp(c->entries[i].key, key, sizeof c->entries[i].key) == 0) {
+            *out = c->entries[i].algorithm;
+            found = 1;
+        }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+static void cache_store(cj_auto_cache *c, const int64_t key[20], cj_algorithm a) {
+    pthread_mutex_lock(&c->lock);
+    cache_entry *e = &c->entries[c->next];
+    c->next = (c->next + 1) % CACHE_SLOTS;
+    memcpy(e->key, key, sizeof e->key);
+    e->algorithm = a;
+    e->used = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Times every algorithm that supports the pass (best of two runs each, after the model's choice
+ * has warmed the caches and the scratch) and returns the fastest. */
+static cj_status measure(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *b,
+                         const cj_algo **out) {
+    static const cj_algorithm ids[] = {CJ_ALGO_IM2COL_GEMM, CJ_ALGO_IMPLICIT_GEMM, CJ_ALGO_WINOGRAD,
+                                       CJ_ALGO_FFT, CJ_ALGO_DIRECT};
+    const cj_algo *best = cj_auto_model(d, pass);
+    CJ_FORWARD(cj_algo_run(best, ctx, d, pass, b));
+    double best_time = 1e300;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const cj_algo *a = usable(ids[i], d, pass);
+        if (!a) continue;
+        double t = 1e300;
+        for (int rep = 0; rep < 2; rep++) {
+            const double t0 = seconds();
+            CJ_FORWARD(cj_algo_run(a, ctx, d, pass, b));
+            const double dt = seconds() - t0;
+            if (dt < t) t = dt;
+        }
+        if (t < best_time) {
+            best_time = t;
+            best = a;
+        }
+    }
+    *out = best;
+    return CJ_OK;
+}
+
+cj_status cj_auto_choose(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *bufs,
+                         const cj_algo **out) {
+    *out = cj_auto_model(d, pass);
+    if (!ctx->auto_cache) return CJ_OK;
+    int64_t key[20];
+    make_key(d, pass, ctx->num_threads, key);
+    cj_algorithm cached;
+    if (cache_find(ctx->auto_cache, key, &cached)) {
+        *out = cj_algo_get(cached);
+        return CJ_OK;
+    }
+    if (!bufs) return CJ_OK; /* a query: the model's answer until a call has measured */
+    CJ_FORWARD(measure(ctx, d, pass, bufs, out));
+    cache_store(ctx->auto_cache, key, (*out)->id);
+    return CJ_OK;
+}

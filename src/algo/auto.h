@@ -1,0 +1,33 @@
+/* CJ_ALGO_AUTO: which algorithm runs a configuration and pass. Two modes:
+ *  - the model (default): rules from the shape (auto.c says which and why);
+ *  - measured (context option autotune): the first call of a configuration times every algorithm
+ *    that supports it on the caller's own buffers and the context remembers the fastest, keyed
+ *    by every parameter, the pass and the thread count. */
+#ifndef CJ_ALGO_AUTO_H
+#define CJ_ALGO_AUTO_H
+#include "algo/algo.h"
+
+/* The buffers of one pass, for measuring candidates (unused members NULL). */
+typedef struct cj_pass_buffers {
+    const void *in, *w, *bias, *grad_out;
+    void       *out; /* output, grad_input or grad_weight */
+} cj_pass_buffers;
+
+/* The model's choice: always an algorithm that supports (d, pass). */
+const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass);
+
+/* AUTO's choice on ctx: the cached measurement if there is one, else (autotune) a measurement on
+ * bufs, else the model. bufs NULL: never measure (a query). */
+cj_status cj_auto_choose(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *bufs,
+                         const cj_algo **out);
+
+/* Runs one pass of one algorithm on bufs. */
+cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
+                      const cj_pass_buffers *bufs);
+
+/* The context's cache of measured choices. */
+typedef struct cj_auto_cache cj_auto_cache;
+cj_auto_cache *cj_auto_cache_create(void);
+void           cj_auto_cache_destroy(cj_auto_cache *cache);
+
+#endif
