@@ -134,6 +134,16 @@ static void time_entry(conjure_call *c, const bench_algo *entry, double budget, 
     if (!entry->is_best) {
         snprintf(row->algo, sizeof row->algo, "%s", entry->name);
         row->outcome = time_algorithm(c, entry->algorithm, budget, &row->ms);
+        if (entry->algorithm == CJ_ALGO_AUTO && row->outcome == BENCH_RAN) {
+            /* AUTO's row names the algorithm it ran (after the timing, so autotune has measured) */
+            static const cj_conv2d_pass query_pass[] = {[BENCH_FWD] = CJ_CONV2D_FORWARD,
+                                                        [BENCH_BWD_DATA] = CJ_CONV2D_BACKWARD_DATA,
+                                                        [BENCH_BWD_WEIGHTS] = CJ_CONV2D_BACKWARD_WEIGHTS};
+            cj_algorithm chosen;
+            if (cj_conv2d_query_algorithm(c->ctx, &c->b->input, &c->b->weight, &c->params, query_pass[c->pass],
+                                          &chosen) == CJ_OK)
+                snprintf(row->algo, sizeof row->algo, "auto:%s", cj_algorithm_name(chosen));
+        }
         return;
     }
     row->outcome = BENCH_UNSUPPORTED;
