@@ -89,6 +89,20 @@ static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_
     }
 }
 
+/* Scratch is one shared block (the packed weights) and one block per thread slot; the packing
+ * phase fills the shared block, then the compute phase runs the slots. */
+static cj_status run_phases(cj_context *ctx, size_t shared_bytes, size_t slot_bytes, int64_t slots, char **shared,
+                            char **slot_mem, cj_task_fn pack, cj_task_fn compute, void *job) {
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, shared_bytes + slot_bytes * (size_t)slots, &s));
+    *shared = s.ptr;
+    *slot_mem = (char *)s.ptr + shared_bytes;
+    cj_parallel_for(ctx, (size_t)slots, pack, job);
+    cj_parallel_for(ctx, (size_t)slots, compute, job);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
 /* ---- forward --------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -219,15 +233,8 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
     j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t packed_total = j.packed_w_bytes * (size_t)d->groups;
-    cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
-    j.packed_w = s.ptr;
-    j.slot_mem = (char *)s.ptr + packed_total;
-    cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
-    cj_parallel_for(ctx, (size_t)j.slots, fwd_task, &j);
-    cj_scratch_release(ctx, &s);
-    return CJ_OK;
+    return run_phases(ctx, j.packed_w_bytes * (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w, &j.slot_mem,
+                      fwd_pack_task, fwd_task, &j);
 }
 
 /* ---- grad_input ---------------------------------------------------------------------------------- */
@@ -309,15 +316,8 @@ cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc 
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
     j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
     j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t packed_total = j.packed_bytes * (size_t)(d->groups * j.chunks);
-    cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
-    j.packed_wt = s.ptr;
-    j.slot_mem = (char *)s.ptr + packed_total;
-    cj_parallel_for(ctx, (size_t)j.slots, bwd_data_pack_task, &j);
-    cj_parallel_for(ctx, (size_t)j.slots, bwd_data_task, &j);
-    cj_scratch_release(ctx, &s);
-    return CJ_OK;
+    return run_phases(ctx, j.packed_bytes * (size_t)(d->groups * j.chunks), j.slot_bytes, j.slots, &j.packed_wt,
+                      &j.slot_mem, bwd_data_pack_task, bwd_data_task, &j);
 }
 
 /* ---- grad_weight ----------------------------------------------------------------------------------- */
