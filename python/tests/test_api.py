@@ -86,6 +86,14 @@ def test_backward_needs_mask_and_bias_shape():
     assert gb3.shape == (6, 1, 1)
 
 
+def test_batch_of_zero_gives_empty_output_and_zero_weight_gradients():
+    x = np.zeros((0, 3, 6, 6))
+    w = np.ones((4, 3, 3, 3))
+    assert conjure.conv2d(x, w).shape == (0, 4, 4, 4)
+    gi, gw, gb = conjure.conv2d_backward(np.zeros((0, 4, 4, 4)), x, w, needs=(True, True, True))
+    assert gi.shape == x.shape and not gw.any() and not gb.any() and gb.shape == (4,)
+
+
 def test_contexts():
     x, w, b = data()
     with conjure.Context(threads=1) as one, conjure.Context(threads=2) as two:
