@@ -6,7 +6,10 @@
 Importable only where torch is installed (it raises ImportError otherwise). Tensors are handed to
 conjure as numpy views, without copies when they are contiguous float32/float64 CPU tensors.
 """
-import torch
+try:
+    import torch
+except ImportError as e:
+    raise ImportError("conjure.torch needs PyTorch (Debian: apt-get install python3-torch)") from e
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
