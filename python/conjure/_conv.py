@@ -99,7 +99,8 @@ class Context:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_handle", None) is not None and not self._running:
+        # No call can be running: each holds a reference to its context.
+        if getattr(self, "_handle", None) is not None and lib is not None:  # lib: None at interpreter exit
             lib.cj_context_destroy(self._handle)
             self._handle = None
 

@@ -149,19 +149,21 @@ def test_unsupported_algorithm_raises_its_own_error():
     assert isinstance(e.value, NotImplementedError) and e.value.status == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_yield"), reason="needs os.sched_yield")
 def test_the_gil_is_released_during_the_c_call():
     """While one thread is inside conjure, another runs Python. Deterministic, without timing: with
     a switch interval far longer than the test, the interpreter never takes the GIL from a thread; it
     changes hands only where a thread lets it go. The main thread lets it go at every step of its
     loop; the worker, only if the C call does. So the main thread's counter moves while the worker
-    is inside conv2d exactly when the call releases the GIL."""
+    is inside conv2d only if the call releases the GIL (it stays 0 with a ctypes.PyDLL). The worker
+    tries up to 20 calls, for a main thread that the OS might not schedule during one of them."""
     x, w, _ = data(np.float32, (8, 32, 64, 64), (32, 32, 3, 3))
     out = np.empty(conjure.output_shape(x, w), np.float32)
     ticks, during, done = [0], [], threading.Event()
     ctx = conjure.Context(threads=1)
 
     def worker():
-        for _ in range(3):
+        while len(during) < 20 and not any(during):
             before = ticks[0]
             conjure.conv2d(x, w, out=out, context=ctx)
             during.append(ticks[0] - before)
@@ -179,4 +181,4 @@ def test_the_gil_is_released_during_the_c_call():
     finally:
         sys.setswitchinterval(interval)
         ctx.close()
-    assert max(during) > 0, f"the main thread never ran while conv2d was running: {during}"
+    assert any(during), f"the main thread never ran while conv2d was running: {during}"
