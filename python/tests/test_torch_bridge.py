@@ -41,7 +41,10 @@ def test_gradcheck_float64(algorithm, one_thread):
             f(*args).sum().backward()
         except conjure.UnsupportedError:
             continue
-        assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-8, rtol=1e-6)
+        # conv2d is linear in each argument, so central differences are exact for any step but for the
+        # forward's own rounding divided by the step: a large step keeps Winograd's and FFT's (SPEC
+        # allows 1e-12 * s in float64) far below atol.
+        assert torch.autograd.gradcheck(f, args, eps=1e-3, atol=1e-8, rtol=1e-6)
         ran += 1
     if ran == 0:
         pytest.skip(f"{algorithm} does none of these configurations in this build")
