@@ -148,7 +148,8 @@ def _array(name, value):
     """A C-contiguous float32/float64 array of native byte order; a copy only if it must be."""
     a = np.asarray(value)
     if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
-        raise DtypeError(f"conjure: {name} has dtype {a.dtype}; conjure takes float32 or float64", _lib.INVALID_ARGUMENT)
+        raise DtypeError(f"conjure: {name} has dtype {a.dtype}; conjure takes float32 or float64",
+                         _lib.INVALID_ARGUMENT)
     if a.ndim > 4:
         raise InvalidArgumentError(f"conjure: {name} has {a.ndim} dimensions, at most 4", _lib.INVALID_ARGUMENT)
     return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
