@@ -3,12 +3,14 @@
 BUILD   ?= build
 JOBS    ?= 2
 CONJURE := $(BUILD)/conjure
+# The Python tests run on the system's Python, where Debian puts python3-numpy, -pytest and -torch.
+PYTHON  ?= /usr/bin/python3
 
 # --compare when the build found a peer (oneDNN or OpenBLAS). A shell expansion, not a make one:
 # make expands a recipe before running its first line, when a fresh clone has no build yet.
 COMPARE = $$(grep -qE '^(DNNL|OPENBLAS)_LIBRARY:FILEPATH=/' $(BUILD)/CMakeCache.txt && echo --compare)
 
-.PHONY: all deps build test demo bench install clean
+.PHONY: all deps build test test-python demo bench install clean
 
 all: build
 
@@ -22,6 +24,18 @@ build:
 test: deps
 	@$(MAKE) --no-print-directory build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory test-python
+
+# The Python package's tests (python/tests) on the library just built; those that need PyTorch skip,
+# saying so, where it is not installed. A failing test fails the target.
+test-python:
+	@if ! $(PYTHON) -c 'import numpy, pytest' 2>/dev/null; then \
+	    echo "test-python: skipped: $(PYTHON) lacks numpy or pytest (make deps installs python3-numpy, python3-pytest)"; \
+	else \
+	    $(PYTHON) -c 'import torch' 2>/dev/null || \
+	        echo "test-python: PyTorch is not importable: its tests are skipped (apt-get install python3-torch)"; \
+	    CONJURE_LIBRARY=$(abspath $(BUILD))/libconjure.so $(PYTHON) -m pytest python/tests -q -rs -p no:cacheprovider; \
+	fi
 
 # The main job, for now: the benchmark suite at a short budget, f32, every pass.
 demo: deps

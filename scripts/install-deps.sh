@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing conjure needs, on Debian or Ubuntu: only the packages that are
 # missing, so a machine that has them all runs no apt at all. The peers of `conjure bench --compare`
-# (oneDNN, OpenBLAS) are optional: if they cannot be installed the build goes on without them.
+# (oneDNN, OpenBLAS) are optional: if they cannot be installed the build goes on without them. The
+# Python package's tests run on the system's python3 with Debian's numpy and pytest; PyTorch, their
+# oracle, is optional too (without it those tests skip, saying so).
 set -euo pipefail
 
-required=(cmake gcc make libc6-dev libpthreadpool-dev)
-optional=(libdnnl-dev libopenblas-dev)
+required=(cmake gcc make libc6-dev libpthreadpool-dev python3 python3-numpy python3-pytest)
+optional=(libdnnl-dev libopenblas-dev python3-torch)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "install-deps: not a Debian-like system; install yourself: cmake, a C11 compiler, make, pthreadpool" \
