@@ -136,6 +136,7 @@ static void bwd_data_task(void *arg, size_t slot) {
 
 cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                   const void *w, void *grad_in) {
+    if (cj_direct_dw_ok(d, CJ_PASS_BACKWARD_DATA)) return cj_direct_dw_backward_data(ctx, d, grad_out, w, grad_in);
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     const int cls = cj_direct_mr_class(d->cin_g);
     const int64_t sw = d->stride_w, kw = d->kw;

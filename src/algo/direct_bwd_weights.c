@@ -19,6 +19,7 @@ typedef struct {
     const cj_conv_desc *d;
     const cj_direct_kernels *kern;
     int cls;
+    bool dw;                   /* the depthwise path: tasks are (image, output channel) planes */
     const char *in, *grad_out;
     char *grad_w;
     int64_t mr, blocks, jt, pl, row_elems, band, bands, tasks, slots;
@@ -44,6 +45,10 @@ static void bwd_weights_task(void *arg, size_t slot) {
     memset(acc, 0, j->weight_bytes);
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    if (j->dw) {
+        for (int64_t t = t0; t < t1; t++) cj_direct_dw_wgrad_plane(d, j->in, j->grad_out, t / d->c_out, t % d->c_out, acc);
+        return;
+    }
     for (int64_t t = t0; t < t1; t++) {
         const int64_t band = t % j->bands, g = (t / j->bands) % d->groups, n = t / j->bands / d->groups;
         const int64_t y0 = band * j->band, y1 = cj_min64(d->h_out, y0 + j->band);
@@ -121,6 +126,11 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
     }
     j.bands = cj_div_up(d->h_out, j.band);
     j.tasks = d->n * d->groups * j.bands;
+    j.dw = cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
+    if (j.dw) {
+        j.tasks = d->n * d->c_out;
+        j.stage_bytes = 0;
+    }
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.slot_bytes = j.stage_bytes + cj_direct_align64((size_t)(2 * j.band) * sizeof(void *) +
                                                      (size_t)d->kw * sizeof(int64_t));
