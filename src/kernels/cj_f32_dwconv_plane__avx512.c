@@ -26,34 +26,58 @@ static void chunk_masks(const cj_dw_plane *p, int64_t x0, int nv, __mmask16 mask
         }
 }
 
+/* R output rows at once: R * NV independent accumulator chains keep the FMA pipe busy (one row
+ * alone is bound by the FMA latency of its kh * kw long chain). */
+static inline __attribute__((always_inline)) void correlate_rows(const cj_dw_plane *p, const float *w, float bias,
+                                                                 int64_t x0, int64_t y,
+                                                                 const __mmask16 masks[][CHUNK_VECS],
+                                                                 const __mmask16 *store, const int NV, const int R) {
+    const int64_t kh = p->kh, kw = p->kw, dil_w = p->dil_w, src_w = p->src_w;
+    __m512 acc[4][CHUNK_VECS];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias);
+    for (int64_t i = 0; i < kh; i++) {
+        const float *row[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const int64_t sy = y + r + p->off_h + i * p->dil_h;
+            row[r] = sy < 0 || sy >= p->src_h ? NULL : p->src + sy * src_w + x0 + p->off_w;
+        }
+        for (int64_t j = 0; j < kw; j++) {
+            const __m512 wv = _mm512_set1_ps(w[i * kw + j]);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                if (!row[r]) continue;
+                const float *s = row[r] + j * dil_w;
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) {
+                    const __mmask16 m = masks[j][v];
+                    acc[r][v] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, s + v * LANES), acc[r][v], m);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float *d = p->dst + (y + r) * p->dst_w + x0;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(d + v * LANES, store[v], acc[r][v]);
+    }
+}
+
 static inline __attribute__((always_inline)) void correlate_chunk(const cj_dw_plane *p, const float *w,
                                                                   float bias, int64_t x0, const int NV) {
     __mmask16 masks[CJ_DW_MAX_KW][CHUNK_VECS];
     __mmask16 store[CHUNK_VECS];
     chunk_masks(p, x0, NV, masks);
     for (int v = 0; v < NV; v++) store[v] = lane_mask(x0 + v * LANES, p->dst_w, LANES);
-    for (int64_t y = 0; y < p->dst_h; y++) {
-        __m512 acc[CHUNK_VECS];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[v] = _mm512_set1_ps(bias);
-        for (int64_t i = 0; i < p->kh; i++) {
-            const int64_t sy = y + p->off_h + i * p->dil_h;
-            if (sy < 0 || sy >= p->src_h) continue;
-            const float *row = p->src + sy * p->src_w + x0 + p->off_w;
-            for (int64_t j = 0; j < p->kw; j++) {
-                const __m512 wv = _mm512_set1_ps(w[i * p->kw + j]);
-                const float *s = row + j * p->dil_w;
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) {
-                    const __mmask16 m = masks[j][v];
-                    acc[v] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, s + v * LANES), acc[v], m);
-                }
-            }
-        }
-        float *d = p->dst + y * p->dst_w + x0;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(d + v * LANES, store[v], acc[v]);
-    }
+    /* 4 rows x up to 2 vectors, or 2 rows x 3-4 vectors: at most 8 accumulators. */
+    const int R = NV <= 2 ? 4 : 2;
+    int64_t y = 0;
+    for (; y + R <= p->dst_h; y += R) correlate_rows(p, w, bias, x0, y, masks, store, NV, R);
+    for (; y < p->dst_h; y++) correlate_rows(p, w, bias, x0, y, masks, store, NV, 1);
 }
 
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias) {
@@ -68,6 +92,26 @@ void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bia
     }
 }
 
+/* Adds destination row y times its source row (kernel row i) to the per-tap sums a. */
+static inline __attribute__((always_inline)) void wgrad_row(const cj_dw_plane *p, int64_t x0, int64_t y, int64_t i,
+                                                            const __mmask16 masks[][CHUNK_VECS],
+                                                            const __mmask16 *rows, __m512 *a, const int NV) {
+    const int64_t sy = y + p->off_h + i * p->dil_h, kw = p->kw, dil_w = p->dil_w;
+    if (y >= p->dst_h || sy < 0 || sy >= p->src_h) return;
+    const float *row = p->src + sy * p->src_w + x0 + p->off_w, *g = p->dst + y * p->dst_w + x0;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const __m512 gv = _mm512_maskz_loadu_ps(rows[v], g + v * LANES);
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) {
+            if (j >= kw) break;
+            const __mmask16 m = masks[j][v];
+            a[j] = _mm512_mask3_fmadd_ps(gv, _mm512_maskz_loadu_ps(m, row + j * dil_w + v * LANES), a[j], m);
+        }
+    }
+}
+
+/* Two sets of per-tap sums, for even and odd rows: twice the independent FMA chains. */
 static inline __attribute__((always_inline)) void wgrad_chunk(const cj_dw_plane *p, float *dw, int64_t x0,
                                                               const int NV) {
     __mmask16 masks[CJ_DW_MAX_KW][CHUNK_VECS], rows[CHUNK_VECS];
@@ -75,30 +119,18 @@ static inline __attribute__((always_inline)) void wgrad_chunk(const cj_dw_plane 
     for (int v = 0; v < NV; v++) rows[v] = lane_mask(x0 + v * LANES, p->dst_w, LANES);
     const int64_t kw = p->kw;
     for (int64_t i = 0; i < p->kh; i++) {
-        __m512 acc[CJ_DW_MAX_KW];
-#pragma GCC unroll 16
-        for (int j = 0; j < CJ_DW_MAX_KW; j++) acc[j] = _mm512_setzero_ps();
-        for (int64_t y = 0; y < p->dst_h; y++) {
-            const int64_t sy = y + p->off_h + i * p->dil_h;
-            if (sy < 0 || sy >= p->src_h) continue;
-            const float *row = p->src + sy * p->src_w + x0 + p->off_w, *g = p->dst + y * p->dst_w + x0;
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                const __m512 gv = _mm512_maskz_loadu_ps(rows[v], g + v * LANES);
-#pragma GCC unroll 16
-                for (int j = 0; j < CJ_DW_MAX_KW; j++) {
-                    if (j >= kw) break;
-                    const __mmask16 m = masks[j][v];
-                    const __m512 s = _mm512_maskz_loadu_ps(m, row + j * p->dil_w + v * LANES);
-                    acc[j] = _mm512_mask3_fmadd_ps(gv, s, acc[j], m);
-                }
-            }
+        __m512 even[CJ_DW_MAX_KW], odd[CJ_DW_MAX_KW];
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) even[j] = odd[j] = _mm512_setzero_ps();
+        for (int64_t y = 0; y < p->dst_h; y += 2) {
+            wgrad_row(p, x0, y, i, masks, rows, even, NV);
+            wgrad_row(p, x0, y + 1, i, masks, rows, odd, NV);
         }
-        /* Constant indices (the loop unrolls), or acc would be forced out of registers. */
-#pragma GCC unroll 16
+        /* Constant indices (the loop unrolls), or the sums would be forced out of registers. */
+#pragma GCC unroll 8
         for (int j = 0; j < CJ_DW_MAX_KW; j++) {
             if (j >= kw) break;
-            dw[i * kw + j] += _mm512_reduce_add_ps(acc[j]);
+            dw[i * kw + j] += _mm512_reduce_add_ps(_mm512_add_ps(even[j], odd[j]));
         }
     }
 }

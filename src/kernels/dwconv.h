@@ -21,7 +21,7 @@ typedef struct cj_dw_plane {
 } cj_dw_plane;
 
 /* kw <= CJ_DW_MAX_KW (wgrad keeps one sum per tap column in registers). */
-enum { CJ_DW_MAX_KW = 16 };
+enum { CJ_DW_MAX_KW = 8 };
 
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias);
