@@ -25,41 +25,43 @@ typedef struct {
     char *out;
     const char *packed;
     int64_t mr, blocks, block_elems;
-    int64_t pl, row_elems, band, bands, tasks, slots;
+    cj_direct_input_plan plan;
+    int64_t slots;
     char *slot_mem;
-    size_t stage_bytes, slot_bytes;
+    size_t slot_bytes;
 } fwd_job;
 
 static void fwd_task(void *arg, size_t slot) {
     const fwd_job *j = arg;
     const cj_conv_desc *d = j->d;
     const size_t e = d->elem;
+    const cj_direct_input_plan *pl = &j->plan;
     char *stage = j->slot_mem + slot * j->slot_bytes;
-    const void **src = (const void **)(stage + j->stage_bytes);
+    const void **src = (const void **)(stage + pl->stage_bytes);
     int64_t *woff = (int64_t *)(src + d->cin_g * d->kh);
     int64_t *tap_off = woff + d->cin_g * d->kh, *tap_w = tap_off + d->kw;
     for (int64_t t = 0; t < d->kw; t++) {
         const int64_t q = t * d->dil_w;
-        tap_off[t] = (q % d->stride_w) * j->pl + q / d->stride_w;
+        tap_off[t] = (q % d->stride_w) * pl->pl + q / d->stride_w;
         tap_w[t] = t;
     }
     const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
     int64_t t0, t1;
-    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t band = t % j->bands, g = (t / j->bands) % d->groups, n = t / j->bands / d->groups;
-        const int64_t y0 = band * j->band, y1 = cj_min64(d->h_out, y0 + j->band);
-        const int64_t r0 = cj_max64(0, y0 * d->stride_h - d->pad_h);
-        const int64_t r1 = cj_max64(r0, cj_min64(d->h_in, (y1 - 1) * d->stride_h - d->pad_h + (d->kh - 1) * d->dil_h + 1));
+        const int64_t band = t % pl->bands, g = (t / pl->bands) % d->groups, n = t / pl->bands / d->groups;
+        const int64_t y0 = band * pl->band, y1 = cj_min64(d->h_out, y0 + pl->band);
+        int64_t r0, r1;
+        cj_direct_input_rows(d, y0, y1, &r0, &r1);
         const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * e;
-        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, j->pl, stage);
+        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, pl->pl, stage);
         for (int64_t y = y0; y < y1; y++) {
             int64_t nsrc = 0;
             for (int64_t c = 0; c < d->cin_g; c++)
                 for (int64_t i = 0; i < d->kh; i++) {
                     const int64_t ih = y * d->stride_h - d->pad_h + i * d->dil_h;
                     if (ih < 0 || ih >= d->h_in) continue;
-                    src[nsrc] = stage + (size_t)((c * (r1 - r0) + ih - r0) * j->row_elems) * e;
+                    src[nsrc] = stage + (size_t)((c * (r1 - r0) + ih - r0) * pl->row_elems) * e;
                     woff[nsrc++] = (c * d->kh + i) * d->kw * j->mr;
                 }
             for (int64_t b = 0; b < j->blocks; b++) {
@@ -90,22 +92,12 @@ static cj_status direct_forward(cj_context *ctx, const cj_conv_desc *d, const vo
     j.blocks = cj_div_up(d->cout_g, j.mr);
     j.block_elems = cj_direct_packed_block(d, false, j.mr);
     /* Each phase holds the outputs' row rounded up to whole tiles, plus the widest tap shift. */
-    j.pl = cj_round_up(cj_round_up(d->w_out, nv * kern->vl) + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16);
-    j.row_elems = d->stride_w * j.pl;
-    j.band = cj_direct_band_rows(d->h_out, d->n * d->groups, ctx->num_threads);
-    /* Keep the staged band within half of L2 while a band has more than one row. */
-    const size_t budget = cj_cpu()->l2_bytes / 2;
-    for (;;) {
-        const int64_t rows_in = cj_min64(d->h_in, (j.band - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1);
-        j.stage_bytes = cj_direct_align64((size_t)(d->cin_g * rows_in * j.row_elems) * d->elem);
-        if (j.band == 1 || j.stage_bytes <= budget) break;
-        j.band = cj_div_up(j.band, 2);
-    }
-    j.bands = cj_div_up(d->h_out, j.band);
-    j.tasks = d->n * d->groups * j.bands;
-    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    j.plan = cj_direct_plan_input(
+        d, cj_round_up(cj_round_up(d->w_out, nv * kern->vl) + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16),
+        ctx->num_threads);
+    j.slots = cj_min64(ctx->num_threads, j.plan.tasks);
     const int64_t sources = d->cin_g * d->kh;
-    j.slot_bytes = j.stage_bytes + cj_direct_align64((size_t)sources * (sizeof(void *) + sizeof(int64_t)) +
+    j.slot_bytes = j.plan.stage_bytes + cj_direct_align64((size_t)sources * (sizeof(void *) + sizeof(int64_t)) +
                                                      (size_t)(2 * d->kw) * sizeof(int64_t));
     const size_t packed_bytes = cj_direct_align64((size_t)(d->groups * j.blocks * j.block_elems) * d->elem);
     cj_scratch s;

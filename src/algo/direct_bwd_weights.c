@@ -12,6 +12,7 @@
 
 #include "algo/direct.h"
 #include "algo/direct_common.h"
+#include "algo/partial_sums.h"
 #include "util/checked.h"
 #include "util/error.h"
 
@@ -22,11 +23,12 @@ typedef struct {
     bool dw;                   /* the depthwise path: tasks are (image, output channel) planes */
     const char *in, *grad_out;
     char *grad_w;
-    int64_t mr, blocks, jt, pl, row_elems, band, bands, tasks, slots;
+    int64_t mr, blocks, jt, tasks, slots;
+    cj_direct_input_plan plan;
     char *partials;
     size_t weight_bytes, partial_stride;
     char *slot_mem;
-    size_t stage_bytes, slot_bytes;
+    size_t slot_bytes;
 } bwd_weights_job;
 
 static void bwd_weights_task(void *arg, size_t slot) {
@@ -34,12 +36,13 @@ static void bwd_weights_task(void *arg, size_t slot) {
     const cj_conv_desc *d = j->d;
     const size_t e = d->elem;
     const int64_t khkw = d->kh * d->kw, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const cj_direct_input_plan *pl = &j->plan;
     char *stage = j->slot_mem + slot * j->slot_bytes;
-    const void **dy = (const void **)(stage + j->stage_bytes), **src = dy + j->band;
-    int64_t *tap_off = (int64_t *)(src + j->band);
+    const void **dy = (const void **)(stage + pl->stage_bytes), **src = dy + pl->band;
+    int64_t *tap_off = (int64_t *)(src + pl->band);
     for (int64_t t = 0; t < d->kw; t++) {
         const int64_t q = t * d->dil_w;
-        tap_off[t] = (q % d->stride_w) * j->pl + q / d->stride_w;
+        tap_off[t] = (q % d->stride_w) * pl->pl + q / d->stride_w;
     }
     char *acc = slot == 0 ? j->grad_w : j->partials + (slot - 1) * j->partial_stride;
     memset(acc, 0, j->weight_bytes);
@@ -50,13 +53,13 @@ static void bwd_weights_task(void *arg, size_t slot) {
         return;
     }
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t band = t % j->bands, g = (t / j->bands) % d->groups, n = t / j->bands / d->groups;
-        const int64_t y0 = band * j->band, y1 = cj_min64(d->h_out, y0 + j->band);
-        const int64_t r0 = cj_max64(0, y0 * d->stride_h - d->pad_h);
-        const int64_t r1 = cj_max64(r0, cj_min64(d->h_in, (y1 - 1) * d->stride_h - d->pad_h + (d->kh - 1) * d->dil_h + 1));
+        const int64_t band = t % pl->bands, g = (t / pl->bands) % d->groups, n = t / pl->bands / d->groups;
+        const int64_t y0 = band * pl->band, y1 = cj_min64(d->h_out, y0 + pl->band);
+        int64_t r0, r1;
+        cj_direct_input_rows(d, y0, y1, &r0, &r1);
         if (r0 == r1) continue; /* the band sees only padding */
         const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * e;
-        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, j->pl, stage);
+        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, pl->pl, stage);
         for (int64_t b = 0; b < j->blocks; b++) {
             const int64_t k = g * d->cout_g + b * j->mr, mr = cj_min64(j->mr, d->cout_g - b * j->mr);
             const char *dy_block = j->grad_out + (size_t)((n * d->c_out + k) * plane_out) * e;
@@ -67,7 +70,7 @@ static void bwd_weights_task(void *arg, size_t slot) {
                         const int64_t ih = y * d->stride_h - d->pad_h + i * d->dil_h;
                         if (ih < 0 || ih >= d->h_in) continue;
                         dy[rows] = dy_block + (size_t)(y * d->w_out) * e;
-                        src[rows++] = stage + (size_t)((c * (r1 - r0) + ih - r0) * j->row_elems) * e;
+                        src[rows++] = stage + (size_t)((c * (r1 - r0) + ih - r0) * pl->row_elems) * e;
                     }
                     if (rows == 0) continue;
                     for (int64_t j0 = 0; j0 < d->kw; j0 += j->jt) {
@@ -85,26 +88,6 @@ static void bwd_weights_task(void *arg, size_t slot) {
     }
 }
 
-typedef struct {
-    const bwd_weights_job *j;
-    int64_t count, parts;
-} reduce_job;
-
-/* grad_w += partial 1, partial 2, ... in that order, each part a range of elements. */
-static void reduce_task(void *arg, size_t part) {
-    const reduce_job *r = arg;
-    const bwd_weights_job *j = r->j;
-    int64_t e0, e1;
-    cj_split_range(r->count, r->parts, (int64_t)part, &e0, &e1);
-    for (int64_t s = 0; s + 1 < j->slots; s++) {
-        const char *p = j->partials + s * j->partial_stride;
-        for (int64_t x = e0; x < e1; x++) {
-            if (j->d->dtype == CJ_F64) ((double *)j->grad_w)[x] += ((const double *)p)[x];
-            else ((float *)j->grad_w)[x] += ((const float *)p)[x];
-        }
-    }
-}
-
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w) {
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
@@ -114,25 +97,16 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
     j.blocks = cj_div_up(d->cout_g, j.mr);
     j.jt = cj_direct_even_tile(d->kw, kern->jt_max[j.cls]);
     /* The dot kernels read exactly w_out elements per tap: no tile rounding. */
-    j.pl = cj_round_up(d->w_out + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16);
-    j.row_elems = d->stride_w * j.pl;
-    j.band = cj_direct_band_rows(d->h_out, d->n * d->groups, ctx->num_threads);
-    const size_t budget = cj_cpu()->l2_bytes / 2;
-    for (;;) {
-        const int64_t rows_in = cj_min64(d->h_in, (j.band - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1);
-        j.stage_bytes = cj_direct_align64((size_t)(d->cin_g * rows_in * j.row_elems) * d->elem);
-        if (j.band == 1 || j.stage_bytes <= budget) break;
-        j.band = cj_div_up(j.band, 2);
-    }
-    j.bands = cj_div_up(d->h_out, j.band);
-    j.tasks = d->n * d->groups * j.bands;
+    j.plan = cj_direct_plan_input(d, cj_round_up(d->w_out + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16),
+                                  ctx->num_threads);
+    j.tasks = j.plan.tasks;
     j.dw = cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
     if (j.dw) {
         j.tasks = d->n * d->c_out;
-        j.stage_bytes = 0;
+        j.plan.stage_bytes = 0;
     }
     j.slots = cj_min64(ctx->num_threads, j.tasks);
-    j.slot_bytes = j.stage_bytes + cj_direct_align64((size_t)(2 * j.band) * sizeof(void *) +
+    j.slot_bytes = j.plan.stage_bytes + cj_direct_align64((size_t)(2 * j.plan.band) * sizeof(void *) +
                                                      (size_t)d->kw * sizeof(int64_t));
     j.weight_bytes = (size_t)(d->c_out * d->cin_g * d->kh * d->kw) * d->elem;
     j.partial_stride = cj_direct_align64(j.weight_bytes);
@@ -142,10 +116,8 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
     j.partials = s.ptr;
     j.slot_mem = (char *)s.ptr + partial_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
-    if (j.slots > 1) {
-        reduce_job r = {&j, d->c_out * d->cin_g * d->kh * d->kw, ctx->num_threads};
-        cj_parallel_for(ctx, (size_t)r.parts, reduce_task, &r);
-    }
+    cj_sum_partials(ctx, d->dtype, grad_w, j.partials, j.partial_stride, j.slots - 1,
+                    d->c_out * d->cin_g * d->kh * d->kw);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }

@@ -94,3 +94,24 @@ int64_t cj_direct_band_rows(int64_t rows, int64_t outer, int threads) {
     if (threads <= 1 || outer >= want) return rows;
     return cj_div_up(rows, cj_min64(rows, cj_div_up(want, outer)));
 }
+
+void cj_direct_input_rows(const cj_conv_desc *d, int64_t y0, int64_t y1, int64_t *r0, int64_t *r1) {
+    *r0 = cj_max64(0, y0 * d->stride_h - d->pad_h);
+    *r1 = cj_max64(*r0, cj_min64(d->h_in, (y1 - 1) * d->stride_h - d->pad_h + (d->kh - 1) * d->dil_h + 1));
+}
+
+cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int threads) {
+    cj_direct_input_plan p = {.pl = pl, .row_elems = d->stride_w * pl};
+    p.band = cj_direct_band_rows(d->h_out, d->n * d->groups, threads);
+    /* Keep the staged band within half of L2 while a band has more than one row. */
+    const size_t budget = cj_cpu()->l2_bytes / 2;
+    for (;;) {
+        const int64_t rows_in = cj_min64(d->h_in, (p.band - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1);
+        p.stage_bytes = cj_direct_align64((size_t)(d->cin_g * rows_in * p.row_elems) * d->elem);
+        if (p.band == 1 || p.stage_bytes <= budget) break;
+        p.band = cj_div_up(p.band, 2);
+    }
+    p.bands = cj_div_up(d->h_out, p.band);
+    p.tasks = d->n * d->groups * p.bands;
+    return p;
+}

@@ -43,4 +43,15 @@ int64_t cj_direct_packed_block(const cj_conv_desc *d, bool transposed, int64_t m
  * for CJ_DIRECT_TASKS_PER_THREAD tasks per thread. */
 int64_t cj_direct_band_rows(int64_t rows, int64_t outer, int threads);
 
+/* The staged-input geometry shared by forward and grad_weight: rows of pl elements per stride
+ * phase, and bands of output rows sized for the threads and for half of L2. */
+typedef struct cj_direct_input_plan {
+    int64_t pl, row_elems;      /* staged row: stride_w phases of pl elements */
+    int64_t band, bands, tasks; /* output rows per band; tasks = images x groups x bands */
+    size_t stage_bytes;         /* one band's staged rows (all channels of a group) */
+} cj_direct_input_plan;
+cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int threads);
+/* The input rows [r0, r1) that output rows [y0, y1) read (clipped to the image). */
+void cj_direct_input_rows(const cj_conv_desc *d, int64_t y0, int64_t y1, int64_t *r0, int64_t *r1);
+
 #endif

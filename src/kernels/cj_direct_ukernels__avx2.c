@@ -46,19 +46,6 @@ static inline __m256i mask_pd(int64_t n) {
 #define V_LOAD_PART(p, n) _mm256_maskload_ps(p, mask_ps(n))
 #define V_STORE_PART(p, v, n) _mm256_maskstore_ps(p, mask_ps(n), v)
 #include "kernels/direct_ukernels.inc"
-#undef T
-#undef V
-#undef VL
-#undef SFX
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOADU
-#undef V_FMA
-#undef V_ADD
-#undef V_STOREU
-#undef V_HSUM
-#undef V_LOAD_PART
-#undef V_STORE_PART
 
 #define T double
 #define V __m256d

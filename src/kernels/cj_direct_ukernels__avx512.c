@@ -27,19 +27,6 @@
 #define V_LOAD_PART(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
 #define V_STORE_PART(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #include "kernels/direct_ukernels.inc"
-#undef T
-#undef V
-#undef VL
-#undef SFX
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOADU
-#undef V_FMA
-#undef V_ADD
-#undef V_STOREU
-#undef V_HSUM
-#undef V_LOAD_PART
-#undef V_STORE_PART
 
 #define T double
 #define V __m512d

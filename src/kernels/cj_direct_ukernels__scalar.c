@@ -8,30 +8,18 @@
 #define JT_MAX_1 8
 #define JT_MAX_4 4
 #define JT_MAX_8 2
-#define VL 1
-#define V_ZERO() 0
-#define V_SET1(x) (x)
-#define V_LOADU(p) (*(p))
-#define V_BCAST(p) (*(p))
-#define V_FMA(a, b, c) ((a) * (b) + (c))
-#define V_ADD(a, b) ((a) + (b))
-#define V_STOREU(p, v) (*(p) = (v))
-#define V_HSUM(v) (v)
-/* Never used with one-element vectors (a row has no partial vector), but must compile. */
-#define V_LOAD_PART(p, n) ((n) > 0 ? *(p) : 0)
-#define V_STORE_PART(p, v, n) ((void)((n) > 0 ? (*(p) = (v)) : 0))
+#define V_BCAST(p) V_SET1(*(p))
 
 #define T float
 #define V float
 #define SFX f32_scalar
+#include "kernels/direct_scalar_vocab.h"
 #include "kernels/direct_ukernels.inc"
-#undef T
-#undef V
-#undef SFX
 
 #define T double
 #define V double
 #define SFX f64_scalar
+#include "kernels/direct_scalar_vocab.h"
 #include "kernels/direct_ukernels.inc"
 
 const cj_direct_kernels *cj_direct_kernels_get(cj_dtype dtype) {
