@@ -1,0 +1,22 @@
+/* CJ_ALGO_DIRECT's passes defined outside direct.c (which holds the forward pass and the table):
+ * the gradients (direct_bwd_data.c, direct_bwd_weights.c) and the depthwise path (direct_dw.c). */
+#ifndef CJ_ALGO_DIRECT_H
+#define CJ_ALGO_DIRECT_H
+#include "algo/algo.h"
+
+cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                  const void *w, void *grad_in);
+cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                     const void *grad_out, void *grad_w);
+
+/* The depthwise fast path (direct_dw.c): C_in/groups == 1, stride 1, f32 on AVX-512. */
+bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass);
+cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                               const void *bias, void *out);
+cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                     const void *w, void *grad_in);
+/* grad_w[k] += the contribution of image n's planes to output channel k. */
+void cj_direct_dw_wgrad_plane(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t n,
+                              int64_t k, void *grad_w);
+
+#endif

@@ -1,0 +1,117 @@
+/* CJ_ALGO_DIRECT's shared pieces (see direct_common.h). */
+#include <string.h>
+
+#include "algo/direct_common.h"
+#include "util/checked.h"
+
+int cj_direct_mr_class(int64_t channels) {
+    if (channels <= 1) return 0;
+    return channels <= 4 ? 1 : 2;
+}
+
+int64_t cj_direct_even_tile(int64_t count, int64_t max) {
+    return cj_div_up(count, cj_div_up(count, max));
+}
+
+#define DEFINE_STAGE(T, sfx)                                                                       \
+    static void stage_##sfx(const T *src, int64_t len, int64_t s, int64_t pad, int64_t pl, T *dst) { \
+        for (int64_t p = 0; p < s; p++) {                                                          \
+            T *o = dst + p * pl;                                                                   \
+            /* m with 0 <= m*s + p - pad < len */                                                  \
+            const int64_t first = pad - p, end = len + pad - p;                                    \
+            const int64_t lo = cj_min64(pl, first <= 0 ? 0 : cj_div_up(first, s));                \
+            const int64_t hi = cj_max64(lo, cj_min64(pl, end <= 0 ? 0 : cj_div_up(end, s)));       \
+            const T *in = src + lo * s + p - pad;                                                  \
+            for (int64_t m = 0; m < lo; m++) o[m] = 0;                                             \
+            if (s == 1) memcpy(o + lo, in, (size_t)(hi - lo) * sizeof(T));                          \
+            else                                                                                   \
+                for (int64_t m = lo; m < hi; m++) o[m] = in[(m - lo) * s];                         \
+            for (int64_t m = hi; m < pl; m++) o[m] = 0;                                            \
+        }                                                                                          \
+    }
+DEFINE_STAGE(float, f32)
+DEFINE_STAGE(double, f64)
+
+void cj_direct_stage_rows(const cj_conv_desc *d, const void *src, int64_t planes, int64_t plane_stride,
+                          int64_t len, int64_t r0, int64_t r1, int64_t stride, int64_t pad, int64_t pl,
+                          void *dst) {
+    const int64_t rows = r1 - r0, row_elems = stride * pl;
+    for (int64_t i = 0; i < planes; i++)
+        for (int64_t r = r0; r < r1; r++) {
+            const int64_t s_off = i * plane_stride + r * len, d_off = (i * rows + r - r0) * row_elems;
+            if (d->dtype == CJ_F64) stage_f64((const double *)src + s_off, len, stride, pad, pl, (double *)dst + d_off);
+            else stage_f32((const float *)src + s_off, len, stride, pad, pl, (float *)dst + d_off);
+        }
+}
+
+int64_t cj_direct_packed_block(const cj_conv_desc *d, bool transposed, int64_t mr) {
+    return (transposed ? d->cout_g : d->cin_g) * d->kh * d->kw * mr;
+}
+
+typedef struct {
+    const cj_conv_desc *d;
+    const char *w;
+    char *dst;
+    bool transposed;
+    int64_t mr, blocks, block_elems, parts;
+} pack_job;
+
+static void pack_task(void *arg, size_t part) {
+    const pack_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const int64_t khkw = d->kh * d->kw;
+    const int64_t rows = j->transposed ? d->cin_g : d->cout_g, cols = j->transposed ? d->cout_g : d->cin_g;
+    /* Element (row r, column q, tap) of group g in the [C_out, C_in/g, kh, kw] weight tensor. */
+    const int64_t rs = j->transposed ? khkw : d->cin_g * khkw, qs = j->transposed ? d->cin_g * khkw : khkw;
+    int64_t t0, t1;
+    cj_split_range(d->groups * j->blocks, j->parts, (int64_t)part, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t g = t / j->blocks, b = t % j->blocks;
+        const int64_t base = g * d->cout_g * d->cin_g * khkw;
+        for (int64_t q = 0; q < cols; q++)
+            for (int64_t tap = 0; tap < khkw; tap++)
+                for (int64_t m = 0; m < j->mr; m++) {
+                    const int64_t r = b * j->mr + m;
+                    const int64_t o = t * j->block_elems + (q * khkw + tap) * j->mr + m;
+                    const int64_t i = base + r * rs + q * qs + tap;
+                    if (d->dtype == CJ_F64) ((double *)j->dst)[o] = r < rows ? ((const double *)j->w)[i] : 0;
+                    else ((float *)j->dst)[o] = r < rows ? ((const float *)j->w)[i] : 0;
+                }
+    }
+}
+
+void cj_direct_pack_weights(cj_context *ctx, const cj_conv_desc *d, const void *w, bool transposed,
+                            int64_t mr, void *dst) {
+    const int64_t rows = transposed ? d->cin_g : d->cout_g;
+    pack_job j = {.d = d, .w = w, .dst = dst, .transposed = transposed, .mr = mr,
+                  .blocks = cj_div_up(rows, mr), .block_elems = cj_direct_packed_block(d, transposed, mr)};
+    j.parts = cj_min64(ctx->num_threads, d->groups * j.blocks);
+    cj_parallel_for(ctx, (size_t)j.parts, pack_task, &j);
+}
+
+int64_t cj_direct_band_rows(int64_t rows, int64_t outer, int threads) {
+    const int64_t want = CJ_DIRECT_TASKS_PER_THREAD * (int64_t)threads;
+    if (threads <= 1 || outer >= want) return rows;
+    return cj_div_up(rows, cj_min64(rows, cj_div_up(want, outer)));
+}
+
+void cj_direct_input_rows(const cj_conv_desc *d, int64_t y0, int64_t y1, int64_t *r0, int64_t *r1) {
+    *r0 = cj_max64(0, y0 * d->stride_h - d->pad_h);
+    *r1 = cj_max64(*r0, cj_min64(d->h_in, (y1 - 1) * d->stride_h - d->pad_h + (d->kh - 1) * d->dil_h + 1));
+}
+
+cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int threads) {
+    cj_direct_input_plan p = {.pl = pl, .row_elems = d->stride_w * pl};
+    p.band = cj_direct_band_rows(d->h_out, d->n * d->groups, threads);
+    /* Keep the staged band within half of L2 while a band has more than one row. */
+    const size_t budget = cj_cpu()->l2_bytes / 2;
+    for (;;) {
+        const int64_t rows_in = cj_min64(d->h_in, (p.band - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1);
+        p.stage_bytes = cj_direct_align64((size_t)(d->cin_g * rows_in * p.row_elems) * d->elem);
+        if (p.band == 1 || p.stage_bytes <= budget) break;
+        p.band = cj_div_up(p.band, 2);
+    }
+    p.bands = cj_div_up(d->h_out, p.band);
+    p.tasks = d->n * d->groups * p.bands;
+    return p;
+}

@@ -1,0 +1,204 @@
+/* Depthwise plane kernels, f32 AVX-512 (contract: dwconv.h). A row is cut into chunks of up to
+ * 4 vectors (64 outputs); the masks of a chunk (per tap column and vector) are computed once and
+ * reused by every row, so the hot loop is a masked load and a masked FMA per tap and vector. */
+#include <immintrin.h>
+
+#include "kernels/dwconv.h"
+
+enum { CHUNK_VECS = 4, LANES = 16 };
+
+/* Lanes l with lo <= base + l < hi and l < limit (lanes past the destination row). */
+static __mmask16 lane_mask(int64_t base, int64_t hi, int64_t limit) {
+    int64_t a = base < 0 ? -base : 0, b = hi - base;
+    if (b > limit) b = limit;
+    if (b > LANES) b = LANES;
+    if (b <= a) return 0;
+    const uint32_t upto = b >= 32 ? 0xffffffffu : (1u << b) - 1, below = (1u << a) - 1;
+    return (__mmask16)(upto & ~below);
+}
+
+/* masks[j][v]: the source lanes tap column j reads for vector v of the chunk at x0. */
+static void chunk_masks(const cj_dw_plane *p, int64_t x0, int nv, __mmask16 masks[][CHUNK_VECS]) {
+    for (int64_t j = 0; j < p->kw; j++)
+        for (int v = 0; v < nv; v++) {
+            const int64_t x = x0 + v * LANES;
+            masks[j][v] = lane_mask(x + p->off_w + j * p->dil_w, p->src_w, p->dst_w - x);
+        }
+}
+
+/* R output rows at once: R * NV independent accumulator chains keep the FMA pipe busy (one row
+ * alone is bound by the FMA latency of its kh * kw long chain). */
+static inline __attribute__((always_inline)) void correlate_rows(const cj_dw_plane *p, const float *w, float bias,
+                                                                 int64_t x0, int64_t y,
+                                                                 const __mmask16 masks[][CHUNK_VECS],
+                                                                 const __mmask16 *store, const int NV, const int R) {
+    const int64_t kh = p->kh, kw = p->kw, dil_w = p->dil_w, src_w = p->src_w;
+    __m512 acc[4][CHUNK_VECS];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias);
+    for (int64_t i = 0; i < kh; i++) {
+        const float *row[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const int64_t sy = y + r + p->off_h + i * p->dil_h;
+            row[r] = sy < 0 || sy >= p->src_h ? NULL : p->src + sy * src_w + x0 + p->off_w;
+        }
+        for (int64_t j = 0; j < kw; j++) {
+            const __m512 wv = _mm512_set1_ps(w[i * kw + j]);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                if (!row[r]) continue;
+                const float *s = row[r] + j * dil_w;
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) {
+                    const __mmask16 m = masks[j][v];
+                    acc[r][v] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, s + v * LANES), acc[r][v], m);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float *d = p->dst + (y + r) * p->dst_w + x0;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(d + v * LANES, store[v], acc[r][v]);
+    }
+}
+
+static inline __attribute__((always_inline)) void correlate_chunk(const cj_dw_plane *p, const float *w,
+                                                                  float bias, int64_t x0, const int NV) {
+    __mmask16 masks[CJ_DW_MAX_KW][CHUNK_VECS];
+    __mmask16 store[CHUNK_VECS];
+    chunk_masks(p, x0, NV, masks);
+    for (int v = 0; v < NV; v++) store[v] = lane_mask(x0 + v * LANES, p->dst_w, LANES);
+    /* 4 rows x up to 2 vectors, or 2 rows x 3-4 vectors: at most 8 accumulators. */
+    const int R = NV <= 2 ? 4 : 2;
+    int64_t y = 0;
+    for (; y + R <= p->dst_h; y += R) correlate_rows(p, w, bias, x0, y, masks, store, NV, R);
+    for (; y < p->dst_h; y++) correlate_rows(p, w, bias, x0, y, masks, store, NV, 1);
+}
+
+void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias) {
+    for (int64_t x0 = 0; x0 < p->dst_w; x0 += CHUNK_VECS * LANES) {
+        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
+        switch (left >= CHUNK_VECS ? CHUNK_VECS : left) {
+        case 1: correlate_chunk(p, w, bias, x0, 1); break;
+        case 2: correlate_chunk(p, w, bias, x0, 2); break;
+        case 3: correlate_chunk(p, w, bias, x0, 3); break;
+        default: correlate_chunk(p, w, bias, x0, 4); break;
+        }
+    }
+}
+
+/* Adds destination row y times its source row (kernel row i) to the per-tap sums a. */
+static inline __attribute__((always_inline)) void wgrad_row(const cj_dw_plane *p, int64_t x0, int64_t y, int64_t i,
+                                                            const __mmask16 masks[][CHUNK_VECS],
+                                                            const __mmask16 *rows, __m512 *a, const int NV) {
+    const int64_t sy = y + p->off_h + i * p->dil_h, kw = p->kw, dil_w = p->dil_w;
+    if (y >= p->dst_h || sy < 0 || sy >= p->src_h) return;
+    const float *row = p->src + sy * p->src_w + x0 + p->off_w, *g = p->dst + y * p->dst_w + x0;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const __m512 gv = _mm512_maskz_loadu_ps(rows[v], g + v * LANES);
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) {
+            if (j >= kw) break;
+            const __mmask16 m = masks[j][v];
+            a[j] = _mm512_mask3_fmadd_ps(gv, _mm512_maskz_loadu_ps(m, row + j * dil_w + v * LANES), a[j], m);
+        }
+    }
+}
+
+/* Two sets of per-tap sums, for even and odd rows: twice the independent FMA chains. */
+static inline __attribute__((always_inline)) void wgrad_chunk(const cj_dw_plane *p, float *dw, int64_t x0,
+                                                              const int NV) {
+    __mmask16 masks[CJ_DW_MAX_KW][CHUNK_VECS], rows[CHUNK_VECS];
+    chunk_masks(p, x0, NV, masks);
+    for (int v = 0; v < NV; v++) rows[v] = lane_mask(x0 + v * LANES, p->dst_w, LANES);
+    const int64_t kw = p->kw;
+    for (int64_t i = 0; i < p->kh; i++) {
+        __m512 even[CJ_DW_MAX_KW], odd[CJ_DW_MAX_KW];
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) even[j] = odd[j] = _mm512_setzero_ps();
+        for (int64_t y = 0; y < p->dst_h; y += 2) {
+            wgrad_row(p, x0, y, i, masks, rows, even, NV);
+            wgrad_row(p, x0, y + 1, i, masks, rows, odd, NV);
+        }
+        /* Constant indices (the loop unrolls), or the sums would be forced out of registers. */
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) {
+            if (j >= kw) break;
+            dw[i * kw + j] += _mm512_reduce_add_ps(_mm512_add_ps(even[j], odd[j]));
+        }
+    }
+}
+
+/* Small kernels (kh <= 3, kw <= 4, e.g. 3x3): every source row is loaded once for all the kernel
+ * rows it meets, and all kh x kw sums stay in registers: about half the loads of wgrad_chunk. */
+static inline __attribute__((always_inline)) void wgrad_chunk_small(const cj_dw_plane *p, float *dw, int64_t x0,
+                                                                    const int NV) {
+    __mmask16 masks[CJ_DW_MAX_KW][CHUNK_VECS], rows[CHUNK_VECS];
+    chunk_masks(p, x0, NV, masks);
+    for (int v = 0; v < NV; v++) rows[v] = lane_mask(x0 + v * LANES, p->dst_w, LANES);
+    const int64_t kh = p->kh, kw = p->kw, dil_w = p->dil_w;
+    __m512 acc[3][4];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t sy = 0; sy < p->src_h; sy++) {
+        const float *g[3];
+        int any = 0;
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++) {
+            const int64_t y = sy - p->off_h - i * p->dil_h;
+            g[i] = i < kh && y >= 0 && y < p->dst_h ? p->dst + y * p->dst_w + x0 : NULL;
+            any |= g[i] != NULL;
+        }
+        if (!any) continue;
+        const float *row = p->src + sy * p->src_w + x0 + p->off_w;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 src[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                src[j] = j < kw ? _mm512_maskz_loadu_ps(masks[j][v], row + j * dil_w + v * LANES) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+            for (int i = 0; i < 3; i++) {
+                if (!g[i]) continue;
+                const __m512 gv = _mm512_maskz_loadu_ps(rows[v], g[i] + v * LANES);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    if (j < kw) acc[i][j] = _mm512_mask3_fmadd_ps(gv, src[j], acc[i][j], masks[j][v]);
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (i < kh && j < kw) dw[i * kw + j] += _mm512_reduce_add_ps(acc[i][j]);
+}
+
+void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw) {
+    for (int64_t x0 = 0; x0 < p->dst_w; x0 += CHUNK_VECS * LANES) {
+        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
+        if (p->kh <= 3 && p->kw <= 4) {
+            switch (left >= CHUNK_VECS ? CHUNK_VECS : left) {
+            case 1: wgrad_chunk_small(p, dw, x0, 1); break;
+            case 2: wgrad_chunk_small(p, dw, x0, 2); break;
+            case 3: wgrad_chunk_small(p, dw, x0, 3); break;
+            default: wgrad_chunk_small(p, dw, x0, 4); break;
+            }
+            continue;
+        }
+        switch (left >= CHUNK_VECS ? CHUNK_VECS : left) {
+        case 1: wgrad_chunk(p, dw, x0, 1); break;
+        case 2: wgrad_chunk(p, dw, x0, 2); break;
+        case 3: wgrad_chunk(p, dw, x0, 3); break;
+        default: wgrad_chunk(p, dw, x0, 4); break;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/* CJ_ALGO_DIRECT on the shapes its kernels cut differently from the grid's small cases: rows
+ * wider than one register tile (several chunks, a partial last vector), depthwise with and without
+ * a channel multiplier, dilation and padding wider than the kernel on the depthwise plane path,
+ * kernel widths on both sides of the depthwise path's limit, and stride phases of grad_input with
+ * rows whose phases differ in length. Every pass against the reference, at 1 and 2 threads. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conjure.h"
+#include "reference.h"
+#include "testutil.h"
+
+static const ref_conv cases[] = {
+    /* N  C   H   W    K   kh kw ph pw sh sw dh dw groups */
+    {2, 4, 5, 97, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0, 0},     /* depthwise, 97 = 6 vectors + 1 */
+    {1, 3, 9, 70, 6, 5, 5, 2, 2, 1, 1, 1, 1, 3, 0, 0},     /* depthwise x2 multiplier, 5x5 */
+    {1, 2, 11, 40, 2, 3, 3, 5, 4, 1, 1, 2, 3, 2, 0, 0},    /* depthwise, dilation, padding > kernel */
+    {1, 2, 8, 33, 2, 8, 8, 3, 3, 1, 1, 1, 1, 2, 0, 0},     /* depthwise at the plane path's widest */
+    {1, 2, 8, 33, 2, 9, 9, 4, 4, 1, 1, 1, 1, 2, 0, 0},     /* one past it: the general path */
+    {2, 1, 12, 130, 9, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* first layer, 9 = an 8 block + 1 */
+    {1, 3, 23, 61, 5, 7, 7, 3, 3, 2, 3, 1, 1, 1, 0, 0},    /* stride phases of unequal length */
+    {1, 3, 19, 50, 4, 11, 11, 0, 1, 4, 4, 1, 1, 1, 0, 0},  /* alexnet-like stride 4 */
+    {1, 6, 7, 45, 6, 3, 3, 1, 1, 2, 2, 1, 1, 3, 0, 0},     /* small groups, stride 2 */
+};
+
+static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
+    ref_conv c = *c0;
+    if (!ref_conv_init(&c)) { tu_fail("invalid case"); return; }
+    const int64_t cg = c.C / c.groups;
+    cj_tensor in = tu_tensor4(dt, c.N, c.C, c.H, c.W), w = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
+    cj_tensor b = tu_tensor4(dt, c.K, 1, 1, 1), out = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo);
+    cj_tensor gout = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo), gin = tu_tensor4(dt, c.N, c.C, c.H, c.W);
+    cj_tensor gw = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
+    b.ndim = 1;
+    double *din = tu_dalloc(ref_in_numel(&c)), *dw = tu_dalloc(ref_w_numel(&c)), *db = tu_dalloc(c.K);
+    double *dgo = tu_dalloc(ref_out_numel(&c)), *exact = tu_dalloc(ref_in_numel(&c) + ref_w_numel(&c) + ref_out_numel(&c));
+    double *mag = tu_dalloc(ref_in_numel(&c) + ref_w_numel(&c) + ref_out_numel(&c));
+    tu_fill_uniform(rng, &in, din);
+    tu_fill_uniform(rng, &w, dw);
+    tu_fill_uniform(rng, &b, db);
+    tu_fill_uniform(rng, &gout, dgo);
+    cj_conv2d_params p = CJ_CONV2D_PARAMS_DEFAULT;
+    p.padding = (cj_size2d){c.ph, c.pw};
+    p.stride = (cj_size2d){c.sh, c.sw};
+    p.dilation = (cj_size2d){c.dh, c.dw};
+    p.groups = c.groups;
+    p.algorithm = CJ_ALGO_DIRECT;
+    const double tol = tu_tol(CJ_ALGO_DIRECT, dt);
+    char buf[256];
+    tu_fill_nan(&out);
+    if (tu_expect(cj_conv2d(ctx, &in, &w, &b, &p, &out) == CJ_OK, "%s: %s", tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "forward"), cj_last_error())) {
+        ref_forward(&c, din, dw, db, exact, mag);
+        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "forward"), &out, exact, mag, tol);
+    }
+    tu_fill_nan(&gin);
+    tu_fill_nan(&gw);
+    if (tu_expect(cj_conv2d_backward(ctx, &in, &w, &b, &p, &gout, &gin, &gw, NULL) == CJ_OK, "%s: %s",
+                  tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "backward"), cj_last_error())) {
+        ref_grad_input(&c, dw, dgo, exact, mag);
+        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input"), &gin, exact, mag, tol);
+        ref_grad_weight(&c, din, dgo, exact, mag);
+        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_weight"), &gw, exact, mag, tol);
+    }
+    free(din), free(dw), free(db), free(dgo), free(exact), free(mag);
+    tu_free(&in), tu_free(&w), tu_free(&b), tu_free(&out), tu_free(&gout), tu_free(&gin), tu_free(&gw);
+}
+
+int main(void) {
+    tu_isa_check();
+    tu_rng rng = {tu_seed("test_isa_direct_rows", 777)};
+    for (int threads = 1; threads <= 2; threads++) {
+        cj_context *ctx = NULL;
+        cj_context_options o = {0};
+        o.num_threads = threads;
+        if (cj_context_create(&o, &ctx) != CJ_OK) { tu_fail("cj_context_create failed"); return tu_finish(); }
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            run(ctx, &cases[i], CJ_F32, &rng);
+            run(ctx, &cases[i], CJ_F64, &rng);
+        }
+        cj_context_destroy(ctx);
+    }
+    return tu_finish();
+}
