@@ -135,11 +135,8 @@ typedef struct pool_case {
 static double pool_loss_fn(void *arg)
 {
     pool_case *c = arg;
-    nn_maxpool2_forward(c->x, c->planes, c->h, c->w, c->y, c->arg);
-    const size_t ny = (size_t)(c->planes * (c->h / 2) * (c->w / 2));
-    if (c->relu)
-        nn_relu_forward(c->y, ny);
-    return dot(c->y, c->r, ny);
+    nn_maxpool2_forward(NULL, c->x, c->planes, c->h, c->w, c->relu, c->y, c->arg);
+    return dot(c->y, c->r, (size_t)(c->planes * (c->h / 2) * (c->w / 2)));
 }
 
 static void test_pool(int64_t planes, int64_t h, int64_t w, int relu)
@@ -172,10 +169,8 @@ static void test_pool(int64_t planes, int64_t h, int64_t w, int relu)
     tu_expect(ok, "max-pool %lldx%lld forward differs from the direct maximum", (long long)h, (long long)w);
     float *gy = floats(ny), *gx = floats(nx);
     memcpy(gy, c.r, ny * sizeof *gy);
-    if (relu)
-        nn_relu_backward(c.y, gy, ny);
     fill(gx, nx, 100.0f); /* garbage: the backward must write every element */
-    nn_maxpool2_backward(gy, c.arg, planes, h, w, gx);
+    nn_maxpool2_backward(NULL, gy, relu ? c.y : NULL, c.arg, planes, h, w, gx);
     double *num = tu_dalloc((int64_t)nx);
     numeric_grad(pool_loss_fn, &c, c.x, nx, 1e-2f, num);
     char what[64];
@@ -193,7 +188,7 @@ static void test_pool_ties(void)
                             1, 0, 3, 3};
     float y[2];
     uint32_t arg[2];
-    nn_maxpool2_forward(x, 1, 2, 4, y, arg);
+    nn_maxpool2_forward(NULL, x, 1, 2, 4, 0, y, arg);
     tu_expect(y[0] == 1 && y[1] == 3 && arg[0] == 0 && arg[1] == 2, "max-pool ties: y %g %g, winners %u %u", y[0],
               y[1], arg[0], arg[1]);
 }
@@ -227,15 +222,48 @@ static void test_xent(void)
     free(c.z), free(g), free(num);
 }
 
-static void test_sgd(void)
+static double relu_loss_fn(void *arg)
 {
-    float w[3] = {1, 2, 3}, v[3] = {0, 0, 0};
-    const float g[3] = {1, -1, 0.5f};
-    nn_sgd_step(w, v, g, 3, 0.1f, 0.9f);
-    nn_sgd_step(w, v, g, 3, 0.1f, 0.9f);
-    /* v1 = g, v2 = 1.9 g; w = w0 - 0.1 * 2.9 g */
-    tu_expect(fabsf(w[0] - (1 - 0.29f)) < 1e-6f && fabsf(w[1] - (2 + 0.29f)) < 1e-6f &&
-                  fabsf(w[2] - (3 - 0.145f)) < 1e-6f, "SGD with momentum: w = %g %g %g", w[0], w[1], w[2]);
+    float **xr = arg, y[64];
+    memcpy(y, xr[0], sizeof y);
+    nn_relu_forward(NULL, y, 64);
+    return dot(y, xr[1], 64);
+}
+
+static void test_relu(void)
+{
+    float x[64], r[64], y[64], g[64];
+    for (int i = 0; i < 64; i++) /* never within 0.05 of the kink */
+        x[i] = (float)(i % 2 ? 1 : -1) * (0.05f + 0.5f * (float)(tu_uniform(&g_rng) + 1.0));
+    fill(r, 64, 1.0f);
+    memcpy(y, x, sizeof y);
+    nn_relu_forward(NULL, y, 64);
+    memcpy(g, r, sizeof g);
+    nn_relu_backward(NULL, y, g, 64);
+    double num[64];
+    float *xr[2] = {x, r};
+    numeric_grad(relu_loss_fn, xr, x, 64, 1e-2f, num);
+    compare("ReLU grad_input", g, num, 64, 1e-4);
+}
+
+/* Two tensors laid end to end, long enough to be split between 2 threads across their boundary. */
+static void test_sgd(cj_context *ctx2)
+{
+    enum { N0 = 70001, N1 = 90007 };
+    float *w = floats(N0 + N1), *v = floats(N0 + N1), *g = floats(N0 + N1), *ref = floats(N0 + N1);
+    fill(w, N0 + N1, 1.0f), fill(g, N0 + N1, 1.0f);
+    memcpy(ref, w, (N0 + N1) * sizeof *w);
+    const nn_sgd_tensor t[2] = {{w, v, g, N0}, {w + N0, v + N0, g + N0, N1}};
+    nn_sgd_step(ctx2, t, 2, 0.1f, 0.9f);
+    nn_sgd_step(ctx2, t, 2, 0.1f, 0.9f);
+    /* v1 = g, v2 = 1.9 g: w = w0 - 0.1 g - 0.19 g */
+    int ok = 1;
+    for (int i = 0; i < N0 + N1; i++) {
+        const float v1 = g[i], w1 = ref[i] - 0.1f * v1, v2 = 0.9f * v1 + g[i], w2 = w1 - 0.1f * v2;
+        ok &= w[i] == w2 && v[i] == v2;
+    }
+    tu_expect(ok, "SGD with momentum over two tensors differs from the formula");
+    free(w), free(v), free(g), free(ref);
 }
 
 /* ---- the whole model: a few elements of every parameter against finite differences ---- */
@@ -305,7 +333,8 @@ int main(void)
     test_pool(2, 5, 7, 1); /* odd sides: the last row and column are dropped */
     test_pool_ties();
     test_xent();
-    test_sgd();
+    test_relu();
+    test_sgd(ctx2);
     test_model(ctx1);
     cj_context_destroy(ctx1);
     cj_context_destroy(ctx2);

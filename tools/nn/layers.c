@@ -3,16 +3,55 @@
 #include <math.h>
 #include <string.h>
 
-void nn_relu_forward(float *x, size_t n)
+#include "nn/parallel.h"
+
+/* Element-wise layers run on the context's threads in ranges of at least this many items: below
+ * that, waking a thread costs more than it saves. */
+#define MIN_ELEMENTS_PER_THREAD 65536
+
+/* The operands of a ReLU over its ranges. */
+typedef struct elementwise {
+    float       *x;
+    const float *y;
+} elementwise;
+
+/* The operands of a max-pool over ranges of planes. */
+typedef struct pool_task {
+    const float    *in;
+    float          *out;
+    const uint32_t *arg_in;
+    uint32_t       *arg_out;
+    const float    *relu_out;   /* backward: the ReLU'd pooled output (its mask), or NULL */
+    int64_t         h, w;
+    int             relu;       /* forward: apply the ReLU */
+} pool_task;
+
+static void relu_range(void *arg, int64_t begin, int64_t end)
 {
-    for (size_t i = 0; i < n; i++)
+    float *restrict x = ((elementwise *)arg)->x;
+    for (int64_t i = begin; i < end; i++)
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void nn_relu_backward(const float *restrict y, float *restrict g, size_t n)
+void nn_relu_forward(cj_context *ctx, float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    elementwise e = {.x = x};
+    nn_parallel(ctx, (int64_t)n, MIN_ELEMENTS_PER_THREAD, relu_range, &e);
+}
+
+static void relu_backward_range(void *arg, int64_t begin, int64_t end)
+{
+    const elementwise *e = arg;
+    const float *restrict y = e->y;
+    float *restrict g = e->x;
+    for (int64_t i = begin; i < end; i++)
         g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+void nn_relu_backward(cj_context *ctx, const float *y, float *g, size_t n)
+{
+    elementwise e = {.x = g, .y = y};
+    nn_parallel(ctx, (int64_t)n, MIN_ELEMENTS_PER_THREAD, relu_backward_range, &e);
 }
 
 /* One output row from input rows `row` and `row + 1` of a plane x. Branch-free (the winners are
@@ -34,27 +73,53 @@ static void pool_row(const float *restrict x, int64_t row, int64_t w, int64_t wo
     }
 }
 
-void nn_maxpool2_forward(const float *x, int64_t planes, int64_t h, int64_t w, float *y, uint32_t *arg)
+static void pool_range(void *arg, int64_t p0, int64_t p1)
 {
-    const int64_t ho = h / 2, wo = w / 2;
-    for (int64_t p = 0; p < planes; p++)
+    const pool_task *t = arg;
+    const int64_t h = t->h, w = t->w, ho = h / 2, wo = w / 2;
+    for (int64_t p = p0; p < p1; p++)
         for (int64_t i = 0; i < ho; i++)
-            pool_row(x + p * h * w, 2 * i, w, wo, y + (p * ho + i) * wo, arg + (p * ho + i) * wo);
+            pool_row(t->in + p * h * w, 2 * i, w, wo, t->out + (p * ho + i) * wo, t->arg_out + (p * ho + i) * wo);
+    if (t->relu) {
+        float *restrict y = t->out;
+        for (int64_t i = p0 * ho * wo; i < p1 * ho * wo; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    }
 }
 
-void nn_maxpool2_backward(const float *gy, const uint32_t *arg, int64_t planes, int64_t h, int64_t w, float *gx)
+void nn_maxpool2_forward(cj_context *ctx, const float *x, int64_t planes, int64_t h, int64_t w, int relu,
+                         float *y, uint32_t *arg)
+{
+    pool_task t = {.in = x, .out = y, .arg_out = arg, .h = h, .w = w, .relu = relu};
+    nn_parallel(ctx, planes, MIN_ELEMENTS_PER_THREAD / (h * w) + 1, pool_range, &t);
+}
+
+static void unpool_range(void *arg, int64_t p0, int64_t p1)
 {
     /* Zeros, then one store per window: the windows do not overlap, so no two outputs share a
      * winner (cheaper than writing all four elements of each window). */
-    const int64_t per_plane = (h / 2) * (w / 2);
-    memset(gx, 0, (size_t)(planes * h * w) * sizeof *gx);
-    for (int64_t p = 0; p < planes; p++) {
-        float *gp = gx + p * h * w;
-        const float *g = gy + p * per_plane;
-        const uint32_t *a = arg + p * per_plane;
-        for (int64_t q = 0; q < per_plane; q++)
-            gp[a[q]] = g[q];
+    const pool_task *t = arg;
+    const int64_t h = t->h, w = t->w, per_plane = (h / 2) * (w / 2);
+    memset(t->out + p0 * h * w, 0, (size_t)((p1 - p0) * h * w) * sizeof(float));
+    for (int64_t p = p0; p < p1; p++) {
+        float *gp = t->out + p * h * w;
+        const float *g = t->in + p * per_plane, *y = t->relu_out ? t->relu_out + p * per_plane : NULL;
+        const uint32_t *a = t->arg_in + p * per_plane;
+        if (y) {
+            for (int64_t q = 0; q < per_plane; q++)
+                gp[a[q]] = y[q] > 0.0f ? g[q] : 0.0f;
+        } else {
+            for (int64_t q = 0; q < per_plane; q++)
+                gp[a[q]] = g[q];
+        }
     }
+}
+
+void nn_maxpool2_backward(cj_context *ctx, const float *gy, const float *relu_out, const uint32_t *arg,
+                          int64_t planes, int64_t h, int64_t w, float *gx)
+{
+    pool_task t = {.in = gy, .out = gx, .arg_in = arg, .relu_out = relu_out, .h = h, .w = w};
+    nn_parallel(ctx, planes, MIN_ELEMENTS_PER_THREAD / (h * w) + 1, unpool_range, &t);
 }
 
 int nn_linear_forward(cj_context *ctx, nn_workspace *ws, const float *x, const float *w, const float *bias,
@@ -108,10 +173,34 @@ double nn_softmax_xent(const float *logits, const uint8_t *labels, int64_t batch
     return batch > 0 ? total / (double)batch : 0.0;
 }
 
-void nn_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum)
+typedef struct sgd_task {
+    const nn_sgd_tensor *t;
+    int                  count;
+    float                lr, momentum;
+} sgd_task;
+
+/* Items [begin, end) of the tensors laid end to end. */
+static void sgd_range(void *arg, int64_t begin, int64_t end)
 {
-    for (size_t i = 0; i < n; i++) {
-        v[i] = momentum * v[i] + g[i];
-        w[i] -= lr * v[i];
+    const sgd_task *s = arg;
+    int64_t offset = 0;
+    for (int k = 0; k < s->count && offset < end; offset += (int64_t)s->t[k].n, k++) {
+        const int64_t lo = begin > offset ? begin - offset : 0;
+        const int64_t hi = end - offset < (int64_t)s->t[k].n ? end - offset : (int64_t)s->t[k].n;
+        float *restrict w = s->t[k].w, *restrict v = s->t[k].v;
+        const float *restrict g = s->t[k].g;
+        for (int64_t i = lo; i < hi; i++) {
+            v[i] = s->momentum * v[i] + g[i];
+            w[i] -= s->lr * v[i];
+        }
     }
+}
+
+void nn_sgd_step(cj_context *ctx, const nn_sgd_tensor *tensors, int count, float lr, float momentum)
+{
+    sgd_task s = {tensors, count, lr, momentum};
+    int64_t total = 0;
+    for (int k = 0; k < count; k++)
+        total += (int64_t)tensors[k].n;
+    nn_parallel(ctx, total, MIN_ELEMENTS_PER_THREAD, sgd_range, &s);
 }

@@ -9,18 +9,23 @@
 
 #include "nn/matmul.h"
 
-/* x = max(x, 0), in place. */
-void nn_relu_forward(float *x, size_t n);
+/* x = max(x, 0), in place. The element-wise layers run on ctx's threads (NULL: the default
+ * context), with the same results for every thread count. */
+void nn_relu_forward(cj_context *ctx, float *x, size_t n);
 /* g *= (y > 0), where y is the ReLU's output. */
-void nn_relu_backward(const float *y, float *g, size_t n);
+void nn_relu_backward(cj_context *ctx, const float *y, float *g, size_t n);
 
 /* y[p, i, j] = max of x[p, 2i..2i+1, 2j..2j+1] over planes p in [0, planes), as PyTorch's
  * max_pool2d(2): the output is floor(h/2) x floor(w/2), a last odd row or column is dropped, and a
  * tie goes to the first element in row order. arg[p, i, j] records the winner's offset in its
- * plane (h * w < 2^32). */
-void nn_maxpool2_forward(const float *x, int64_t planes, int64_t h, int64_t w, float *y, uint32_t *arg);
-/* gx (planes x h x w) = gy routed to the winners, 0 elsewhere. */
-void nn_maxpool2_backward(const float *gy, const uint32_t *arg, int64_t planes, int64_t h, int64_t w, float *gx);
+ * plane (h * w < 2^32). With relu, y = max(y, 0) too: ReLU then pool equals pool then ReLU (both
+ * are monotonic), and the latter touches a quarter of the data. */
+void nn_maxpool2_forward(cj_context *ctx, const float *x, int64_t planes, int64_t h, int64_t w, int relu,
+                         float *y, uint32_t *arg);
+/* gx (planes x h x w) = gy routed to the winners, 0 elsewhere; relu_out: the forward's y when it
+ * applied the ReLU (gy passes where y > 0), else NULL. */
+void nn_maxpool2_backward(cj_context *ctx, const float *gy, const float *relu_out, const uint32_t *arg,
+                          int64_t planes, int64_t h, int64_t w, float *gx);
 
 /* y[b, o] = sum_i x[b, i] * w[o, i] + bias[o]: x [batch x in], w [out x in] (PyTorch's layout). */
 int nn_linear_forward(cj_context *ctx, nn_workspace *ws, const float *x, const float *w, const float *bias,
@@ -35,8 +40,13 @@ int nn_linear_backward(cj_context *ctx, nn_workspace *ws, const float *x, const 
  * grad non-NULL also its gradient with respect to the logits, (softmax - onehot) / batch. */
 double nn_softmax_xent(const float *logits, const uint8_t *labels, int64_t batch, int64_t classes, float *grad);
 
-/* SGD with momentum as PyTorch's (no dampening, no weight decay): v = momentum * v + g; w -= lr * v.
- * v starts at zero. */
-void nn_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum);
+/* SGD with momentum as PyTorch's (no dampening, no weight decay): v = momentum * v + g; w -= lr * v,
+ * v starting at zero; over several tensors in one parallel pass. */
+typedef struct nn_sgd_tensor {
+    float       *w, *v;
+    const float *g;
+    size_t       n;
+} nn_sgd_tensor;
+void nn_sgd_step(cj_context *ctx, const nn_sgd_tensor *tensors, int count, float lr, float momentum);
 
 #endif

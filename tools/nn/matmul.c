@@ -4,6 +4,9 @@
 #include "gemm/gemm.h"
 #include "util/memory.h"
 
+/* Multiply-adds below which a product runs on the calling thread alone. */
+#define SMALL_PRODUCT ((int64_t)1 << 20)
+
 typedef struct matmul_task {
     const cj_gemm_config *cfg;
     const cj_packed_a    *pa;
@@ -58,7 +61,8 @@ int nn_matmul(cj_context *ctx, nn_workspace *ws, int64_t m, int64_t n, int64_t k
         return 0;
     const cj_gemm_config *cfg = cj_gemm_config_get(CJ_F32);
     const int64_t panels = (n + cfg->nr - 1) / cfg->nr;
-    const int64_t slots = cx->num_threads < panels ? cx->num_threads : panels;
+    /* A small product is not worth waking the other threads for. */
+    const int64_t slots = m * n * k < SMALL_PRODUCT ? 1 : cx->num_threads < panels ? cx->num_threads : panels;
     /* 64-byte multiples keep every block of the workspace aligned. */
     const size_t a_bytes = (cj_packed_a_bytes(cfg, m, k) + 63) & ~(size_t)63;
     const size_t s_bytes = (cj_gemm_scratch_bytes(cfg) + 63) & ~(size_t)63;

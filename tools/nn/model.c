@@ -211,9 +211,7 @@ int nn_model_forward(nn_model *m, const float *x, int batch, const float **logit
     if (st != CJ_OK)
         return conv_failed("conv1", st, err);
     lap(m, NN_PHASE_CONV1_FWD, &t);
-    /* Pool, then ReLU: the same as ReLU then pool (both are monotonic), on a quarter of the data. */
-    nn_maxpool2_forward(a1, n * C1, S1, S1, p1, m->buf[B_ARG1]);
-    nn_relu_forward(p1, (size_t)(n * C1 * S2 * S2));
+    nn_maxpool2_forward(m->ctx, a1, n * C1, S1, S1, 1, p1, m->buf[B_ARG1]);
     lap(m, NN_PHASE_OTHER, &t);
     cj_tensor in2 = tensor4(p1, n, C1, S2, S2), w2 = tensor4(P[P_C2W].value, C2, C1, KS, KS),
               b2 = tensor1(P[P_C2B].value, C2), o2 = tensor4(a2, n, C2, S2, S2);
@@ -221,11 +219,10 @@ int nn_model_forward(nn_model *m, const float *x, int batch, const float **logit
     if (st != CJ_OK)
         return conv_failed("conv2", st, err);
     lap(m, NN_PHASE_CONV2_FWD, &t);
-    nn_maxpool2_forward(a2, n * C2, S2, S2, p2, m->buf[B_ARG2]);
-    nn_relu_forward(p2, (size_t)(n * FLAT));
+    nn_maxpool2_forward(m->ctx, a2, n * C2, S2, S2, 1, p2, m->buf[B_ARG2]);
     if (nn_linear_forward(m->ctx, &m->ws, p2, P[P_F1W].value, P[P_F1B].value, n, FLAT, HIDDEN, h, err) != 0)
         return -1;
-    nn_relu_forward(h, (size_t)(n * HIDDEN));
+    nn_relu_forward(m->ctx, h, (size_t)(n * HIDDEN));
     if (nn_linear_forward(m->ctx, &m->ws, h, P[P_F2W].value, P[P_F2B].value, n, HIDDEN, NN_CLASSES, z, err) != 0)
         return -1;
     lap(m, NN_PHASE_OTHER, &t);
@@ -249,12 +246,11 @@ int nn_model_backprop(nn_model *m, const float *x, const uint8_t *labels, int ba
     if (nn_linear_backward(m->ctx, &m->ws, h, P[P_F2W].value, gz, n, HIDDEN, NN_CLASSES, gh, P[P_F2W].grad,
                            P[P_F2B].grad, err) != 0)
         return -1;
-    nn_relu_backward(h, gh, (size_t)(n * HIDDEN));
+    nn_relu_backward(m->ctx, h, gh, (size_t)(n * HIDDEN));
     if (nn_linear_backward(m->ctx, &m->ws, p2, P[P_F1W].value, gh, n, FLAT, HIDDEN, gp2, P[P_F1W].grad,
                            P[P_F1B].grad, err) != 0)
         return -1;
-    nn_relu_backward(p2, gp2, (size_t)(n * FLAT));
-    nn_maxpool2_backward(gp2, m->buf[B_ARG2], n * C2, S2, S2, ga2);
+    nn_maxpool2_backward(m->ctx, gp2, p2, m->buf[B_ARG2], n * C2, S2, S2, ga2);
     lap(m, NN_PHASE_OTHER, &t);
     cj_tensor in2 = tensor4(p1, n, C1, S2, S2), w2 = tensor4(P[P_C2W].value, C2, C1, KS, KS),
               go2 = tensor4(ga2, n, C2, S2, S2), gi2 = tensor4(gp1, n, C1, S2, S2),
@@ -268,8 +264,7 @@ int nn_model_backprop(nn_model *m, const float *x, const uint8_t *labels, int ba
     if (st != CJ_OK)
         return conv_failed("conv2 grad_weight", st, err);
     lap(m, NN_PHASE_CONV2_BWD_WEIGHTS, &t);
-    nn_relu_backward(p1, gp1, (size_t)(n * C1 * S2 * S2));
-    nn_maxpool2_backward(gp1, m->buf[B_ARG1], n * C1, S1, S1, ga1);
+    nn_maxpool2_backward(m->ctx, gp1, p1, m->buf[B_ARG1], n * C1, S1, S1, ga1);
     lap(m, NN_PHASE_OTHER, &t);
     cj_tensor in1 = tensor4((void *)x, n, 1, S1, S1), w1 = tensor4(P[P_C1W].value, C1, 1, KS, KS),
               go1 = tensor4(ga1, n, C1, S1, S1), gw1 = tensor4(P[P_C1W].grad, C1, 1, KS, KS),
@@ -287,10 +282,11 @@ int nn_model_train_step(nn_model *m, const float *x, const uint8_t *labels, int 
     m->timing = 1;
     const int rc = nn_model_backprop(m, x, labels, batch, loss, err);
     double t = now();
-    for (int i = 0; rc == 0 && i < NN_NUM_PARAMS; i++) {
-        nn_param *p = &m->params[i];
-        nn_sgd_step(p->value, p->velocity, p->grad, p->count, lr, momentum);
-    }
+    nn_sgd_tensor update[NN_NUM_PARAMS];
+    for (int i = 0; i < NN_NUM_PARAMS; i++)
+        update[i] = (nn_sgd_tensor){m->params[i].value, m->params[i].velocity, m->params[i].grad, m->params[i].count};
+    if (rc == 0)
+        nn_sgd_step(m->ctx, update, NN_NUM_PARAMS, lr, momentum);
     lap(m, NN_PHASE_OTHER, &t);
     m->timing = 0;
     return rc;
