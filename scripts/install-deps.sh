@@ -4,11 +4,17 @@
 # (oneDNN, OpenBLAS) are optional: if they cannot be installed the build goes on without them.
 set -euo pipefail
 
-required=(cmake gcc make libc6-dev libpthreadpool-dev)
+# zlib1g-dev: the conjure tool reads the gzip IDX files of Fashion-MNIST with zlib.
+required=(cmake gcc make libc6-dev libpthreadpool-dev zlib1g-dev)
 optional=(libdnnl-dev libopenblas-dev)
+# --demo (make demo): also the data `conjure train` trains on.
+if [ "${1:-}" = "--demo" ]; then
+    required+=(dataset-fashion-mnist)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "install-deps: not a Debian-like system; install yourself: cmake, a C11 compiler, make, pthreadpool" \
+    echo "install-deps: not a Debian-like system; install yourself: cmake, a C11 compiler, make, pthreadpool," \
+         "zlib, the Fashion-MNIST IDX files for conjure train (--data DIR)" \
          "(and optionally oneDNN and OpenBLAS for conjure bench --compare)" >&2
     exit 0
 fi
