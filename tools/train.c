@@ -239,9 +239,10 @@ static int train(run *r)
     }
     if (o->plot) {
         char title[160];
-        snprintf(title, sizeof title, "conjure train: Fashion-MNIST, %d threads, %s, batch %d, lr %g, seed %llu",
-                 cj_context_num_threads(r->ctx), cj_algorithm_name(o->algo), o->batch, o->lr,
-                 (unsigned long long)o->seed);
+        const int threads = cj_context_num_threads(r->ctx);
+        snprintf(title, sizeof title, "conjure train: Fashion-MNIST, batch %d, lr %g, seed %llu, %s, %d thread%s",
+                 o->batch, o->lr, (unsigned long long)o->seed, cj_algorithm_name(o->algo), threads,
+                 threads == 1 ? "" : "s");
         if (nn_plot_svg(o->plot, title, &r->loss_curve, &r->acc_curve, o->epochs, &err) != 0) {
             fprintf(stderr, "conjure train: %s\n", err.msg);
             return 1;

@@ -105,6 +105,7 @@ int nn_plot_svg(const char *path, const char *title, const nn_curve *loss, const
     for (size_t i = 0; i < accuracy->n; i++)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\">%.2f%%</text>\n",
                 px(xa, accuracy->x[i]) - 6, py(aa, accuracy->y[i]) - 8, acc_color, accuracy->y[i]);
+    fprintf(f, "</svg>\n");
     const int bad = ferror(f);
     if (fclose(f) != 0 || bad)
         return nn_fail(err, "%s: cannot write: %s", path, strerror(errno));
