@@ -46,3 +46,11 @@ void progress_clear(progress *p)
         fflush(stderr);
     }
 }
+
+void progress_note(size_t test_images)
+{
+    if (isatty(fileno(stderr))) {
+        fprintf(stderr, "testing on %zu images...\r", test_images);
+        fflush(stderr);
+    }
+}

@@ -16,5 +16,7 @@ void progress_start(progress *p, int epoch, int epochs, size_t total_batches);
 void progress_update(progress *p, size_t done, size_t images, double loss);
 /* Erases the bar, so that the epoch's line takes its place. */
 void progress_clear(progress *p);
+/* "testing on N images..." in the bar's place (on a terminal), until the next line is printed. */
+void progress_note(size_t test_images);
 
 #endif

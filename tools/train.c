@@ -189,7 +189,7 @@ static int train(run *r)
 
     printf("conjure train: Fashion-MNIST, %zu training and %zu test images from %s\n", r->train.n, r->test.n,
            o->data ? o->data : NN_FASHION_DIR);
-    printf("  %d threads, convolutions: %s, batch %d, lr %g, momentum %.1f, seed %llu, %d epochs; "
+    printf("  threads %d, convolutions %s, batch %d, lr %g, momentum %.1f, seed %llu, epochs %d; "
            "inputs normalised by mean %.4f, std %.4f\n", cj_context_num_threads(r->ctx),
            cj_algorithm_name(o->algo), o->batch, o->lr, (double)MOMENTUM, (unsigned long long)o->seed, o->epochs,
            (double)mean, (double)std);
@@ -204,6 +204,7 @@ static int train(run *r)
         if (loss < 0.0)
             return 1;
         const double t1 = bench_now();
+        progress_note(r->test.n);
         nn_scores scores;
         if (nn_evaluate(r->model, &r->test, o->batch, &scores, &err) != 0) {
             fprintf(stderr, "conjure train: %s\n", err.msg);
