@@ -6,11 +6,17 @@
 # oracle, is optional too (without it those tests skip, saying so).
 set -euo pipefail
 
-required=(cmake gcc make libc6-dev libpthreadpool-dev python3 python3-numpy python3-pytest)
+# zlib1g-dev: the conjure tool reads the gzip IDX files of Fashion-MNIST with zlib.
+required=(cmake gcc make libc6-dev libpthreadpool-dev zlib1g-dev python3 python3-numpy python3-pytest)
 optional=(libdnnl-dev libopenblas-dev python3-torch)
+# --demo (make demo): also the data `conjure train` trains on.
+if [ "${1:-}" = "--demo" ]; then
+    required+=(dataset-fashion-mnist)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "install-deps: not a Debian-like system; install yourself: cmake, a C11 compiler, make, pthreadpool" \
+    echo "install-deps: not a Debian-like system; install yourself: cmake, a C11 compiler, make, pthreadpool," \
+         "zlib, the Fashion-MNIST IDX files for conjure train (--data DIR)" \
          "(and optionally oneDNN and OpenBLAS for conjure bench --compare)" >&2
     exit 0
 fi

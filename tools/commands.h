@@ -4,5 +4,7 @@
 #define CJ_TOOLS_COMMANDS_H
 
 int cj_cmd_bench(int argc, char **argv);
+int cj_cmd_train(int argc, char **argv);
+int cj_cmd_predict(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"bench", cj_cmd_bench, "time convolutions on a suite of layers (and against oneDNN / OpenBLAS)"},
+    {"train", cj_cmd_train, "train a CNN on Fashion-MNIST with conjure's convolutions"},
+    {"predict", cj_cmd_predict, "test accuracy and confusion matrix of weights saved by train --save"},
 };
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])
 
