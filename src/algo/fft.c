@@ -254,7 +254,7 @@ static cj_status fft_apply(cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
     j->d = d;
     j->cfg = cfg;
     j->fk = cj_fft_kernels_get();
-    cj_fft_plan_init(&j->p, d, pass);
+    cj_fft_plan_init(&j->p, d, pass, CJ_FFT_BLOCK);
     const cj_fft_plan *p = &j->p;
     j->src_ch = transposed ? d->cout_g : d->cin_g;
     j->dst_ch = transposed ? d->cin_g : d->cout_g;
@@ -286,7 +286,7 @@ static cj_status fft_apply(cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
 static cj_status fft_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                              const void *bias, void *out) {
     apply_job j = {
-        .src = {in, d->c_in, d->h_in, d->w_in, -d->pad_h, -d->pad_w, CJ_FFT_MAX, CJ_FFT_MAX},
+        .src = {in, d->c_in, d->h_in, d->w_in, -d->pad_h, -d->pad_w, CJ_FFT_MAX, CJ_FFT_MAX, 0, d->h_in, 0, d->w_in},
         /* Output row y has a term iff its window [y - pad_h, y - pad_h + kh) meets the input. */
         .dst = {out, d->c_out, d->h_out, d->w_out, 0, 0, d->pad_h - d->kh + 1, d->h_in + d->pad_h,
                 d->pad_w - d->kw + 1, d->w_in + d->pad_w},
@@ -301,8 +301,10 @@ static cj_status fft_forward(cj_context *ctx, const cj_conv_desc *d, const void 
 static cj_status fft_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
                                    void *grad_in) {
     apply_job j = {
+        /* Only the outputs whose window meets the input (rows [pad_h - kh + 1, h_in + pad_h)). */
         .src = {grad_out, d->c_out, d->h_out, d->w_out, d->pad_h - (d->kh - 1), d->pad_w - (d->kw - 1),
-                CJ_FFT_MAX, CJ_FFT_MAX},
+                CJ_FFT_MAX, CJ_FFT_MAX, cj_max64(0, d->pad_h - d->kh + 1), cj_min64(d->h_out, d->h_in + d->pad_h),
+                cj_max64(0, d->pad_w - d->kw + 1), cj_min64(d->w_out, d->w_in + d->pad_w)},
         .dst = {grad_in, d->c_in, d->h_in, d->w_in, d->kh - 1, d->kw - 1, 0, d->h_in, 0, d->w_in},
     };
     return fft_apply(ctx, d, CJ_PASS_BACKWARD_DATA, w, &j);
@@ -426,14 +428,15 @@ static cj_status fft_backward_weights(cj_context *ctx, const cj_conv_desc *d, co
                                       void *grad_w) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     weights_job j = {.d = d, .cfg = cfg, .fk = cj_fft_kernels_get(), .grad_w = grad_w};
-    cj_fft_plan_init(&j.p, d, CJ_PASS_BACKWARD_WEIGHTS);
+    cj_fft_plan_init(&j.p, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FFT_BLOCK);
     const cj_fft_plan *p = &j.p;
     const int64_t NB = CJ_FFT_BLOCK;
     /* Both tiles start at the output tile's origin; dY^'s tile holds only the sh x sw outputs
      * the tile owns (the rest zero), so that the circular correlation has no wrap-around on
      * the kh x kw taps. */
-    j.x_src = (cj_fft_src){in, d->c_in, d->h_in, d->w_in, -d->pad_h, -d->pad_w, CJ_FFT_MAX, CJ_FFT_MAX};
-    j.dy_src = (cj_fft_src){grad_out, d->c_out, d->h_out, d->w_out, 0, 0, p->sh, p->sw};
+    j.x_src = (cj_fft_src){in, d->c_in, d->h_in, d->w_in, -d->pad_h, -d->pad_w, CJ_FFT_MAX, CJ_FFT_MAX,
+                           0, d->h_in, 0, d->w_in};
+    j.dy_src = (cj_fft_src){grad_out, d->c_out, d->h_out, d->w_out, 0, 0, p->sh, p->sw, 0, d->h_out, 0, d->w_out};
     j.slots = cj_min64(ctx->num_threads, cj_div_up(d->groups * p->tiles, L));
     j.acc_elems = (size_t)(d->groups * p->F * 2 * d->cout_g * d->cin_g);
     j.acc_bytes = align64((j.acc_elems + L) * d->elem);

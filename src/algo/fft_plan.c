@@ -6,20 +6,32 @@
 #include "algo/fft_tiles.h"
 #include "util/checked.h"
 
-/* Work of one tile size pair, in flop-like units: the per-bin complex GEMM (4 real multiply-adds
- * per bin and channel pair) and the transforms (about 5 n log2 n per transform, weighted 3x
- * because they run from L1/L2 at a fraction of the GEMM's rate), times the tile count. */
-static double plan_cost(const cj_conv_desc *d, int64_t hr, int64_t wr, int th, int tw) {
-    const int64_t tiles = cj_div_up(hr, th - d->kh + 1) * cj_div_up(wr, tw - d->kw + 1);
+/* Estimated time of one tile size pair, in flop-like units:
+ *  - the per-bin GEMMs: 8 real flops per bin and channel pair per tile, tiles rounded up to the
+ *    lanes (a partial lane group costs a whole one);
+ *  - the tile transforms (about 5 n log2 n per complex transform of n points, weighted 3x because
+ *    they run from L1/L2 at a fraction of the GEMM's rate), per tile and channel;
+ *  - the kernel side, paid once per call: a transform per channel pair, and the packed spectra
+ *    (4 F real elements per pair), which every block of tiles streams from memory again (weighted
+ *    16 flops per element: about what the FMA rate gets done while one element arrives from DRAM).
+ * For a few small images the kernel side decides: a 32x32 tile of alexnet.conv2 saves GEMM work
+ * but multiplies the spectra to stream by 3.8 over 16x16. */
+static double plan_cost(const cj_conv_desc *d, int64_t hr, int64_t wr, int th, int tw, int64_t block) {
+    const int64_t tiles = d->n * cj_div_up(hr, th - d->kh + 1) * cj_div_up(wr, tw - d->kw + 1);
+    const double lanes = (double)cj_round_up(tiles, CJ_FFT_LANES);
+    const double blocks = (double)cj_div_up(tiles, block);
     const double bins = (double)th * (double)(tw / 2 + 1);
+    const double pairs = (double)d->cin_g * (double)d->cout_g;
     double lg = 0;
     for (int s = th * tw; s > 1; s >>= 1) lg += 1;
-    const double gemm = 8.0 * bins * (double)d->cin_g * (double)d->cout_g;
-    const double transforms = 15.0 * th * tw * lg * (double)(d->cin_g + d->cout_g);
-    return (double)tiles * (gemm + transforms);
+    const double transform = 15.0 * th * tw * lg;
+    const double gemm = 8.0 * bins * pairs * lanes;
+    const double tile_side = transform * (double)(d->cin_g + d->cout_g) * lanes;
+    const double kernel_side = pairs * (transform + 4.0 * bins * 16.0 * blocks);
+    return (double)d->groups * (gemm + tile_side + kernel_side);
 }
 
-void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass) {
+void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass, int64_t block) {
     const int64_t hr = pass == CJ_PASS_BACKWARD_DATA ? d->h_in : d->h_out;
     const int64_t wr = pass == CJ_PASS_BACKWARD_DATA ? d->w_in : d->w_out;
     static const int sizes[3] = {8, 16, 32};
@@ -28,7 +40,7 @@ void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass) {
         for (int b = 0; b < 3; b++) {
             const int th = sizes[a], tw = sizes[b];
             if (th <= d->kh || tw <= d->kw) continue;
-            const double cost = plan_cost(d, hr, wr, th, tw);
+            const double cost = plan_cost(d, hr, wr, th, tw, block);
             if (best < 0 || cost < best) {
                 best = cost;
                 p->th = th;
@@ -65,8 +77,8 @@ static void tile_origin(const cj_fft_plan *p, int64_t t, int64_t *n, int64_t *y0
             y0 += s->off_h;                                                                        \
             x0 += s->off_w;                                                                        \
             const T *plane = (const T *)s->data + (n * s->channels + c) * s->h * s->w;             \
-            const int64_t ylo = cj_max64(0, -y0), yhi = cj_min64(cj_min64(p->th, s->lim_h), s->h - y0); \
-            const int64_t xlo = cj_max64(0, -x0), xhi = cj_min64(cj_min64(p->tw, s->lim_w), s->w - x0); \
+            const int64_t ylo = cj_max64(0, s->h0 - y0), yhi = cj_min64(cj_min64(p->th, s->lim_h), s->h1 - y0); \
+            const int64_t xlo = cj_max64(0, s->w0 - x0), xhi = cj_min64(cj_min64(p->tw, s->lim_w), s->w1 - x0); \
             for (int64_t y = ylo; y < yhi; y++) {                                                  \
                 const T *row = plane + (y0 + y) * s->w + x0;                                       \
                 T *dst = lanes + y * p->tw * L + l;                                                \

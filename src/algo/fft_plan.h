@@ -19,16 +19,18 @@ typedef struct cj_fft_plan {
     int64_t per_image, tiles;/* tiles per image, over the batch */
 } cj_fft_plan;
 
-/* The tile size with the least estimated work (GEMM and transforms) for this pass. */
-void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass);
+/* The tile size with the least estimated time for this pass, with blocks of `block` tiles. */
+void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass, int64_t block);
 
 /* An NCHW tensor read as tiles: tile t's origin in it is its region origin + (off_h, off_w);
  * rows >= lim_h and columns >= lim_w of a tile read as zero, as does everything outside the
- * tensor. */
+ * window of rows [h0, h1) and columns [w0, w1) of the tensor (elements that contribute nothing:
+ * reading them would only spread a NaN there across the tile). */
 typedef struct cj_fft_src {
     const char *data;
     int64_t     channels, h, w;
     int64_t     off_h, off_w, lim_h, lim_w;
+    int64_t     h0, h1, w0, w1;
 } cj_fft_src;
 
 /* Channel c of tiles [t0, t0 + nt) (nt <= CJ_FFT_LANES) into a lane block; lanes >= nt are zero. */
