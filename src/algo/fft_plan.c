@@ -100,9 +100,10 @@ static void tile_origin(const cj_fft_plan *p, int64_t t, int64_t *n, int64_t *y0
                 T *row = plane + (y0 + y) * o->w + x0;                                             \
                 const T *src = lanes + ((o->crop_h + y) * p->tw + o->crop_w) * L + l;              \
                 const int live = y0 + y >= o->live_h0 && y0 + y < o->live_h1;                      \
-                for (int64_t x = 0; x < cols; x++) row[x] = b;                                     \
-                if (live)                                                                          \
-                    for (int64_t x = xlo; x < xhi; x++) row[x] = src[x * L] + b;                   \
+                const int64_t lo = live ? xlo : cols, hi = live ? xhi : cols;                      \
+                for (int64_t x = 0; x < lo; x++) row[x] = b;                                       \
+                for (int64_t x = lo; x < hi; x++) row[x] = src[x * L] + b;                         \
+                for (int64_t x = hi; x < cols; x++) row[x] = b;                                     \
             }                                                                                      \
         }                                                                                          \
     }
