@@ -44,6 +44,60 @@ static const char *fft_unsupported(const cj_conv_desc *d, cj_pass pass) {
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 static char *elems(const void *base, int64_t n, size_t elem) { return (char *)base + (size_t)n * elem; }
 
+/* ---- packing complex matrices in real block form straight into the GEMM's A layout ------------- */
+
+/* Which complex matrix, and how its real form is laid out (r: real row, s: real column):
+ *   CONJ_W   conj(W^)   rows 2k+a, columns 2c+b: [wr wi; -wi wr]     (forward)
+ *   W_T      W^T        rows 2c+a, columns 2k+b: [wr -wi; wi wr]     (grad_input)
+ *   CONJ_DY  conj(dY^)  rows 2k+a, columns b*NB+t: [re im | -im re]   (grad_weight; B's rows are
+ *            the tiles' real parts, then their imaginary parts) */
+typedef enum { CONJ_W, W_T, CONJ_DY } complex_form;
+
+typedef struct {
+    complex_form form;
+    const void *re, *im;   /* CONJ_W / W_T: [k][c] real and imaginary parts; CONJ_DY: [k][re, im][NB] */
+    int64_t cin;           /* CONJ_W / W_T: the row length of re and im */
+} complex_src;
+
+#define DEFINE_PACK_COMPLEX(T, sfx)                                                                 \
+    static T complex_at_##sfx(const complex_src *x, int64_t r, int64_t s) {                        \
+        const int64_t a = r & 1;                                                                   \
+        if (x->form == CONJ_DY) {                                                                  \
+            const int64_t b = s >= CJ_FFT_BLOCK, t = s - b * CJ_FFT_BLOCK;                         \
+            const T *row = (const T *)x->re + (r >> 1) * 2 * CJ_FFT_BLOCK;                         \
+            const T re = row[t], im = row[CJ_FFT_BLOCK + t];                                       \
+            return a == 0 ? (b ? im : re) : (b ? re : -im);                                        \
+        }                                                                                          \
+        const int64_t b = s & 1;                                                                   \
+        const int64_t k = x->form == CONJ_W ? r >> 1 : s >> 1, c = x->form == CONJ_W ? s >> 1 : r >> 1; \
+        const T wr = ((const T *)x->re)[k * x->cin + c], wi = ((const T *)x->im)[k * x->cin + c];  \
+        if (a == b) return wr;                                                                     \
+        return (a == 0) == (x->form == CONJ_W) ? wi : -wi;                                         \
+    }                                                                                              \
+    /* The layout of cj_pack_a: per KC slice, per MR panel, kc x MR column by column. */           \
+    static void pack_complex_##sfx(const cj_gemm_config *cfg, const complex_src *x, int64_t m,     \
+                                   int64_t k, T *dst) {                                            \
+        const int64_t mr = cfg->mr, mpad = cj_round_up(m, mr);                                     \
+        for (int64_t k0 = 0; k0 < k; k0 += cfg->kc) {                                              \
+            const int64_t kc = cj_min64(cfg->kc, k - k0);                                          \
+            for (int64_t r = 0; r < mpad; r++) {                                                   \
+                T *out = dst + k0 * mpad + (r / mr) * mr * kc + r % mr;                            \
+                if (r >= m)                                                                        \
+                    for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = 0;                          \
+                else                                                                               \
+                    for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = complex_at_##sfx(x, r, k0 + kk); \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEFINE_PACK_COMPLEX(float, f32)
+DEFINE_PACK_COMPLEX(double, f64)
+
+static void pack_complex(const cj_conv_desc *d, const cj_gemm_config *cfg, const complex_src *x, int64_t m,
+                         int64_t k, void *dst) {
+    if (d->dtype == CJ_F64) pack_complex_f64(cfg, x, m, k, dst);
+    else pack_complex_f32(cfg, x, m, k, dst);
+}
+
 /* ---- the kernel spectra: transformed and packed once per call ---------------------------------- */
 
 typedef struct {
@@ -58,7 +112,7 @@ typedef struct {
     char *packed;              /* per (group, bin): packed_bytes */
     size_t packed_bytes;
     int64_t m, k;              /* the real A: m x k */
-    char *slot_mem;            /* per slot: a lane block, then the explicit A */
+    char *slot_mem;            /* per slot: a lane block */
     size_t slot_bytes;
     int64_t slots;
 } kernel_job;
@@ -74,21 +128,6 @@ typedef struct {
             for (int64_t y = 0; y < d->kh; y++)                                                    \
                 for (int64_t x = 0; x < d->kw; x++)                                                \
                     lanes[(y * j->p->tw + x) * L + l] = scale * w[(l * d->kh + y) * d->kw + x];    \
-    }                                                                                              \
-    /* The real form of one bin: element (2r + a, 2s + b) from the complex entry (r, s). */        \
-    static void explicit_a_##sfx(const kernel_job *j, const T *re, const T *im, T *a) {            \
-        const cj_conv_desc *d = j->d;                                                              \
-        for (int64_t k = 0; k < d->cout_g; k++)                                                    \
-            for (int64_t c = 0; c < d->cin_g; c++) {                                               \
-                const T wr = re[k * d->cin_g + c], wi = im[k * d->cin_g + c];                      \
-                if (!j->transposed) { /* conj(W): [wr wi; -wi wr] at (k, c) */                     \
-                    T *e = a + 2 * k * j->k + 2 * c;                                               \
-                    e[0] = wr, e[1] = wi, e[j->k] = -wi, e[j->k + 1] = wr;                         \
-                } else { /* W^T: [wr -wi; wi wr] at (c, k) */                                      \
-                    T *e = a + 2 * c * j->k + 2 * k;                                               \
-                    e[0] = wr, e[1] = -wi, e[j->k] = wi, e[j->k + 1] = wr;                         \
-                }                                                                                  \
-            }                                                                                      \
     }
 DEFINE_KERNEL_MOVES(float, f32)
 DEFINE_KERNEL_MOVES(double, f64)
@@ -119,17 +158,12 @@ static void kernel_transform_task(void *arg, size_t slot) {
 static void kernel_pack_task(void *arg, size_t slot) {
     const kernel_job *j = arg;
     const cj_conv_desc *d = j->d;
-    char *a = j->slot_mem + slot * j->slot_bytes;
     int64_t u0, u1;
     cj_split_range(d->groups * j->p->F, j->slots, (int64_t)slot, &u0, &u1);
     for (int64_t u = u0; u < u1; u++) { /* u = group * F + bin */
         const char *re = elems(j->spec, u * 2 * j->pairs_pad, d->elem);
-        const char *im = elems(re, j->pairs_pad, d->elem);
-        if (d->dtype == CJ_F64) explicit_a_f64(j, (const double *)re, (const double *)im, (double *)a);
-        else explicit_a_f32(j, (const float *)re, (const float *)im, (float *)a);
-        const cj_matrix view = {a, j->k, 1, 0, 0};
-        cj_packed_a pa = {j->packed + (size_t)u * j->packed_bytes, 0, 0};
-        cj_pack_a(j->cfg, &view, j->m, j->k, &pa);
+        const complex_src x = {j->transposed ? W_T : CONJ_W, re, elems(re, j->pairs_pad, d->elem), d->cin_g};
+        pack_complex(d, j->cfg, &x, j->m, j->k, j->packed + (size_t)u * j->packed_bytes);
     }
 }
 
@@ -144,7 +178,7 @@ static void kernel_init(kernel_job *j, const cj_conv_desc *d, const cj_gemm_conf
     j->k = 2 * (transposed ? d->cout_g : d->cin_g);
     j->packed_bytes = align64(cj_packed_a_bytes(cfg, j->m, j->k));
     j->slots = slots;
-    j->slot_bytes = align64((size_t)cj_max64(p->th * p->tw * L, j->m * j->k) * d->elem);
+    j->slot_bytes = align64((size_t)(p->th * p->tw * L) * d->elem);
 }
 
 static size_t kernel_packed_total(const kernel_job *j) { return j->packed_bytes * (size_t)(j->d->groups * j->p->F); }
@@ -323,21 +357,11 @@ typedef struct {
     size_t acc_elems;          /* groups * F * 2 C_out/g * C_in/g, plus a lane group of padding */
     char *acc;                 /* per slot: acc_bytes; slot 0's ends up with the sum */
     size_t acc_bytes;
-    char *slot_mem;            /* per slot: lane block, work, X^, dY^, explicit A, packed A, GEMM */
-    size_t lanes_bytes, work_bytes, x_bytes, dy_bytes, a_bytes, pa_bytes, slot_bytes;
+    char *slot_mem;            /* per slot: lane block, work, X^, dY^, packed conj(dY^), GEMM */
+    size_t lanes_bytes, work_bytes, x_bytes, dy_bytes, pa_bytes, slot_bytes;
 } weights_job;
 
 #define DEFINE_WEIGHTS_HELPERS(T, sfx)                                                              \
-    /* conj(dY^) of one bin as a real 2 C_out/g x 2 NB matrix: rows [re | im] and [-im | re]. */   \
-    static void explicit_dy_##sfx(int64_t cout_g, const T *dy, T *a) {                            \
-        const int64_t NB = CJ_FFT_BLOCK;                                                           \
-        for (int64_t k = 0; k < cout_g; k++) {                                                     \
-            const T *re = dy + k * 2 * NB, *im = re + NB;                                          \
-            T *r0 = a + 2 * k * 2 * NB, *r1 = r0 + 2 * NB;                                         \
-            memcpy(r0, re, (size_t)(2 * NB) * sizeof(T));                                          \
-            for (int64_t t = 0; t < NB; t++) r1[t] = -im[t], r1[NB + t] = re[t];                   \
-        }                                                                                          \
-    }                                                                                              \
     static void add_range_##sfx(T *restrict dst, const T *restrict src, int64_t n) {               \
         for (int64_t e = 0; e < n; e++) dst[e] += src[e];                                          \
     }                                                                                              \
@@ -363,7 +387,7 @@ static void weights_task(void *arg, size_t slot) {
     const cj_fft_plan *p = &j->p;
     const int64_t NB = CJ_FFT_BLOCK, cin = d->cin_g, cout = d->cout_g;
     char *lanes = j->slot_mem + slot * j->slot_bytes, *x = lanes + j->lanes_bytes + j->work_bytes;
-    char *dy = x + j->x_bytes, *a = dy + j->dy_bytes, *pa_mem = a + j->a_bytes, *gemm_scratch = pa_mem + j->pa_bytes;
+    char *dy = x + j->x_bytes, *pa_mem = dy + j->dy_bytes, *gemm_scratch = pa_mem + j->pa_bytes;
     char *acc = j->acc + slot * j->acc_bytes;
     memset(acc, 0, j->acc_bytes);
     int64_t u0, u1;
@@ -375,12 +399,9 @@ static void weights_task(void *arg, size_t slot) {
         transform_block(d, j->fk, p, &j->x_src, g * cin, cin, t0, nt, NB, x, lanes);
         transform_block(d, j->fk, p, &j->dy_src, g * cout, cout, t0, nt, NB, dy, lanes);
         for (int64_t f = 0; f < p->F; f++) {
-            const char *dyf = elems(dy, f * cout * 2 * NB, d->elem);
-            if (d->dtype == CJ_F64) explicit_dy_f64(cout, (const double *)dyf, (double *)a);
-            else explicit_dy_f32(cout, (const float *)dyf, (float *)a);
-            const cj_matrix view = {a, 2 * NB, 1, 0, 0};
-            cj_packed_a pa = {pa_mem, 0, 0};
-            cj_pack_a(j->cfg, &view, 2 * cout, 2 * NB, &pa);
+            const complex_src conj_dy = {CONJ_DY, elems(dy, f * cout * 2 * NB, d->elem), NULL, 0};
+            pack_complex(d, j->cfg, &conj_dy, 2 * cout, 2 * NB, pa_mem);
+            const cj_packed_a pa = {pa_mem, 2 * cout, 2 * NB};
             /* B (2 NB x C_in/g): element (t, c) = X^[bin][c][t]: a transposed view. */
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, elems(x, f * cin * 2 * NB, d->elem), 1, 2 * NB);
             char *c = elems(acc, (g * p->F + f) * 2 * cout * cin, d->elem);
@@ -444,9 +465,8 @@ static cj_status fft_backward_weights(cj_context *ctx, const cj_conv_desc *d, co
     j.work_bytes = align64(cj_fft_work_elems(p->th, p->tw) * d->elem);
     j.x_bytes = align64((size_t)(p->F * d->cin_g * 2 * NB) * d->elem);
     j.dy_bytes = align64((size_t)(p->F * d->cout_g * 2 * NB) * d->elem);
-    j.a_bytes = align64((size_t)(2 * d->cout_g * 2 * NB) * d->elem);
     j.pa_bytes = align64(cj_packed_a_bytes(cfg, 2 * d->cout_g, 2 * NB));
-    j.slot_bytes = j.lanes_bytes + j.work_bytes + j.x_bytes + j.dy_bytes + j.a_bytes + j.pa_bytes +
+    j.slot_bytes = j.lanes_bytes + j.work_bytes + j.x_bytes + j.dy_bytes + j.pa_bytes +
                    align64(cj_gemm_scratch_bytes(cfg));
     const int64_t inv_slots = ctx->num_threads;
     const size_t slots_total = j.slot_bytes * (size_t)cj_max64(j.slots, inv_slots);
