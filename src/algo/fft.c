@@ -147,10 +147,10 @@ static void kernel_transform_task(void *arg, size_t slot) {
         char *out = elems(j->spec, g * p->F * 2 * j->pairs_pad + p0, d->elem);
         if (d->dtype == CJ_F64) {
             weight_lanes_f64(j, (const double *)w, count, (double *)lanes);
-            j->fk->r2c_f64(p->th, p->tw, (double *)lanes, (double *)out, 2 * j->pairs_pad, j->pairs_pad);
+            j->fk->r2c_f64(p->th, p->tw, (int)d->kh, (double *)lanes, (double *)out, 2 * j->pairs_pad, j->pairs_pad);
         } else {
             weight_lanes_f32(j, (const float *)w, count, (float *)lanes);
-            j->fk->r2c_f32(p->th, p->tw, (float *)lanes, (float *)out, 2 * j->pairs_pad, j->pairs_pad);
+            j->fk->r2c_f32(p->th, p->tw, (int)d->kh, (float *)lanes, (float *)out, 2 * j->pairs_pad, j->pairs_pad);
         }
     }
 }
@@ -204,14 +204,15 @@ static void transform_block(const cj_conv_desc *d, const cj_fft_kernels *fk, con
                             const cj_fft_src *s, int64_t ch0, int64_t channels, int64_t t0, int64_t nt,
                             int64_t upto, char *spec, char *lanes) {
     const ptrdiff_t fstride = (ptrdiff_t)(channels * 2 * CJ_FFT_BLOCK);
+    const int rows = (int)cj_min64(p->th, s->lim_h);
     for (int64_t c = 0; c < channels; c++)
         for (int64_t l0 = 0; l0 < upto; l0 += L) {
             cj_fft_gather(p, d, s, ch0 + c, t0 + l0, cj_max64(0, cj_min64(L, nt - l0)), lanes);
             char *out = elems(spec, c * 2 * CJ_FFT_BLOCK + l0, d->elem);
             if (d->dtype == CJ_F64)
-                fk->r2c_f64(p->th, p->tw, (const double *)lanes, (double *)out, fstride, CJ_FFT_BLOCK);
+                fk->r2c_f64(p->th, p->tw, rows, (const double *)lanes, (double *)out, fstride, CJ_FFT_BLOCK);
             else
-                fk->r2c_f32(p->th, p->tw, (const float *)lanes, (float *)out, fstride, CJ_FFT_BLOCK);
+                fk->r2c_f32(p->th, p->tw, rows, (const float *)lanes, (float *)out, fstride, CJ_FFT_BLOCK);
         }
 }
 

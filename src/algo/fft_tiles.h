@@ -23,9 +23,11 @@ static inline size_t cj_fft_work_elems(int th, int tw) {
 }
 
 typedef struct cj_fft_kernels {
-    /* in: a lane block [th][tw][L]; out: the spectra as described above. */
-    void (*r2c_f32)(int th, int tw, const float *in, float *out, ptrdiff_t fstride, ptrdiff_t pstride);
-    void (*r2c_f64)(int th, int tw, const double *in, double *out, ptrdiff_t fstride, ptrdiff_t pstride);
+    /* in: a lane block [th][tw][L] whose rows from `rows` on are zero (not read); out: the
+     * spectra as described above. */
+    void (*r2c_f32)(int th, int tw, int rows, const float *in, float *out, ptrdiff_t fstride, ptrdiff_t pstride);
+    void (*r2c_f64)(int th, int tw, int rows, const double *in, double *out, ptrdiff_t fstride,
+                    ptrdiff_t pstride);
     /* in: spectra (not modified); out: rows [0, rows) of a lane block [th][tw][L] (rows rounded up
      * to even are written); work: cj_fft_work_elems(th, tw) elements. */
     void (*c2r_f32)(int th, int tw, int rows, const float *in, ptrdiff_t fstride, ptrdiff_t pstride,
