@@ -7,25 +7,28 @@
 #include "util/checked.h"
 
 /* Estimated time of one tile size pair, in flop-like units:
- *  - the per-bin GEMMs: 8 real flops per bin and channel pair per tile, tiles rounded up to the
- *    lanes (a partial lane group costs a whole one);
- *  - the tile transforms (about 5 n log2 n per complex transform of n points, weighted 3x because
- *    they run from L1/L2 at a fraction of the GEMM's rate), per tile and channel;
+ *  - the per-bin GEMMs: 8 real flops per bin and channel pair per tile, over whole blocks (a
+ *    partial block still runs the micro-kernel's full width);
+ *  - the tile transforms, per tile and channel: their butterflies (about 10 flops each, weighted
+ *    3x because they run from L1 at a fraction of the GEMM's rate) and the element moves of the
+ *    gather and scatter;
  *  - the kernel side, paid once per call: a transform per channel pair, and the packed spectra
- *    (4 F real elements per pair), which every block of tiles streams from memory again (weighted
- *    16 flops per element: about what the FMA rate gets done while one element arrives from DRAM).
- * For a few small images the kernel side decides: a 32x32 tile of alexnet.conv2 saves GEMM work
- * but multiplies the spectra to stream by 3.8 over 16x16. */
+ *    (4 F real elements per pair), which every block streams from memory again (weighted 16 flops
+ *    per element: about what the FMA rate gets done while one element arrives from DRAM).
+ * Within 3% the smaller spectrum wins (less memory per block): measured on lenet.conv2 and
+ * alexnet.conv2, 8x16 beats both 8x8 and 8x32, which this model puts within 1-5% of it. */
 static double plan_cost(const cj_conv_desc *d, int64_t hr, int64_t wr, int th, int tw, int64_t block) {
     const int64_t tiles = d->n * cj_div_up(hr, th - d->kh + 1) * cj_div_up(wr, tw - d->kw + 1);
     const double lanes = (double)cj_round_up(tiles, CJ_FFT_LANES);
     const double blocks = (double)cj_div_up(tiles, block);
     const double bins = (double)th * (double)(tw / 2 + 1);
     const double pairs = (double)d->cin_g * (double)d->cout_g;
-    double lg = 0;
-    for (int s = th * tw; s > 1; s >>= 1) lg += 1;
-    const double transform = 15.0 * th * tw * lg;
-    const double gemm = 8.0 * bins * pairs * lanes;
+    int lh = 0, lw = 0;
+    while ((1 << lh) < th) lh++;
+    while ((1 << lw) < tw) lw++;
+    const double butterflies = (double)(th / 2) * (tw / 2) * lw + (double)(tw / 2 + 1) * (th / 2) * lh;
+    const double transform = 30.0 * butterflies + 30.0 * th * tw;
+    const double gemm = 8.0 * bins * pairs * blocks * (double)block;
     const double tile_side = transform * (double)(d->cin_g + d->cout_g) * lanes;
     const double kernel_side = pairs * (transform + 4.0 * bins * 16.0 * blocks);
     return (double)d->groups * (gemm + tile_side + kernel_side);
@@ -34,19 +37,19 @@ static double plan_cost(const cj_conv_desc *d, int64_t hr, int64_t wr, int th, i
 void cj_fft_plan_init(cj_fft_plan *p, const cj_conv_desc *d, cj_pass pass, int64_t block) {
     const int64_t hr = pass == CJ_PASS_BACKWARD_DATA ? d->h_in : d->h_out;
     const int64_t wr = pass == CJ_PASS_BACKWARD_DATA ? d->w_in : d->w_out;
-    static const int sizes[3] = {8, 16, 32};
+    /* Every (th, tw) by spectrum size th * (tw/2 + 1), smallest first. */
+    static const int pairs[9][2] = {{8, 8}, {8, 16}, {16, 8}, {8, 32}, {16, 16}, {32, 8}, {16, 32}, {32, 16}, {32, 32}};
     double best = -1;
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++) {
-            const int th = sizes[a], tw = sizes[b];
-            if (th <= d->kh || tw <= d->kw) continue;
-            const double cost = plan_cost(d, hr, wr, th, tw, block);
-            if (best < 0 || cost < best) {
-                best = cost;
-                p->th = th;
-                p->tw = tw;
-            }
+    for (int i = 0; i < 9; i++) {
+        const int th = pairs[i][0], tw = pairs[i][1];
+        if (th <= d->kh || tw <= d->kw) continue;
+        const double cost = plan_cost(d, hr, wr, th, tw, block);
+        if (best < 0 || cost < 0.97 * best) {
+            best = cost;
+            p->th = th;
+            p->tw = tw;
         }
+    }
     p->fw = p->tw / 2 + 1;
     p->F = p->th * p->fw;
     p->sh = p->th - d->kh + 1;
