@@ -61,14 +61,8 @@ typedef struct {
 
 #define DEFINE_PACK_COMPLEX(T, sfx)                                                                 \
     static T complex_at_##sfx(const complex_src *x, int64_t r, int64_t s) {                        \
-        const int64_t a = r & 1;                                                                   \
-        if (x->form == CONJ_DY) {                                                                  \
-            const int64_t b = s >= CJ_FFT_BLOCK, t = s - b * CJ_FFT_BLOCK;                         \
-            const T *row = (const T *)x->re + (r >> 1) * 2 * CJ_FFT_BLOCK;                         \
-            const T re = row[t], im = row[CJ_FFT_BLOCK + t];                                       \
-            return a == 0 ? (b ? im : re) : (b ? re : -im);                                        \
-        }                                                                                          \
-        const int64_t b = s & 1;                                                                   \
+        /* CONJ_W and W_T (pack_complex does CONJ_DY itself). */                                    \
+        const int64_t a = r & 1, b = s & 1;                                                        \
         const int64_t k = x->form == CONJ_W ? r >> 1 : s >> 1, c = x->form == CONJ_W ? s >> 1 : r >> 1; \
         const T wr = ((const T *)x->re)[k * x->cin + c], wi = ((const T *)x->im)[k * x->cin + c];  \
         if (a == b) return wr;                                                                     \
@@ -82,10 +76,19 @@ typedef struct {
             const int64_t kc = cj_min64(cfg->kc, k - k0);                                          \
             for (int64_t r = 0; r < mpad; r++) {                                                   \
                 T *out = dst + k0 * mpad + (r / mr) * mr * kc + r % mr;                            \
-                if (r >= m)                                                                        \
+                if (r >= m) {                                                                      \
                     for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = 0;                          \
-                else                                                                               \
+                } else if (x->form == CONJ_DY) {                                                   \
+                    /* The hot case (per bin and block): row 2k is [re | im], row 2k+1 [-im | re]. */ \
+                    const T *re = (const T *)x->re + (r >> 1) * 2 * CJ_FFT_BLOCK, *im = re + CJ_FFT_BLOCK; \
+                    const T *h1 = (r & 1) ? im : re, *h2 = (r & 1) ? re : im;                      \
+                    const T s1 = (r & 1) ? (T)-1 : (T)1;                                           \
+                    const int64_t split = cj_min64(kc, cj_max64(0, CJ_FFT_BLOCK - k0));            \
+                    for (int64_t kk = 0; kk < split; kk++) out[kk * mr] = s1 * h1[k0 + kk];        \
+                    for (int64_t kk = split; kk < kc; kk++) out[kk * mr] = h2[k0 + kk - CJ_FFT_BLOCK]; \
+                } else {                                                                           \
                     for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = complex_at_##sfx(x, r, k0 + kk); \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
