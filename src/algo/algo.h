@@ -43,6 +43,7 @@ const cj_algo *cj_algo_get(cj_algorithm id);
 const cj_algo *cj_algo_choose(const cj_conv_desc *d, cj_pass pass);
 
 extern const cj_algo cj_algo_im2col_gemm;
+extern const cj_algo cj_algo_winograd;
 
 /* grad_bias[k] = sum over n, y, x of grad_out[n, k, y, x] (shared by every algorithm). */
 void cj_bias_grad(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, void *grad_bias);

@@ -5,6 +5,7 @@
 const cj_algo *cj_algo_get(cj_algorithm id) {
     switch (id) {
     case CJ_ALGO_IM2COL_GEMM: return &cj_algo_im2col_gemm;
+    case CJ_ALGO_WINOGRAD: return &cj_algo_winograd;
     default: return NULL;
     }
 }

@@ -1,0 +1,468 @@
+/* CJ_ALGO_WINOGRAD: 3x3 kernels, stride 1, dilation 1, any padding and groups, as Winograd
+ * F(4x4, 3x3) (6x6 tiles, 36 transform elements) for f32 and f64.
+ *
+ *   forward      V = B^T d B (input tiles), U = G g G^T (weights),
+ *                M_e (C_out/g x tiles) = U_e (C_out/g x C_in/g) * V_e (C_in/g x tiles), e = 0..35,
+ *                out tile = A^T M A + bias
+ *   grad_input   the same over grad_output with the kernel rotated by 180 degrees, channels
+ *                swapped and padding 2 - pad (negative padding crops)
+ *   grad_weight  dW_e (C_out/g x C_in/g) += Z_e (C_out/g x tiles) * V_e^T, Z = A dY A^T, summed over
+ *                the batch in the transformed domain, then dW = G^T dW_e G once
+ *                (the adjoint of the forward map g -> A^T ((G g G^T) . V) A).
+ *
+ * The element-wise stage is 36 GEMMs per block of tiles on the GEMM engine: the transformed
+ * weights are packed once per call as A, the transformed tiles are B. Tiles of the whole batch
+ * are numbered together and cut into blocks of NB tiles (a multiple of NR); each thread slot
+ * transforms one block at a time into its own buffers, so scratch depends on the channel counts
+ * and NB, never on N or the image size. Tasks are (block, group, row chunk), cut into one
+ * contiguous range per slot: results depend only on the thread count. */
+#include <string.h>
+
+#include "algo/algo.h"
+#include "gemm/gemm.h"
+#include "kernels/winograd_transforms.h"
+#include "util/checked.h"
+#include "util/error.h"
+
+#define TILE 4    /* outputs per tile side */
+#define ELEMS 36  /* transform elements per tile (6 x 6) */
+#define TASKS_PER_THREAD 4
+
+/* G of F(4, 3): the weight transform u = G g (6 <- 3), points 0, +-1, +-2, infinity. */
+static const double G[6][3] = {
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
+};
+
+static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
+    (void)pass;
+    if (d->kh != 3 || d->kw != 3) return "Winograd F(4x4,3x3) needs a 3x3 kernel";
+    if (d->stride_h != 1 || d->stride_w != 1) return "Winograd needs stride 1";
+    if (d->dil_h != 1 || d->dil_w != 1) return "Winograd needs dilation 1";
+    return NULL;
+}
+
+static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/* Slots' share of the work: each of `tasks` cut into `pieces` so that threads get equal counts
+ * when there are few tasks (the same rule as im2col_gemm's). */
+static int64_t pieces_per_task(int64_t tasks, int64_t threads) {
+    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return 1;
+    int64_t a = tasks, b = threads;
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return threads / a;
+}
+
+/* ---- tiles ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t th, tw, per_image, total; /* tiles per column, per row, per image, in the batch */
+    int64_t nb, blocks;               /* tiles per block, blocks */
+} tiling;
+
+/* Tiles cover an h x w output. NB: as many tiles as let `bytes_per_tile` of slot buffers fit the
+ * L2 budget, in whole NR tiles and at least one, fewer when the batch would give the threads too
+ * few blocks (tiles of all images count together, so small images still fill a GEMM). */
+static tiling make_tiling(int64_t n, int64_t h, int64_t w, int64_t groups, size_t bytes_per_tile,
+                          int64_t nr, int64_t most_nr, int threads) {
+    tiling t;
+    t.th = cj_div_up(h, TILE);
+    t.tw = cj_div_up(w, TILE);
+    t.per_image = t.th * t.tw;
+    t.total = n * t.per_image;
+    int64_t nb = (int64_t)(cj_cpu()->l2_bytes / bytes_per_tile) / nr * nr;
+    nb = cj_min64(cj_max64(nb, nr), most_nr * nr);
+    const int64_t want_blocks = cj_div_up(TASKS_PER_THREAD * threads, groups);
+    nb = cj_min64(nb, cj_max64(nr, cj_round_up(cj_div_up(t.total, want_blocks), nr)));
+    t.nb = cj_min64(nb, t.total);
+    t.blocks = cj_div_up(t.total, t.nb);
+    return t;
+}
+
+/* The tiles of block b; returns their count. */
+static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_t dst_image, cj_wino_tile *out) {
+    const int64_t q0 = b * t->nb, count = cj_min64(t->nb, t->total - q0);
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t q = q0 + i, n = q / t->per_image, r = q % t->per_image;
+        out[i].src = n * src_image;
+        out[i].dst = n * dst_image;
+        out[i].y = r / t->tw * TILE;
+        out[i].x = r % t->tw * TILE;
+    }
+    return count;
+}
+
+/* ---- forward and grad_input -------------------------------------------------------------------- */
+
+/* One Winograd convolution dst = conv3x3(src, kernel) (+ bias): the forward pass, or grad_input
+ * with src = grad_output and the rotated, transposed kernel. Per group, K source channels and M
+ * destination channels. */
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    const cj_wino_transforms *tf;
+    int rotate;                       /* grad_input: kernel[m][k] = w[k][m] rotated by 180 degrees */
+    const char *src, *w, *bias;
+    char *dst;
+    int64_t src_c, src_h, src_w, dst_c, dst_h, dst_w, K, M, pad_h, pad_w;
+    tiling t;
+    int64_t rows_per_chunk, chunks, tasks, slots;
+    char *packed_u;                   /* per (group, element): U_e packed as GEMM A */
+    size_t pu_bytes;
+    char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer (or a weight temp) */
+    size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
+} conv_job;
+
+/* temp[m*K + k] = U_e[m][k] of group g: 9 products per entry, e = r*6 + s, in double. */
+#define DEFINE_WEIGHT_TRANSFORM(T, suffix)                                                         \
+    static void weight_transform_##suffix(const conv_job *j, int64_t g, int e, T *temp) {          \
+        double coef[3][3];                                                                          \
+        for (int i = 0; i < 3; i++)                                                                 \
+            for (int k = 0; k < 3; k++) coef[i][k] = G[e / 6][i] * G[e % 6][k];                     \
+        const T *w = (const T *)j->w;                                                               \
+        const int64_t cin_g = j->d->cin_g, cout_g = j->d->cout_g;                                   \
+        for (int64_t m = 0; m < j->M; m++)                                                          \
+            for (int64_t k = 0; k < j->K; k++) {                                                    \
+                const T *g3 = j->rotate ? w + ((g * cout_g + k) * cin_g + m) * 9                    \
+                                        : w + ((g * cout_g + m) * cin_g + k) * 9;                   \
+                double acc = 0;                                                                     \
+                for (int i = 0; i < 3; i++)                                                         \
+                    for (int c = 0; c < 3; c++)                                                     \
+                        acc += coef[i][c] * (double)(j->rotate ? g3[(2 - i) * 3 + 2 - c] : g3[i * 3 + c]); \
+                temp[m * j->K + k] = (T)acc;                                                        \
+            }                                                                                       \
+    }
+DEFINE_WEIGHT_TRANSFORM(float, f32)
+DEFINE_WEIGHT_TRANSFORM(double, f64)
+
+static void weight_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    void *temp = j->slot_mem + slot * j->slot_bytes;
+    int64_t t0, t1;
+    cj_split_range(j->d->groups * ELEMS, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t g = t / ELEMS;
+        const int e = (int)(t % ELEMS);
+        if (j->d->dtype == CJ_F64) weight_transform_f64(j, g, e, temp);
+        else weight_transform_f32(j, g, e, temp);
+        const cj_matrix u = {temp, j->K, 1, 0, 0};
+        cj_packed_a pa = {j->packed_u + (size_t)t * j->pu_bytes, 0, 0};
+        cj_pack_a(j->cfg, &u, j->M, j->K, &pa);
+    }
+}
+
+static void conv_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t nb = j->t.nb, src_plane = j->src_h * j->src_w, dst_plane = j->dst_h * j->dst_w;
+    char *V = j->slot_mem + slot * j->slot_bytes, *Mbuf = V + j->v_bytes;
+    cj_wino_tile *tiles = (cj_wino_tile *)(Mbuf + j->m_bytes);
+    char *gemm_scratch = (char *)tiles + j->tile_bytes;
+    int64_t t0, t1, have = -1, block_have = -1, count = 0;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t key = t / j->chunks, chunk = t % j->chunks;
+        const int64_t b = key / d->groups, g = key % d->groups;
+        if (b != block_have) {
+            count = block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
+            block_have = b;
+        }
+        if (key != have) { /* row chunks of one (block, group) share its transformed input */
+            j->tf->input(j->src + (size_t)(g * j->K * src_plane) * elem, src_plane, j->src_h, j->src_w,
+                         j->pad_h, j->pad_w, j->K, tiles, count, V, j->K * nb, nb);
+            have = key;
+        }
+        const int64_t m0 = chunk * j->rows_per_chunk, m1 = cj_min64(j->M, m0 + j->rows_per_chunk);
+        for (int e = 0; e < ELEMS; e++) {
+            const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K};
+            const cj_gemm_b vb = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)((e * j->M + m0) * nb) * elem,
+                         nb, 0, gemm_scratch);
+        }
+        const char *bias = j->bias ? j->bias + (size_t)(g * j->M + m0) * elem : NULL;
+        j->tf->output(Mbuf + (size_t)(m0 * nb) * elem, j->M * nb, nb, m1 - m0, tiles, count, bias,
+                      j->dst + (size_t)((g * j->M + m0) * dst_plane) * elem, dst_plane, j->dst_h, j->dst_w);
+    }
+}
+
+/* ---- few-tap elements ---------------------------------------------------------------------------
+ * SPEC bounds each element's error by tol * (sum of |terms| of that element), while a tile's
+ * rounding error scales with the whole tile. An element whose window meets the source in at most
+ * FEW_TAPS taps (corners at padding 2, rows and columns that read only padding) can have a sum far
+ * below its tile's, so these are recomputed directly after the Winograd pass. They lie on the
+ * borders only: O(perimeter) work, and none at all for the usual padding 1. */
+#define FEW_TAPS 3
+
+/* Kernel rows i (0..2) of a window at y - pad that fall inside 0..h-1. */
+static int valid_taps(int64_t y, int64_t pad, int64_t h) {
+    int count = 0;
+    for (int i = 0; i < 3; i++) count += y - pad + i >= 0 && y - pad + i < h;
+    return count;
+}
+
+#define DEFINE_DIRECT_ELEMENT(T, suffix)                                                            \
+    static void direct_element_##suffix(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, \
+                                        int64_t x) {                                                 \
+        const int64_t src_plane = j->src_h * j->src_w, cin_g = j->d->cin_g, cout_g = j->d->cout_g;   \
+        const T *w = (const T *)j->w, *bias = (const T *)j->bias;                                    \
+        double acc = bias ? (double)bias[g * j->M + m] : 0.0;                                        \
+        for (int64_t k = 0; k < j->K; k++) {                                                         \
+            const T *plane = (const T *)j->src + (n * j->src_c + g * j->K + k) * src_plane;          \
+            const T *g3 = j->rotate ? w + ((g * cout_g + k) * cin_g + m) * 9                         \
+                                    : w + ((g * cout_g + m) * cin_g + k) * 9;                        \
+            for (int i = 0; i < 3; i++) {                                                            \
+                const int64_t sy = y - j->pad_h + i;                                                 \
+                if (sy < 0 || sy >= j->src_h) continue;                                              \
+                for (int c = 0; c < 3; c++) {                                                        \
+                    const int64_t sx = x - j->pad_w + c;                                             \
+                    if (sx < 0 || sx >= j->src_w) continue;                                          \
+                    const T wv = j->rotate ? g3[(2 - i) * 3 + 2 - c] : g3[i * 3 + c];                \
+                    acc += (double)plane[sy * j->src_w + sx] * (double)wv;                           \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        ((T *)j->dst)[((n * j->dst_c + g * j->M + m) * j->dst_h + y) * j->dst_w + x] = (T)acc;       \
+    }
+DEFINE_DIRECT_ELEMENT(float, f32)
+DEFINE_DIRECT_ELEMENT(double, f64)
+
+static void fix_element(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, int64_t x) {
+    if (j->d->dtype == CJ_F64) direct_element_f64(j, n, g, m, y, x);
+    else direct_element_f32(j, n, g, m, y, x);
+}
+
+/* Recomputes the few-tap elements of destination planes (image, channel) [p0, p1). A row's tap
+ * count per column rises and falls once across the row, so its few-tap columns are a prefix and
+ * a suffix. */
+static void fix_planes(const conv_job *j, int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t n = p / j->dst_c, ch = p % j->dst_c, g = ch / j->M, m = ch % j->M;
+        for (int64_t y = 0; y < j->dst_h; y++) {
+            const int rows = valid_taps(y, j->pad_h, j->src_h);
+            int64_t x = 0;
+            for (; x < j->dst_w && rows * valid_taps(x, j->pad_w, j->src_w) <= FEW_TAPS; x++)
+                fix_element(j, n, g, m, y, x);
+            for (int64_t r = j->dst_w - 1; r >= x && rows * valid_taps(r, j->pad_w, j->src_w) <= FEW_TAPS; r--)
+                fix_element(j, n, g, m, y, r);
+        }
+    }
+}
+
+/* Tap counts are smallest at the corners. */
+static int has_few_tap_elements(const conv_job *j) {
+    const int top = valid_taps(0, j->pad_h, j->src_h), bottom = valid_taps(j->dst_h - 1, j->pad_h, j->src_h);
+    const int left = valid_taps(0, j->pad_w, j->src_w), right = valid_taps(j->dst_w - 1, j->pad_w, j->src_w);
+    const int rows = top < bottom ? top : bottom, cols = left < right ? left : right;
+    return rows * cols <= FEW_TAPS;
+}
+
+static void fix_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    int64_t p0, p1;
+    cj_split_range(j->d->n * j->dst_c, j->slots, (int64_t)slot, &p0, &p1);
+    fix_planes(j, p0, p1);
+}
+
+static cj_status run_conv(cj_context *ctx, conv_job *j) {
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    j->cfg = cj_gemm_config_get(d->dtype);
+    j->tf = cj_wino_transforms_get(d->dtype);
+    j->t = make_tiling(d->n, j->dst_h, j->dst_w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
+                       j->cfg->nr, 4, ctx->num_threads);
+    const int64_t base = j->t.blocks * d->groups;
+    const int64_t pieces = pieces_per_task(base, ctx->num_threads);
+    j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
+    j->chunks = cj_div_up(j->M, j->rows_per_chunk);
+    j->tasks = base * j->chunks;
+    j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, d->groups * ELEMS)));
+    j->pu_bytes = align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
+    j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
+    j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
+    j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
+    j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
+    const size_t temp_bytes = align64((size_t)(j->M * j->K) * elem);
+    if (j->slot_bytes < temp_bytes) j->slot_bytes = temp_bytes;
+    const size_t packed_total = j->pu_bytes * (size_t)(d->groups * ELEMS);
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j->slot_bytes * (size_t)j->slots, &s));
+    j->packed_u = s.ptr;
+    j->slot_mem = (char *)s.ptr + packed_total;
+    cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
+    const int64_t work_slots = j->slots;
+    j->slots = cj_min64(work_slots, j->tasks);
+    cj_parallel_for(ctx, (size_t)j->slots, conv_task, j);
+    if (has_few_tap_elements(j)) cj_parallel_for(ctx, (size_t)j->slots, fix_task, j);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                              const void *bias, void *out) {
+    conv_job j = {.d = d, .rotate = 0, .src = in, .w = w, .bias = bias, .dst = out,
+                  .src_c = d->c_in, .src_h = d->h_in, .src_w = d->w_in,
+                  .dst_c = d->c_out, .dst_h = d->h_out, .dst_w = d->w_out,
+                  .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
+    return run_conv(ctx, &j);
+}
+
+/* grad_in[c, y, x] = sum_k,i,j dY[k, y + pad - i, x + pad - j] w[k, c, i, j]: a stride-1 3x3
+ * correlation of dY with the rotated kernel at padding 2 - pad. */
+static cj_status wino_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                    const void *w, void *grad_in) {
+    conv_job j = {.d = d, .rotate = 1, .src = grad_out, .w = w, .bias = NULL, .dst = grad_in,
+                  .src_c = d->c_out, .src_h = d->h_out, .src_w = d->w_out,
+                  .dst_c = d->c_in, .dst_h = d->h_in, .dst_w = d->w_in,
+                  .K = d->cout_g, .M = d->cin_g, .pad_h = 2 - d->pad_h, .pad_w = 2 - d->pad_w};
+    return run_conv(ctx, &j);
+}
+
+/* ---- grad_weight ------------------------------------------------------------------------------- */
+
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    const cj_wino_transforms *tf;
+    const char *in, *grad_out;
+    char *grad_w;
+    tiling t;
+    int64_t cols_per_chunk, chunks, tasks, slots;
+    char *acc;                        /* per slot: [group][element][C_out/g][C_in/g] */
+    size_t acc_bytes;
+    char *slot_mem;                   /* per slot: V, Z, packed Z_e, tile list, GEMM buffer */
+    size_t v_bytes, z_bytes, pz_bytes, tile_bytes, slot_bytes;
+} wgrad_job;
+
+static void wgrad_task(void *arg, size_t slot) {
+    const wgrad_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t nb = j->t.nb, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const int64_t M = d->cout_g, N = d->cin_g;
+    char *acc = j->acc + slot * j->acc_bytes;
+    char *V = j->slot_mem + slot * j->slot_bytes, *Z = V + j->v_bytes, *pz = Z + j->z_bytes;
+    cj_wino_tile *tiles = (cj_wino_tile *)(pz + j->pz_bytes);
+    char *gemm_scratch = (char *)tiles + j->tile_bytes;
+    memset(acc, 0, j->acc_bytes);
+    int64_t t0, t1, have = -1, count = 0;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t key = t / j->chunks, chunk = t % j->chunks;
+        const int64_t b = key / d->groups, g = key % d->groups;
+        const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
+        if (key != have) {
+            count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
+            j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
+                               M, tiles, count, Z, M * nb, nb);
+            have = key;
+        }
+        j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
+                     d->pad_w, c1 - c0, tiles, count, V, (c1 - c0) * nb, nb);
+        for (int e = 0; e < ELEMS; e++) {
+            const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+            cj_packed_a pa = {pz, 0, 0};
+            cj_pack_a(j->cfg, &ze, M, count, &pa);
+            /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
+            const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * (c1 - c0) * nb) * elem, 1, nb);
+            char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
+            cj_gemm(j->cfg, &pa, &vt, 0, c1 - c0, c, N, 1, gemm_scratch);
+        }
+    }
+}
+
+typedef struct {
+    const wgrad_job *j;
+    int64_t parts;
+} finish_job;
+
+/* grad_w[k][c] = G^T (sum over slots, in slot order, of acc[k][c]) G for rows (group, k). */
+#define DEFINE_WGRAD_FINISH(T, suffix)                                                             \
+    static void wgrad_finish_##suffix(const wgrad_job *j, int64_t r0, int64_t r1) {               \
+        const cj_conv_desc *d = j->d;                                                               \
+        const int64_t M = d->cout_g, N = d->cin_g;                                                  \
+        T *gw = (T *)j->grad_w;                                                                     \
+        for (int64_t row = r0; row < r1; row++) {                                                   \
+            const int64_t g = row / M, k = row % M;                                                 \
+            for (int64_t c = 0; c < N; c++) {                                                       \
+                double m[ELEMS], h[6][3];                                                           \
+                for (int e = 0; e < ELEMS; e++) {                                                   \
+                    T s = 0;                                                                        \
+                    for (int64_t slot = 0; slot < j->slots; slot++)                                 \
+                        s += ((const T *)(j->acc + slot * j->acc_bytes))[((g * ELEMS + e) * M + k) * N + c]; \
+                    m[e] = (double)s;                                                               \
+                }                                                                                   \
+                for (int r = 0; r < 6; r++) /* h = m G (6 x 3) */                                    \
+                    for (int jj = 0; jj < 3; jj++) {                                                \
+                        double a = 0;                                                               \
+                        for (int s = 0; s < 6; s++) a += m[r * 6 + s] * G[s][jj];                   \
+                        h[r][jj] = a;                                                               \
+                    }                                                                               \
+                T *out = gw + (row * N + c) * 9;                                                    \
+                for (int i = 0; i < 3; i++) /* out = G^T h */                                        \
+                    for (int jj = 0; jj < 3; jj++) {                                                \
+                        double a = 0;                                                               \
+                        for (int r = 0; r < 6; r++) a += G[r][i] * h[r][jj];                        \
+                        out[i * 3 + jj] = (T)a;                                                     \
+                    }                                                                               \
+            }                                                                                       \
+        }                                                                                           \
+    }
+DEFINE_WGRAD_FINISH(float, f32)
+DEFINE_WGRAD_FINISH(double, f64)
+
+static void finish_task(void *arg, size_t part) {
+    const finish_job *f = arg;
+    int64_t r0, r1;
+    cj_split_range(f->j->d->c_out, f->parts, (int64_t)part, &r0, &r1);
+    if (f->j->d->dtype == CJ_F64) wgrad_finish_f64(f->j, r0, r1);
+    else wgrad_finish_f32(f->j, r0, r1);
+}
+
+static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                       const void *grad_out, void *grad_w) {
+    const size_t elem = d->elem;
+    wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
+    j.cfg = cj_gemm_config_get(d->dtype);
+    j.tf = cj_wino_transforms_get(d->dtype);
+    /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
+    j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
+                      j.cfg->nr, 8, ctx->num_threads);
+    const int64_t base = j.t.blocks * d->groups;
+    j.cols_per_chunk = cj_div_up(d->cin_g, pieces_per_task(base, ctx->num_threads));
+    j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
+    j.tasks = base * j.chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
+    j.v_bytes = align64(ELEMS * (size_t)(d->cin_g * j.t.nb) * elem);
+    j.z_bytes = align64(ELEMS * (size_t)(d->cout_g * j.t.nb) * elem);
+    j.pz_bytes = align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
+    j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
+    j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
+    const size_t acc_total = j.acc_bytes * (size_t)j.slots;
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, acc_total + j.slot_bytes * (size_t)j.slots, &s));
+    j.acc = s.ptr;
+    j.slot_mem = (char *)s.ptr + acc_total;
+    cj_parallel_for(ctx, (size_t)j.slots, wgrad_task, &j);
+    finish_job f = {&j, cj_min64(ctx->num_threads, d->c_out)};
+    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+const cj_algo cj_algo_winograd = {
+    .id = CJ_ALGO_WINOGRAD,
+    .unsupported = wino_unsupported,
+    .forward = wino_forward,
+    .backward_data = wino_backward_data,
+    .backward_weights = wino_backward_weights,
+};
