@@ -28,16 +28,6 @@
 #define ELEMS 36  /* transform elements per tile (6 x 6) */
 #define TASKS_PER_THREAD 4
 
-/* G of F(4, 3): the weight transform u = G g (6 <- 3), points 0, +-1, +-2, infinity. */
-static const double G[6][3] = {
-    {1.0 / 4, 0, 0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0, 0, 1},
-};
-
 static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
     (void)pass;
     if (d->kh != 3 || d->kw != 3) return "Winograd F(4x4,3x3) needs a 3x3 kernel";
@@ -121,42 +111,35 @@ typedef struct {
     size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
 } conv_job;
 
-/* temp[m*K + k] = U_e[m][k] of group g: 9 products per entry, e = r*6 + s, in double. */
-#define DEFINE_WEIGHT_TRANSFORM(T, suffix)                                                         \
-    static void weight_transform_##suffix(const conv_job *j, int64_t g, int e, T *temp) {          \
-        double coef[3][3];                                                                          \
-        for (int i = 0; i < 3; i++)                                                                 \
-            for (int k = 0; k < 3; k++) coef[i][k] = G[e / 6][i] * G[e % 6][k];                     \
-        const T *w = (const T *)j->w;                                                               \
-        const int64_t cin_g = j->d->cin_g, cout_g = j->d->cout_g;                                   \
-        for (int64_t m = 0; m < j->M; m++)                                                          \
-            for (int64_t k = 0; k < j->K; k++) {                                                    \
-                const T *g3 = j->rotate ? w + ((g * cout_g + k) * cin_g + m) * 9                    \
-                                        : w + ((g * cout_g + m) * cin_g + k) * 9;                   \
-                double acc = 0;                                                                     \
-                for (int i = 0; i < 3; i++)                                                         \
-                    for (int c = 0; c < 3; c++)                                                     \
-                        acc += coef[i][c] * (double)(j->rotate ? g3[(2 - i) * 3 + 2 - c] : g3[i * 3 + c]); \
-                temp[m * j->K + k] = (T)acc;                                                        \
-            }                                                                                       \
+/* The transformed weights of group g, MR-row panel p, written straight into the packed A layout
+ * of gemm.h (cj_packed_a: per KC slice of K, MR-row panels of kc x MR, column by column; rows
+ * past M zero), all 36 elements from one read of each kernel. */
+static void weight_panel(const conv_job *j, int64_t g, int64_t p) {
+    const cj_conv_desc *d = j->d;
+    const int64_t mr = j->cfg->mr, mpad = cj_round_up(j->M, mr), m0 = p * mr;
+    const int64_t lanes = j->tf->lanes, ld_e = (int64_t)(j->pu_bytes / d->elem);
+    /* Lane (row m) and depth (k) strides of the 3x3 kernels: w[k][m] rotated for grad_input. */
+    const int64_t m_stride = j->rotate ? 9 : d->cin_g * 9, k_stride = j->rotate ? d->cin_g * 9 : 9;
+    const char *w = j->w + (size_t)(g * d->cout_g * d->cin_g * 9 + m0 * m_stride) * d->elem;
+    char *base = j->packed_u + (size_t)(g * ELEMS) * j->pu_bytes;
+    for (int64_t pc = 0; pc < j->K; pc += j->cfg->kc) {
+        const int64_t kc = cj_min64(j->cfg->kc, j->K - pc);
+        for (int64_t sub = 0; sub < mr; sub += lanes) {
+            const int rows = (int)cj_max64(0, cj_min64(cj_min64(lanes, mr - sub), j->M - m0 - sub));
+            const int out_lanes = (int)cj_min64(lanes, mr - sub);
+            char *dst = base + (size_t)(pc * mpad + m0 * kc + sub) * d->elem;
+            j->tf->weight(w + (size_t)(pc * k_stride + sub * m_stride) * d->elem, m_stride, k_stride, j->rotate,
+                          rows, out_lanes, kc, dst, ld_e, mr);
+        }
     }
-DEFINE_WEIGHT_TRANSFORM(float, f32)
-DEFINE_WEIGHT_TRANSFORM(double, f64)
+}
 
 static void weight_task(void *arg, size_t slot) {
     const conv_job *j = arg;
-    void *temp = j->slot_mem + slot * j->slot_bytes;
+    const int64_t panels = cj_div_up(j->M, j->cfg->mr);
     int64_t t0, t1;
-    cj_split_range(j->d->groups * ELEMS, j->slots, (int64_t)slot, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t g = t / ELEMS;
-        const int e = (int)(t % ELEMS);
-        if (j->d->dtype == CJ_F64) weight_transform_f64(j, g, e, temp);
-        else weight_transform_f32(j, g, e, temp);
-        const cj_matrix u = {temp, j->K, 1, 0, 0};
-        cj_packed_a pa = {j->packed_u + (size_t)t * j->pu_bytes, 0, 0};
-        cj_pack_a(j->cfg, &u, j->M, j->K, &pa);
-    }
+    cj_split_range(j->d->groups * panels, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) weight_panel(j, t / panels, t % panels);
 }
 
 static void conv_task(void *arg, size_t slot) {
@@ -284,14 +267,12 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
     j->chunks = cj_div_up(j->M, j->rows_per_chunk);
     j->tasks = base * j->chunks;
-    j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, d->groups * ELEMS)));
+    j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, d->groups * cj_div_up(j->M, j->cfg->mr))));
     j->pu_bytes = align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
     j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
     j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
     j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
-    const size_t temp_bytes = align64((size_t)(j->M * j->K) * elem);
-    if (j->slot_bytes < temp_bytes) j->slot_bytes = temp_bytes;
     const size_t packed_total = j->pu_bytes * (size_t)(d->groups * ELEMS);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j->slot_bytes * (size_t)j->slots, &s));
@@ -384,47 +365,18 @@ typedef struct {
     int64_t parts;
 } finish_job;
 
-/* grad_w[k][c] = G^T (sum over slots, in slot order, of acc[k][c]) G for rows (group, k). */
-#define DEFINE_WGRAD_FINISH(T, suffix)                                                             \
-    static void wgrad_finish_##suffix(const wgrad_job *j, int64_t r0, int64_t r1) {               \
-        const cj_conv_desc *d = j->d;                                                               \
-        const int64_t M = d->cout_g, N = d->cin_g;                                                  \
-        T *gw = (T *)j->grad_w;                                                                     \
-        for (int64_t row = r0; row < r1; row++) {                                                   \
-            const int64_t g = row / M, k = row % M;                                                 \
-            for (int64_t c = 0; c < N; c++) {                                                       \
-                double m[ELEMS], h[6][3];                                                           \
-                for (int e = 0; e < ELEMS; e++) {                                                   \
-                    T s = 0;                                                                        \
-                    for (int64_t slot = 0; slot < j->slots; slot++)                                 \
-                        s += ((const T *)(j->acc + slot * j->acc_bytes))[((g * ELEMS + e) * M + k) * N + c]; \
-                    m[e] = (double)s;                                                               \
-                }                                                                                   \
-                for (int r = 0; r < 6; r++) /* h = m G (6 x 3) */                                    \
-                    for (int jj = 0; jj < 3; jj++) {                                                \
-                        double a = 0;                                                               \
-                        for (int s = 0; s < 6; s++) a += m[r * 6 + s] * G[s][jj];                   \
-                        h[r][jj] = a;                                                               \
-                    }                                                                               \
-                T *out = gw + (row * N + c) * 9;                                                    \
-                for (int i = 0; i < 3; i++) /* out = G^T h */                                        \
-                    for (int jj = 0; jj < 3; jj++) {                                                \
-                        double a = 0;                                                               \
-                        for (int r = 0; r < 6; r++) a += G[r][i] * h[r][jj];                        \
-                        out[i * 3 + jj] = (T)a;                                                     \
-                    }                                                                               \
-            }                                                                                       \
-        }                                                                                           \
-    }
-DEFINE_WGRAD_FINISH(float, f32)
-DEFINE_WGRAD_FINISH(double, f64)
-
 static void finish_task(void *arg, size_t part) {
     const finish_job *f = arg;
     int64_t r0, r1;
     cj_split_range(f->j->d->c_out, f->parts, (int64_t)part, &r0, &r1);
-    if (f->j->d->dtype == CJ_F64) wgrad_finish_f64(f->j, r0, r1);
-    else wgrad_finish_f32(f->j, r0, r1);
+    const wgrad_job *j = f->j;
+    const cj_conv_desc *d = j->d;
+    const int64_t M = d->cout_g, N = d->cin_g;
+    for (int64_t row = r0; row < r1; row++) { /* row = (group, k): grad_w[row][c] for every c */
+        const int64_t g = row / M, k = row % M;
+        j->tf->weight_grad(j->acc + (size_t)((g * ELEMS * M + k) * N) * d->elem, j->slots,
+                           (int64_t)(j->acc_bytes / d->elem), M * N, N, j->grad_w + (size_t)(row * N * 9) * d->elem);
+    }
 }
 
 static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,

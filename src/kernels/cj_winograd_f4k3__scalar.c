@@ -2,7 +2,7 @@
 #include "kernels/winograd_transforms.h"
 
 #define WT_T float
-#define WT_VL 16
+#define WT_VL 8
 #define WT_NAME(x) cj_f32_winograd_f4k3__scalar_##x
 #include "kernels/winograd_f4k3.inc"
 #undef WT_T
@@ -10,6 +10,6 @@
 #undef WT_NAME
 
 #define WT_T double
-#define WT_VL 8
+#define WT_VL 4
 #define WT_NAME(x) cj_f64_winograd_f4k3__scalar_##x
 #include "kernels/winograd_f4k3.inc"

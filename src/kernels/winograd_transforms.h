@@ -25,6 +25,13 @@ typedef struct cj_wino_transforms {
     /* dst tile = A^T M A + bias[c] (bias NULL: none), clipped to the h x w plane. */
     void (*output)(const void *M, int64_t ld_e, int64_t ld_c, int64_t channels, const cj_wino_tile *tiles,
                    int64_t ntiles, const void *bias, void *dst, int64_t plane, int64_t h, int64_t w);
+    /* U = G g G^T of up to `lanes` kernels at a time (see winograd_f4k3.inc). */
+    void (*weight)(const void *w, int64_t m_stride, int64_t k_stride, int rotate, int rows, int out_lanes,
+                   int64_t kc, void *U, int64_t ld_e, int64_t ld_k);
+    /* grad_w = G^T (sum over slots) G of transformed weight gradients, channel by channel. */
+    void (*weight_grad)(const void *acc, int64_t slots, int64_t slot_stride, int64_t ld_e, int64_t count,
+                        void *out);
+    int lanes; /* tiles or kernels one call transforms together */
 } cj_wino_transforms;
 
 /* The transforms for dtype (CJ_F32 / CJ_F64) on the CPU's selected ISA path. */
@@ -36,7 +43,9 @@ const cj_wino_transforms *cj_wino_transforms_get(int dtype);
     void prefix##_grad_output(const void *, int64_t, int64_t, int64_t, int64_t, const cj_wino_tile *, \
                               int64_t, void *, int64_t, int64_t);                                    \
     void prefix##_output(const void *, int64_t, int64_t, int64_t, const cj_wino_tile *, int64_t,     \
-                         const void *, void *, int64_t, int64_t, int64_t);
+                         const void *, void *, int64_t, int64_t, int64_t);                          \
+    void prefix##_weight(const void *, int64_t, int64_t, int, int, int, int64_t, void *, int64_t, int64_t); \
+    void prefix##_weight_grad(const void *, int64_t, int64_t, int64_t, int64_t, void *);
 CJ_WINO_DECLARE(cj_f32_winograd_f4k3__scalar)
 CJ_WINO_DECLARE(cj_f64_winograd_f4k3__scalar)
 CJ_WINO_DECLARE(cj_f32_winograd_f4k3__avx2)
