@@ -107,27 +107,31 @@ typedef struct {
     int64_t rows_per_chunk, chunks, tasks, slots;
     char *packed_u;                   /* per (group, element): U_e packed as GEMM A */
     size_t pu_bytes;
+    int local_u;                      /* one tile block: each slot transforms its rows' weights */
+    int64_t local_rows;               /* rows of U a slot transforms at a time (local_u) */
+    size_t lu_bytes;                  /* one element's packed rows (local_u) */
     char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer (or a weight temp) */
     size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
 } conv_job;
 
 /* The transformed weights of group g, MR-row panel p, written straight into the packed A layout
  * of gemm.h (cj_packed_a: per KC slice of K, MR-row panels of kc x MR, column by column; rows
- * past M zero), all 36 elements from one read of each kernel. */
-static void weight_panel(const conv_job *j, int64_t g, int64_t p) {
+ * past M zero), all 36 elements from one read of each kernel: element e's matrix at
+ * base + e*e_bytes, of mpad rows, the panel at row row_off. */
+static void weight_panel(const conv_job *j, int64_t g, int64_t p, char *base, size_t e_bytes, int64_t mpad,
+                         int64_t row_off) {
     const cj_conv_desc *d = j->d;
-    const int64_t mr = j->cfg->mr, mpad = cj_round_up(j->M, mr), m0 = p * mr;
-    const int64_t lanes = j->tf->lanes, ld_e = (int64_t)(j->pu_bytes / d->elem);
+    const int64_t mr = j->cfg->mr, m0 = p * mr;
+    const int64_t lanes = j->tf->lanes, ld_e = (int64_t)(e_bytes / d->elem);
     /* Lane (row m) and depth (k) strides of the 3x3 kernels: w[k][m] rotated for grad_input. */
     const int64_t m_stride = j->rotate ? 9 : d->cin_g * 9, k_stride = j->rotate ? d->cin_g * 9 : 9;
     const char *w = j->w + (size_t)(g * d->cout_g * d->cin_g * 9 + m0 * m_stride) * d->elem;
-    char *base = j->packed_u + (size_t)(g * ELEMS) * j->pu_bytes;
     for (int64_t pc = 0; pc < j->K; pc += j->cfg->kc) {
         const int64_t kc = cj_min64(j->cfg->kc, j->K - pc);
         for (int64_t sub = 0; sub < mr; sub += lanes) {
             const int rows = (int)cj_max64(0, cj_min64(cj_min64(lanes, mr - sub), j->M - m0 - sub));
             const int out_lanes = (int)cj_min64(lanes, mr - sub);
-            char *dst = base + (size_t)(pc * mpad + m0 * kc + sub) * d->elem;
+            char *dst = base + (size_t)(pc * mpad + row_off * kc + sub) * d->elem;
             j->tf->weight(w + (size_t)(pc * k_stride + sub * m_stride) * d->elem, m_stride, k_stride, j->rotate,
                           rows, out_lanes, kc, dst, ld_e, mr);
         }
@@ -139,7 +143,28 @@ static void weight_task(void *arg, size_t slot) {
     const int64_t panels = cj_div_up(j->M, j->cfg->mr);
     int64_t t0, t1;
     cj_split_range(j->d->groups * panels, j->slots, (int64_t)slot, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) weight_panel(j, t / panels, t % panels);
+    for (int64_t t = t0; t < t1; t++)
+        weight_panel(j, t / panels, t % panels, j->packed_u + (size_t)(t / panels * ELEMS) * j->pu_bytes,
+                     j->pu_bytes, panels * j->cfg->mr, t % panels * j->cfg->mr);
+}
+
+/* With a single tile block every row of U is used once: rather than a pass that writes all of U
+ * (36x the weights, far past the caches for 512 channels) and GEMMs that read it back, a slot
+ * transforms local_rows rows at a time into its own buffer and uses them while they are in cache. */
+static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, const char *V, int64_t count,
+                        char *Mbuf, void *gemm_scratch, char *local) {
+    const size_t elem = j->d->elem;
+    const int64_t mr = j->cfg->mr, nb = j->t.nb;
+    for (int64_t r0 = m0; r0 < m1; r0 += j->local_rows) {
+        const int64_t rows = cj_min64(j->local_rows, m1 - r0);
+        for (int64_t p = r0 / mr; p < cj_div_up(r0 + rows, mr); p++)
+            weight_panel(j, g, p, local, j->lu_bytes, cj_round_up(rows, mr), p * mr - r0);
+        for (int e = 0; e < ELEMS; e++) {
+            const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K};
+            const cj_gemm_b vb = cj_gemm_b_strided(j->d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)((e * j->M + r0) * nb) * elem, nb, 0, gemm_scratch);
+        }
+    }
 }
 
 static void conv_task(void *arg, size_t slot) {
@@ -165,7 +190,10 @@ static void conv_task(void *arg, size_t slot) {
             have = key;
         }
         const int64_t m0 = chunk * j->rows_per_chunk, m1 = cj_min64(j->M, m0 + j->rows_per_chunk);
-        for (int e = 0; e < ELEMS; e++) {
+        if (j->local_u) {
+            local_gemms(j, g, m0, m1, V, count, Mbuf, gemm_scratch,
+                        gemm_scratch + align64(cj_gemm_scratch_bytes(j->cfg)));
+        } else for (int e = 0; e < ELEMS; e++) {
             const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K};
             const cj_gemm_b vb = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
             cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)((e * j->M + m0) * nb) * elem,
@@ -267,18 +295,23 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
     j->chunks = cj_div_up(j->M, j->rows_per_chunk);
     j->tasks = base * j->chunks;
-    j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, d->groups * cj_div_up(j->M, j->cfg->mr))));
-    j->pu_bytes = align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
+    j->local_u = j->t.blocks == 1;
+    j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->local_u ? j->tasks
+                                                                 : cj_max64(j->tasks, d->groups * cj_div_up(j->M, j->cfg->mr))));
+    j->pu_bytes = j->local_u ? 0 : align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
+    j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
+    j->lu_bytes = j->local_u ? align64(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
     j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
     j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
-    j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
+    j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg)) +
+                    j->lu_bytes * ELEMS;
     const size_t packed_total = j->pu_bytes * (size_t)(d->groups * ELEMS);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j->slot_bytes * (size_t)j->slots, &s));
     j->packed_u = s.ptr;
     j->slot_mem = (char *)s.ptr + packed_total;
-    cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
+    if (!j->local_u) cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
     const int64_t work_slots = j->slots;
     j->slots = cj_min64(work_slots, j->tasks);
     cj_parallel_for(ctx, (size_t)j->slots, conv_task, j);
