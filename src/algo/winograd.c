@@ -38,18 +38,6 @@ static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
 
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-/* Slots' share of the work: each of `tasks` cut into `pieces` so that threads get equal counts
- * when there are few tasks (the same rule as im2col_gemm's). */
-static int64_t pieces_per_task(int64_t tasks, int64_t threads) {
-    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return 1;
-    int64_t a = tasks, b = threads;
-    while (b) {
-        const int64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return threads / a;
-}
 
 /* ---- tiles ------------------------------------------------------------------------------------- */
 
@@ -291,7 +279,7 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->t = make_tiling(d->n, j->dst_h, j->dst_w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
                        j->cfg->nr, 4, ctx->num_threads);
     const int64_t base = j->t.blocks * d->groups;
-    const int64_t pieces = pieces_per_task(base, ctx->num_threads);
+    const int64_t pieces = cj_pieces_per_task(base, ctx->num_threads, TASKS_PER_THREAD);
     j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
     j->chunks = cj_div_up(j->M, j->rows_per_chunk);
     j->tasks = base * j->chunks;
@@ -422,7 +410,7 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
                       j.cfg->nr, 8, ctx->num_threads);
     const int64_t base = j.t.blocks * d->groups;
-    j.cols_per_chunk = cj_div_up(d->cin_g, pieces_per_task(base, ctx->num_threads));
+    j.cols_per_chunk = cj_div_up(d->cin_g, cj_pieces_per_task(base, ctx->num_threads, TASKS_PER_THREAD));
     j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
     j.tasks = base * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
