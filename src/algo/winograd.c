@@ -337,47 +337,56 @@ typedef struct {
     const char *in, *grad_out;
     char *grad_w;
     tiling t;
-    int64_t cols_per_chunk, chunks, tasks, slots;
-    char *acc;                        /* per slot: [group][element][C_out/g][C_in/g] */
+    int64_t cols_per_chunk, chunks, parts, tasks, slots;
+    char *acc;                        /* per part: [group][element][C_out/g][C_in/g] */
     size_t acc_bytes;
     char *slot_mem;                   /* per slot: V, Z, packed Z_e, tile list, GEMM buffer */
     size_t v_bytes, z_bytes, pz_bytes, tile_bytes, slot_bytes;
 } wgrad_job;
 
-static void wgrad_task(void *arg, size_t slot) {
-    const wgrad_job *j = arg;
+/* Block b's contribution to columns chunk of group g's accumulator acc (accumulate: add to it). */
+static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b, char *acc, int accumulate,
+                        char *V, char *Z, char *pz, cj_wino_tile *tiles, void *gemm_scratch) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
     const int64_t nb = j->t.nb, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
     const int64_t M = d->cout_g, N = d->cin_g;
-    char *acc = j->acc + slot * j->acc_bytes;
+    const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
+    const int64_t count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
+    j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
+                       M, tiles, count, Z, M * nb, nb);
+    j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
+                 d->pad_w, c1 - c0, tiles, count, V, (c1 - c0) * nb, nb);
+    for (int e = 0; e < ELEMS; e++) {
+        const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+        cj_packed_a pa = {pz, 0, 0};
+        cj_pack_a(j->cfg, &ze, M, count, &pa);
+        /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
+        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * (c1 - c0) * nb) * elem, 1, nb);
+        char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
+        cj_gemm(j->cfg, &pa, &vt, 0, c1 - c0, c, N, accumulate, gemm_scratch);
+    }
+}
+
+static int64_t tasks_per_part(const wgrad_job *j) { return j->d->groups * j->chunks; }
+
+static void wgrad_task(void *arg, size_t slot) {
+    const wgrad_job *j = arg;
     char *V = j->slot_mem + slot * j->slot_bytes, *Z = V + j->v_bytes, *pz = Z + j->z_bytes;
     cj_wino_tile *tiles = (cj_wino_tile *)(pz + j->pz_bytes);
     char *gemm_scratch = (char *)tiles + j->tile_bytes;
-    memset(acc, 0, j->acc_bytes);
-    int64_t t0, t1, have = -1, count = 0;
+    int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t key = t / j->chunks, chunk = t % j->chunks;
-        const int64_t b = key / d->groups, g = key % d->groups;
-        const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
-        if (key != have) {
-            count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
-            j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
-                               M, tiles, count, Z, M * nb, nb);
-            have = key;
-        }
-        j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
-                     d->pad_w, c1 - c0, tiles, count, V, (c1 - c0) * nb, nb);
-        for (int e = 0; e < ELEMS; e++) {
-            const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
-            cj_packed_a pa = {pz, 0, 0};
-            cj_pack_a(j->cfg, &ze, M, count, &pa);
-            /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
-            const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * (c1 - c0) * nb) * elem, 1, nb);
-            char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
-            cj_gemm(j->cfg, &pa, &vt, 0, c1 - c0, c, N, 1, gemm_scratch);
-        }
+        /* Task (part, group, column chunk) owns those columns of its part's accumulator for its
+         * part of the batch (a fixed range of blocks): each accumulator element is summed in one
+         * order for a given thread count, and the parts are added in order at the end. */
+        const int64_t per_part = tasks_per_part(j), part = t / per_part, r = t % per_part;
+        int64_t b0, b1;
+        cj_split_range(j->t.blocks, j->parts, part, &b0, &b1);
+        for (int64_t b = b0; b < b1; b++)
+            wgrad_block(j, r / j->chunks, r % j->chunks, b, j->acc + (size_t)part * j->acc_bytes, b > b0, V, Z, pz,
+                        tiles, gemm_scratch);
     }
 }
 
@@ -395,7 +404,7 @@ static void finish_task(void *arg, size_t part) {
     const int64_t M = d->cout_g, N = d->cin_g;
     for (int64_t row = r0; row < r1; row++) { /* row = (group, k): grad_w[row][c] for every c */
         const int64_t g = row / M, k = row % M;
-        j->tf->weight_grad(j->acc + (size_t)((g * ELEMS * M + k) * N) * d->elem, j->slots,
+        j->tf->weight_grad(j->acc + (size_t)((g * ELEMS * M + k) * N) * d->elem, j->parts,
                            (int64_t)(j->acc_bytes / d->elem), M * N, N, j->grad_w + (size_t)(row * N * 9) * d->elem);
     }
 }
@@ -408,19 +417,23 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.tf = cj_wino_transforms_get(d->dtype);
     /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
     j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
-                      j.cfg->nr, 8, ctx->num_threads);
-    const int64_t base = j.t.blocks * d->groups;
-    j.cols_per_chunk = cj_div_up(d->cin_g, cj_pieces_per_task(base, ctx->num_threads, TASKS_PER_THREAD));
-    j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
-    j.tasks = base * j.chunks;
-    j.slots = cj_min64(ctx->num_threads, j.tasks);
+                      j.cfg->nr, 8, 1); /* threads split columns, not blocks */
+    /* Threads split the batch when the accumulator is small (each gets a copy, added at the end),
+     * else the accumulator's columns (each thread transforms every block's grad_output tiles). */
     j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
+    const int split_batch = j.acc_bytes <= cj_cpu()->l2_bytes && j.t.blocks >= ctx->num_threads;
+    j.parts = split_batch ? ctx->num_threads : 1;
+    j.cols_per_chunk = split_batch ? d->cin_g
+                                   : cj_div_up(d->cin_g, cj_pieces_per_task(d->groups, ctx->num_threads, TASKS_PER_THREAD));
+    j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
+    j.tasks = j.parts * d->groups * j.chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.v_bytes = align64(ELEMS * (size_t)(d->cin_g * j.t.nb) * elem);
     j.z_bytes = align64(ELEMS * (size_t)(d->cout_g * j.t.nb) * elem);
     j.pz_bytes = align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
     j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
     j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
-    const size_t acc_total = j.acc_bytes * (size_t)j.slots;
+    const size_t acc_total = j.acc_bytes * (size_t)j.parts;
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, acc_total + j.slot_bytes * (size_t)j.slots, &s));
     j.acc = s.ptr;
