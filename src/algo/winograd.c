@@ -98,7 +98,7 @@ typedef struct {
     int local_u;                      /* one tile block: each slot transforms its rows' weights */
     int64_t local_rows;               /* rows of U a slot transforms at a time (local_u) */
     size_t lu_bytes;                  /* one element's packed rows (local_u) */
-    char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer (or a weight temp) */
+    char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer, local U (local_u) */
     size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
 } conv_job;
 
