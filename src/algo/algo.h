@@ -44,6 +44,7 @@ extern const cj_algo cj_algo_im2col_gemm;
 extern const cj_algo cj_algo_implicit_gemm;
 extern const cj_algo cj_algo_direct;
 extern const cj_algo cj_algo_fft;
+extern const cj_algo cj_algo_winograd;
 
 /* grad_bias[k] = sum over n, y, x of grad_out[n, k, y, x] (shared by every algorithm). */
 void cj_bias_grad(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, void *grad_bias);

@@ -204,18 +204,6 @@ static void fwd_task(void *arg, size_t slot) {
     }
 }
 
-/* How many pieces to cut each of `tasks` tasks into so that every one of `threads` threads gets
- * the same number: none when there are plenty, else threads / gcd(tasks, threads). */
-static int64_t pieces_per_task(int64_t tasks, int64_t threads) {
-    if (threads <= 1 || tasks >= TASKS_PER_THREAD * threads) return 1;
-    int64_t a = tasks, b = threads;
-    while (b) {
-        const int64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return threads / a;
-}
 
 cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
                                const void *w, const void *bias, void *out) {
@@ -224,7 +212,7 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.K = d->cin_g * d->kh * d->kw;
     j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
     const int64_t base_tasks = j.px.units * d->groups;
-    const int64_t pieces = pieces_per_task(base_tasks, ctx->num_threads);
+    const int64_t pieces = cj_pieces_per_task(base_tasks, ctx->num_threads, TASKS_PER_THREAD);
     j.rows_per_chunk = cj_round_up(cj_div_up(d->cout_g, pieces), cfg->mr);
     j.row_chunks = cj_div_up(d->cout_g, j.rows_per_chunk);
     j.tasks = base_tasks * j.row_chunks;
@@ -308,7 +296,7 @@ cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc 
     /* Tile with the whole K first to learn the image grouping, then cut channels for threads. */
     j.px = tile_pixels(d, cfg, j.K);
     j.image_groups = cj_div_up(d->n, j.px.batch);
-    j.chans_per_chunk = cj_div_up(d->cin_g, pieces_per_task(j.image_groups * d->groups, ctx->num_threads));
+    j.chans_per_chunk = cj_div_up(d->cin_g, cj_pieces_per_task(j.image_groups * d->groups, ctx->num_threads, TASKS_PER_THREAD));
     j.chunks = cj_div_up(d->cin_g, j.chans_per_chunk);
     j.tasks = j.image_groups * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
@@ -401,7 +389,7 @@ cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, 
     bwd_weights_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .grad_out = grad_out, .grad_w = grad_w};
     j.K = d->cin_g * d->kh * d->kw;
     j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
-    j.rows_per_chunk = cj_div_up(j.K, pieces_per_task(j.px.units * d->groups, ctx->num_threads));
+    j.rows_per_chunk = cj_div_up(j.K, cj_pieces_per_task(j.px.units * d->groups, ctx->num_threads, TASKS_PER_THREAD));
     j.chunks = cj_div_up(j.K, j.rows_per_chunk);
     j.tasks = j.px.units * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);

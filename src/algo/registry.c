@@ -7,6 +7,7 @@ const cj_algo *cj_algo_get(cj_algorithm id) {
     case CJ_ALGO_IMPLICIT_GEMM: return &cj_algo_implicit_gemm;
     case CJ_ALGO_DIRECT: return &cj_algo_direct;
     case CJ_ALGO_FFT: return &cj_algo_fft;
+    case CJ_ALGO_WINOGRAD: return &cj_algo_winograd;
     default: return NULL;
     }
 }

@@ -44,4 +44,18 @@ static inline void cj_split_range(int64_t total, int64_t parts, int64_t part, in
     *end = *begin + base + (part < extra ? 1 : 0);
 }
 
+/* How many pieces to cut each of `tasks` tasks into so that every one of `threads` threads gets
+ * the same number: none when there are at least per_thread tasks per thread, else
+ * threads / gcd(tasks, threads). */
+static inline int64_t cj_pieces_per_task(int64_t tasks, int64_t threads, int64_t per_thread) {
+    if (threads <= 1 || tasks >= per_thread * threads) return 1;
+    int64_t a = tasks, b = threads;
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return threads / a;
+}
+
 #endif

@@ -1,0 +1,454 @@
+/* CJ_ALGO_WINOGRAD: 3x3 kernels, stride 1, dilation 1, any padding and groups, as Winograd
+ * F(4x4, 3x3) (6x6 tiles, 36 transform elements) for f32 and f64.
+ *
+ *   forward      V = B^T d B (input tiles), U = G g G^T (weights),
+ *                M_e (C_out/g x tiles) = U_e (C_out/g x C_in/g) * V_e (C_in/g x tiles), e = 0..35,
+ *                out tile = A^T M A + bias
+ *   grad_input   the same over grad_output with the kernel rotated by 180 degrees, channels
+ *                swapped and padding 2 - pad (negative padding crops)
+ *   grad_weight  dW_e (C_out/g x C_in/g) += Z_e (C_out/g x tiles) * V_e^T, Z = A dY A^T, summed over
+ *                the batch in the transformed domain, then dW = G^T dW_e G once
+ *                (the adjoint of the forward map g -> A^T ((G g G^T) . V) A).
+ *
+ * The element-wise stage is 36 GEMMs per block of tiles on the GEMM engine: the transformed
+ * weights are packed once per call as A, the transformed tiles are B. Tiles of the whole batch
+ * are numbered together and cut into blocks of NB tiles (a multiple of NR); each thread slot
+ * transforms one block at a time into its own buffers, so scratch depends on the channel counts
+ * and NB, never on N or the image size. Tasks are (block, group, row chunk), cut into one
+ * contiguous range per slot: results depend only on the thread count. */
+#include <string.h>
+
+#include "algo/algo.h"
+#include "gemm/gemm.h"
+#include "kernels/winograd_transforms.h"
+#include "util/checked.h"
+#include "util/error.h"
+
+#define TILE 4    /* outputs per tile side */
+#define ELEMS 36  /* transform elements per tile (6 x 6) */
+#define TASKS_PER_THREAD 4
+
+static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
+    (void)pass;
+    if (d->kh != 3 || d->kw != 3) return "Winograd F(4x4,3x3) needs a 3x3 kernel";
+    if (d->stride_h != 1 || d->stride_w != 1) return "Winograd needs stride 1";
+    if (d->dil_h != 1 || d->dil_w != 1) return "Winograd needs dilation 1";
+    return NULL;
+}
+
+static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+
+/* ---- tiles ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t th, tw, per_image, total; /* tiles per column, per row, per image, in the batch */
+    int64_t nb, blocks;               /* tiles per block, blocks */
+} tiling;
+
+/* Tiles cover an h x w output. NB: as many tiles as let `bytes_per_tile` of slot buffers fit the
+ * L2 budget, in whole NR tiles and at least one, fewer when the batch would give the threads too
+ * few blocks (tiles of all images count together, so small images still fill a GEMM). */
+static tiling make_tiling(int64_t n, int64_t h, int64_t w, int64_t groups, size_t bytes_per_tile,
+                          int64_t nr, int64_t most_nr, int threads) {
+    tiling t;
+    t.th = cj_div_up(h, TILE);
+    t.tw = cj_div_up(w, TILE);
+    t.per_image = t.th * t.tw;
+    t.total = n * t.per_image;
+    int64_t nb = (int64_t)(cj_cpu()->l2_bytes / bytes_per_tile) / nr * nr;
+    nb = cj_min64(cj_max64(nb, nr), most_nr * nr);
+    const int64_t want_blocks = cj_div_up(TASKS_PER_THREAD * threads, groups);
+    nb = cj_min64(nb, cj_max64(nr, cj_round_up(cj_div_up(t.total, want_blocks), nr)));
+    t.nb = cj_min64(nb, t.total);
+    t.blocks = cj_div_up(t.total, t.nb);
+    return t;
+}
+
+/* The tiles of block b; returns their count. */
+static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_t dst_image, cj_wino_tile *out) {
+    const int64_t q0 = b * t->nb, count = cj_min64(t->nb, t->total - q0);
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t q = q0 + i, n = q / t->per_image, r = q % t->per_image;
+        out[i].src = n * src_image;
+        out[i].dst = n * dst_image;
+        out[i].y = r / t->tw * TILE;
+        out[i].x = r % t->tw * TILE;
+    }
+    return count;
+}
+
+/* ---- forward and grad_input -------------------------------------------------------------------- */
+
+/* One Winograd convolution dst = conv3x3(src, kernel) (+ bias): the forward pass, or grad_input
+ * with src = grad_output and the rotated, transposed kernel. Per group, K source channels and M
+ * destination channels. */
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    const cj_wino_transforms *tf;
+    int rotate;                       /* grad_input: kernel[m][k] = w[k][m] rotated by 180 degrees */
+    const char *src, *w, *bias;
+    char *dst;
+    int64_t src_c, src_h, src_w, dst_c, dst_h, dst_w, K, M, pad_h, pad_w;
+    tiling t;
+    int64_t rows_per_chunk, chunks, tasks, slots;
+    char *packed_u;                   /* per (group, element): U_e packed as GEMM A */
+    size_t pu_bytes;
+    int local_u;                      /* one tile block: each slot transforms its rows' weights */
+    int64_t local_rows;               /* rows of U a slot transforms at a time (local_u) */
+    size_t lu_bytes;                  /* one element's packed rows (local_u) */
+    char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer, local U (local_u) */
+    size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
+} conv_job;
+
+/* The transformed weights of group g, MR-row panel p, written straight into the packed A layout
+ * of gemm.h (cj_packed_a: per KC slice of K, MR-row panels of kc x MR, column by column; rows
+ * past M zero), all 36 elements from one read of each kernel: element e's matrix at
+ * base + e*e_bytes, of mpad rows, the panel at row row_off. */
+static void weight_panel(const conv_job *j, int64_t g, int64_t p, char *base, size_t e_bytes, int64_t mpad,
+                         int64_t row_off) {
+    const cj_conv_desc *d = j->d;
+    const int64_t mr = j->cfg->mr, m0 = p * mr;
+    const int64_t lanes = j->tf->lanes, ld_e = (int64_t)(e_bytes / d->elem);
+    /* Lane (row m) and depth (k) strides of the 3x3 kernels: w[k][m] rotated for grad_input. */
+    const int64_t m_stride = j->rotate ? 9 : d->cin_g * 9, k_stride = j->rotate ? d->cin_g * 9 : 9;
+    const char *w = j->w + (size_t)(g * d->cout_g * d->cin_g * 9 + m0 * m_stride) * d->elem;
+    for (int64_t pc = 0; pc < j->K; pc += j->cfg->kc) {
+        const int64_t kc = cj_min64(j->cfg->kc, j->K - pc);
+        for (int64_t sub = 0; sub < mr; sub += lanes) {
+            const int rows = (int)cj_max64(0, cj_min64(cj_min64(lanes, mr - sub), j->M - m0 - sub));
+            const int out_lanes = (int)cj_min64(lanes, mr - sub);
+            char *dst = base + (size_t)(pc * mpad + row_off * kc + sub) * d->elem;
+            j->tf->weight(w + (size_t)(pc * k_stride + sub * m_stride) * d->elem, m_stride, k_stride, j->rotate,
+                          rows, out_lanes, kc, dst, ld_e, mr);
+        }
+    }
+}
+
+static void weight_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    const int64_t panels = cj_div_up(j->M, j->cfg->mr);
+    int64_t t0, t1;
+    cj_split_range(j->d->groups * panels, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        weight_panel(j, t / panels, t % panels, j->packed_u + (size_t)(t / panels * ELEMS) * j->pu_bytes,
+                     j->pu_bytes, panels * j->cfg->mr, t % panels * j->cfg->mr);
+}
+
+/* With a single tile block every row of U is used once: rather than a pass that writes all of U
+ * (36x the weights, far past the caches for 512 channels) and GEMMs that read it back, a slot
+ * transforms local_rows rows at a time into its own buffer and uses them while they are in cache. */
+static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, const char *V, int64_t count,
+                        char *Mbuf, void *gemm_scratch, char *local) {
+    const size_t elem = j->d->elem;
+    const int64_t mr = j->cfg->mr, nb = j->t.nb;
+    for (int64_t r0 = m0; r0 < m1; r0 += j->local_rows) {
+        const int64_t rows = cj_min64(j->local_rows, m1 - r0);
+        for (int64_t p = r0 / mr; p < cj_div_up(r0 + rows, mr); p++)
+            weight_panel(j, g, p, local, j->lu_bytes, cj_round_up(rows, mr), p * mr - r0);
+        for (int e = 0; e < ELEMS; e++) {
+            const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K};
+            const cj_gemm_b vb = cj_gemm_b_strided(j->d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)((e * j->M + r0) * nb) * elem, nb, 0, gemm_scratch);
+        }
+    }
+}
+
+static void conv_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t nb = j->t.nb, src_plane = j->src_h * j->src_w, dst_plane = j->dst_h * j->dst_w;
+    char *V = j->slot_mem + slot * j->slot_bytes, *Mbuf = V + j->v_bytes;
+    cj_wino_tile *tiles = (cj_wino_tile *)(Mbuf + j->m_bytes);
+    char *gemm_scratch = (char *)tiles + j->tile_bytes;
+    int64_t t0, t1, have = -1, block_have = -1, count = 0;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t key = t / j->chunks, chunk = t % j->chunks;
+        const int64_t b = key / d->groups, g = key % d->groups;
+        if (b != block_have) {
+            count = block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
+            block_have = b;
+        }
+        if (key != have) { /* row chunks of one (block, group) share its transformed input */
+            j->tf->input(j->src + (size_t)(g * j->K * src_plane) * elem, src_plane, j->src_h, j->src_w,
+                         j->pad_h, j->pad_w, j->K, tiles, count, V, j->K * nb, nb);
+            have = key;
+        }
+        const int64_t m0 = chunk * j->rows_per_chunk, m1 = cj_min64(j->M, m0 + j->rows_per_chunk);
+        if (j->local_u) {
+            local_gemms(j, g, m0, m1, V, count, Mbuf, gemm_scratch,
+                        gemm_scratch + align64(cj_gemm_scratch_bytes(j->cfg)));
+        } else for (int e = 0; e < ELEMS; e++) {
+            const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K};
+            const cj_gemm_b vb = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)((e * j->M + m0) * nb) * elem,
+                         nb, 0, gemm_scratch);
+        }
+        const char *bias = j->bias ? j->bias + (size_t)(g * j->M + m0) * elem : NULL;
+        j->tf->output(Mbuf + (size_t)(m0 * nb) * elem, j->M * nb, nb, m1 - m0, tiles, count, bias,
+                      j->dst + (size_t)((g * j->M + m0) * dst_plane) * elem, dst_plane, j->dst_h, j->dst_w);
+    }
+}
+
+/* ---- few-tap elements ---------------------------------------------------------------------------
+ * SPEC bounds each element's error by tol * (sum of |terms| of that element), while a tile's
+ * rounding error scales with the whole tile. An element whose window meets the source in at most
+ * FEW_TAPS taps (corners at padding 2, rows and columns that read only padding) can have a sum far
+ * below its tile's, so these are recomputed directly after the Winograd pass. They lie on the
+ * borders only: O(perimeter) work, and none at all for the usual padding 1. */
+#define FEW_TAPS 3
+
+/* Kernel rows i (0..2) of a window at y - pad that fall inside 0..h-1. */
+static int valid_taps(int64_t y, int64_t pad, int64_t h) {
+    int count = 0;
+    for (int i = 0; i < 3; i++) count += y - pad + i >= 0 && y - pad + i < h;
+    return count;
+}
+
+#define DEFINE_DIRECT_ELEMENT(T, suffix)                                                            \
+    static void direct_element_##suffix(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, \
+                                        int64_t x) {                                                 \
+        const int64_t src_plane = j->src_h * j->src_w, cin_g = j->d->cin_g, cout_g = j->d->cout_g;   \
+        const T *w = (const T *)j->w, *bias = (const T *)j->bias;                                    \
+        double acc = bias ? (double)bias[g * j->M + m] : 0.0;                                        \
+        for (int64_t k = 0; k < j->K; k++) {                                                         \
+            const T *plane = (const T *)j->src + (n * j->src_c + g * j->K + k) * src_plane;          \
+            const T *g3 = j->rotate ? w + ((g * cout_g + k) * cin_g + m) * 9                         \
+                                    : w + ((g * cout_g + m) * cin_g + k) * 9;                        \
+            for (int i = 0; i < 3; i++) {                                                            \
+                const int64_t sy = y - j->pad_h + i;                                                 \
+                if (sy < 0 || sy >= j->src_h) continue;                                              \
+                for (int c = 0; c < 3; c++) {                                                        \
+                    const int64_t sx = x - j->pad_w + c;                                             \
+                    if (sx < 0 || sx >= j->src_w) continue;                                          \
+                    const T wv = j->rotate ? g3[(2 - i) * 3 + 2 - c] : g3[i * 3 + c];                \
+                    acc += (double)plane[sy * j->src_w + sx] * (double)wv;                           \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        ((T *)j->dst)[((n * j->dst_c + g * j->M + m) * j->dst_h + y) * j->dst_w + x] = (T)acc;       \
+    }
+DEFINE_DIRECT_ELEMENT(float, f32)
+DEFINE_DIRECT_ELEMENT(double, f64)
+
+static void fix_element(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, int64_t x) {
+    if (j->d->dtype == CJ_F64) direct_element_f64(j, n, g, m, y, x);
+    else direct_element_f32(j, n, g, m, y, x);
+}
+
+/* Recomputes the few-tap elements of destination planes (image, channel) [p0, p1). A row's tap
+ * count per column rises and falls once across the row, so its few-tap columns are a prefix and
+ * a suffix. */
+static void fix_planes(const conv_job *j, int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t n = p / j->dst_c, ch = p % j->dst_c, g = ch / j->M, m = ch % j->M;
+        for (int64_t y = 0; y < j->dst_h; y++) {
+            const int rows = valid_taps(y, j->pad_h, j->src_h);
+            int64_t x = 0;
+            for (; x < j->dst_w && rows * valid_taps(x, j->pad_w, j->src_w) <= FEW_TAPS; x++)
+                fix_element(j, n, g, m, y, x);
+            for (int64_t r = j->dst_w - 1; r >= x && rows * valid_taps(r, j->pad_w, j->src_w) <= FEW_TAPS; r--)
+                fix_element(j, n, g, m, y, r);
+        }
+    }
+}
+
+/* Tap counts are smallest at the corners. */
+static int has_few_tap_elements(const conv_job *j) {
+    const int top = valid_taps(0, j->pad_h, j->src_h), bottom = valid_taps(j->dst_h - 1, j->pad_h, j->src_h);
+    const int left = valid_taps(0, j->pad_w, j->src_w), right = valid_taps(j->dst_w - 1, j->pad_w, j->src_w);
+    const int rows = top < bottom ? top : bottom, cols = left < right ? left : right;
+    return rows * cols <= FEW_TAPS;
+}
+
+static void fix_task(void *arg, size_t slot) {
+    const conv_job *j = arg;
+    int64_t p0, p1;
+    cj_split_range(j->d->n * j->dst_c, j->slots, (int64_t)slot, &p0, &p1);
+    fix_planes(j, p0, p1);
+}
+
+static cj_status run_conv(cj_context *ctx, conv_job *j) {
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    j->cfg = cj_gemm_config_get(d->dtype);
+    j->tf = cj_wino_transforms_get(d->dtype);
+    j->t = make_tiling(d->n, j->dst_h, j->dst_w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
+                       j->cfg->nr, 4, ctx->num_threads);
+    const int64_t base = j->t.blocks * d->groups;
+    const int64_t pieces = cj_pieces_per_task(base, ctx->num_threads, TASKS_PER_THREAD);
+    j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
+    j->chunks = cj_div_up(j->M, j->rows_per_chunk);
+    j->tasks = base * j->chunks;
+    j->local_u = j->t.blocks == 1;
+    j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->local_u ? j->tasks
+                                                                 : cj_max64(j->tasks, d->groups * cj_div_up(j->M, j->cfg->mr))));
+    j->pu_bytes = j->local_u ? 0 : align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
+    j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
+    j->lu_bytes = j->local_u ? align64(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
+    j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
+    j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
+    j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
+    j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg)) +
+                    j->lu_bytes * ELEMS;
+    const size_t packed_total = j->pu_bytes * (size_t)(d->groups * ELEMS);
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j->slot_bytes * (size_t)j->slots, &s));
+    j->packed_u = s.ptr;
+    j->slot_mem = (char *)s.ptr + packed_total;
+    if (!j->local_u) cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
+    const int64_t work_slots = j->slots;
+    j->slots = cj_min64(work_slots, j->tasks);
+    cj_parallel_for(ctx, (size_t)j->slots, conv_task, j);
+    if (has_few_tap_elements(j)) cj_parallel_for(ctx, (size_t)j->slots, fix_task, j);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                              const void *bias, void *out) {
+    conv_job j = {.d = d, .rotate = 0, .src = in, .w = w, .bias = bias, .dst = out,
+                  .src_c = d->c_in, .src_h = d->h_in, .src_w = d->w_in,
+                  .dst_c = d->c_out, .dst_h = d->h_out, .dst_w = d->w_out,
+                  .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
+    return run_conv(ctx, &j);
+}
+
+/* grad_in[c, y, x] = sum_k,i,j dY[k, y + pad - i, x + pad - j] w[k, c, i, j]: a stride-1 3x3
+ * correlation of dY with the rotated kernel at padding 2 - pad. */
+static cj_status wino_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
+                                    const void *w, void *grad_in) {
+    conv_job j = {.d = d, .rotate = 1, .src = grad_out, .w = w, .bias = NULL, .dst = grad_in,
+                  .src_c = d->c_out, .src_h = d->h_out, .src_w = d->w_out,
+                  .dst_c = d->c_in, .dst_h = d->h_in, .dst_w = d->w_in,
+                  .K = d->cout_g, .M = d->cin_g, .pad_h = 2 - d->pad_h, .pad_w = 2 - d->pad_w};
+    return run_conv(ctx, &j);
+}
+
+/* ---- grad_weight ------------------------------------------------------------------------------- */
+
+typedef struct {
+    const cj_conv_desc *d;
+    const cj_gemm_config *cfg;
+    const cj_wino_transforms *tf;
+    const char *in, *grad_out;
+    char *grad_w;
+    tiling t;
+    int64_t cols_per_chunk, chunks, parts, tasks, slots;
+    char *acc;                        /* per part: [group][element][C_out/g][C_in/g] */
+    size_t acc_bytes;
+    char *slot_mem;                   /* per slot: V, Z, packed Z_e, tile list, GEMM buffer */
+    size_t v_bytes, z_bytes, pz_bytes, tile_bytes, slot_bytes;
+} wgrad_job;
+
+/* Block b's contribution to columns chunk of group g's accumulator acc (accumulate: add to it). */
+static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b, char *acc, int accumulate,
+                        char *V, char *Z, char *pz, cj_wino_tile *tiles, void *gemm_scratch) {
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t nb = j->t.nb, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const int64_t M = d->cout_g, N = d->cin_g;
+    const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
+    const int64_t count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
+    j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
+                       M, tiles, count, Z, M * nb, nb);
+    j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
+                 d->pad_w, c1 - c0, tiles, count, V, (c1 - c0) * nb, nb);
+    for (int e = 0; e < ELEMS; e++) {
+        const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+        cj_packed_a pa = {pz, 0, 0};
+        cj_pack_a(j->cfg, &ze, M, count, &pa);
+        /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
+        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * (c1 - c0) * nb) * elem, 1, nb);
+        char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
+        cj_gemm(j->cfg, &pa, &vt, 0, c1 - c0, c, N, accumulate, gemm_scratch);
+    }
+}
+
+static int64_t tasks_per_part(const wgrad_job *j) { return j->d->groups * j->chunks; }
+
+static void wgrad_task(void *arg, size_t slot) {
+    const wgrad_job *j = arg;
+    char *V = j->slot_mem + slot * j->slot_bytes, *Z = V + j->v_bytes, *pz = Z + j->z_bytes;
+    cj_wino_tile *tiles = (cj_wino_tile *)(pz + j->pz_bytes);
+    char *gemm_scratch = (char *)tiles + j->tile_bytes;
+    int64_t t0, t1;
+    cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        /* Task (part, group, column chunk) owns those columns of its part's accumulator for its
+         * part of the batch (a fixed range of blocks): each accumulator element is summed in one
+         * order for a given thread count, and the parts are added in order at the end. */
+        const int64_t per_part = tasks_per_part(j), part = t / per_part, r = t % per_part;
+        int64_t b0, b1;
+        cj_split_range(j->t.blocks, j->parts, part, &b0, &b1);
+        for (int64_t b = b0; b < b1; b++)
+            wgrad_block(j, r / j->chunks, r % j->chunks, b, j->acc + (size_t)part * j->acc_bytes, b > b0, V, Z, pz,
+                        tiles, gemm_scratch);
+    }
+}
+
+typedef struct {
+    const wgrad_job *j;
+    int64_t parts;
+} finish_job;
+
+static void finish_task(void *arg, size_t part) {
+    const finish_job *f = arg;
+    int64_t r0, r1;
+    cj_split_range(f->j->d->c_out, f->parts, (int64_t)part, &r0, &r1);
+    const wgrad_job *j = f->j;
+    const cj_conv_desc *d = j->d;
+    const int64_t M = d->cout_g, N = d->cin_g;
+    for (int64_t row = r0; row < r1; row++) { /* row = (group, k): grad_w[row][c] for every c */
+        const int64_t g = row / M, k = row % M;
+        j->tf->weight_grad(j->acc + (size_t)((g * ELEMS * M + k) * N) * d->elem, j->parts,
+                           (int64_t)(j->acc_bytes / d->elem), M * N, N, j->grad_w + (size_t)(row * N * 9) * d->elem);
+    }
+}
+
+static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                       const void *grad_out, void *grad_w) {
+    const size_t elem = d->elem;
+    wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
+    j.cfg = cj_gemm_config_get(d->dtype);
+    j.tf = cj_wino_transforms_get(d->dtype);
+    /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
+    j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
+                      j.cfg->nr, 8, 1); /* threads split columns, not blocks */
+    /* Threads split the batch when the accumulator is small (each gets a copy, added at the end),
+     * else the accumulator's columns (each thread transforms every block's grad_output tiles). */
+    j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
+    const int split_batch = j.acc_bytes <= cj_cpu()->l2_bytes && j.t.blocks >= ctx->num_threads;
+    j.parts = split_batch ? ctx->num_threads : 1;
+    j.cols_per_chunk = split_batch ? d->cin_g
+                                   : cj_div_up(d->cin_g, cj_pieces_per_task(d->groups, ctx->num_threads, TASKS_PER_THREAD));
+    j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
+    j.tasks = j.parts * d->groups * j.chunks;
+    j.slots = cj_min64(ctx->num_threads, j.tasks);
+    j.v_bytes = align64(ELEMS * (size_t)(d->cin_g * j.t.nb) * elem);
+    j.z_bytes = align64(ELEMS * (size_t)(d->cout_g * j.t.nb) * elem);
+    j.pz_bytes = align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
+    j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
+    j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
+    const size_t acc_total = j.acc_bytes * (size_t)j.parts;
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, acc_total + j.slot_bytes * (size_t)j.slots, &s));
+    j.acc = s.ptr;
+    j.slot_mem = (char *)s.ptr + acc_total;
+    cj_parallel_for(ctx, (size_t)j.slots, wgrad_task, &j);
+    finish_job f = {&j, cj_min64(ctx->num_threads, d->c_out)};
+    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
+    cj_scratch_release(ctx, &s);
+    return CJ_OK;
+}
+
+const cj_algo cj_algo_winograd = {
+    .id = CJ_ALGO_WINOGRAD,
+    .unsupported = wino_unsupported,
+    .forward = wino_forward,
+    .backward_data = wino_backward_data,
+    .backward_weights = wino_backward_weights,
+};

@@ -1,0 +1,15 @@
+/* Winograd F(4x4, 3x3) tile transforms, f32 and f64, built with this file's ISA flags (avx512). */
+#include "kernels/winograd_transforms.h"
+
+#define WT_T float
+#define WT_VL 16
+#define WT_NAME(x) cj_f32_winograd_f4k3__avx512_##x
+#include "kernels/winograd_f4k3.inc"
+#undef WT_T
+#undef WT_VL
+#undef WT_NAME
+
+#define WT_T double
+#define WT_VL 8
+#define WT_NAME(x) cj_f64_winograd_f4k3__avx512_##x
+#include "kernels/winograd_f4k3.inc"
