@@ -1,11 +1,14 @@
 /* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
- * the configuration; measured on this machine class, see the closing notes of the issues):
- *  1. depthwise or nearly so (C_in/groups * kh * kw < 32, or C_out/groups < 8): DIRECT — a GEMM
- *     with so little depth or width runs its NR-wide kernel mostly empty;
- *  2. 3x3, stride 1, dilation 1, at least 16 channels each way: WINOGRAD (4x fewer multiplies);
- *  3. kernels from 4 to 16, stride 1, dilation 1, at least 8 input channels per group: FFT;
- *  4. 1x1 with stride 1 and no padding: IMPLICIT_GEMM (the input is already the GEMM's B);
- *  5. otherwise IMPLICIT_GEMM when it exists, else IM2COL_GEMM.
+ * the configuration), from the side-by-side measurements of this session (1 thread, f32):
+ *  1. depthwise (C_in/groups = 1) or small groups (C_in/groups <= 8 with groups > 1): DIRECT —
+ *     10-40x im2col+GEMM there, whose GEMMs are too thin for the NR-wide kernel;
+ *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 32+ output tiles of 4x4: WINOGRAD
+ *     (F(4x4,3x3): 1.7-2.1x im2col+GEMM on the ResNet/VGG 3x3 layers; below 32 tiles the
+ *     transforms dominate, e.g. resnet50.res4 at N=1);
+ *  3. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels per group, and
+ *     for the backward passes an output of 300+ pixels: FFT (1.2-3.5x im2col+GEMM on 5x5 and 7x7
+ *     layers of 27x27 and up; on lenet.conv2's 14x14 its backward passes lose);
+ *  4. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
@@ -24,12 +27,14 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
 
 const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int unit_stride = d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1;
-    const int64_t kmax = d->kh > d->kw ? d->kh : d->kw, kmin = d->kh < d->kw ? d->kh : d->kw;
+    const int64_t pixels = d->h_out * d->w_out;
+    const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const cj_algo *a = NULL;
-    if (d->cin_g * d->kh * d->kw < 32 || d->cout_g < 8) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16)
+    if (d->cin_g == 1 || (d->groups > 1 && d->cin_g <= 8)) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 32)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
-    if (!a && unit_stride && kmin >= 4 && kmax <= 16 && d->cin_g >= 8) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && unit_stride && d->kh * d->kw >= 16 && d->cin_g >= 8 && (pass == CJ_PASS_FORWARD || pixels >= 300))
+        a = usable(CJ_ALGO_FFT, d, pass);
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;
 }
