@@ -1,7 +1,8 @@
 /* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
  * the configuration), from the side-by-side measurements of this session (1 thread, f32):
- *  1. depthwise (C_in/groups = 1) or small groups (C_in/groups <= 8 with groups > 1): DIRECT —
- *     10-40x im2col+GEMM there, whose GEMMs are too thin for the NR-wide kernel;
+ *  1. depthwise or small groups (C_in/groups <= 8 with groups > 1): DIRECT — 10-40x im2col+GEMM
+ *     there, whose GEMMs are too thin for the NR-wide kernel (first layers with C_in = 1 or 3 and
+ *     one group stay on GEMM: DIRECT only ties there in forward and loses backward);
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 32+ output tiles of 4x4: WINOGRAD
  *     (F(4x4,3x3): 1.7-2.1x im2col+GEMM on the ResNet/VGG 3x3 layers; below 32 tiles the
  *     transforms dominate, e.g. resnet50.res4 at N=1);
@@ -30,7 +31,7 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int64_t pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const cj_algo *a = NULL;
-    if (d->cin_g == 1 || (d->groups > 1 && d->cin_g <= 8)) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 32)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && unit_stride && d->kh * d->kw >= 16 && d->cin_g >= 8 && (pass == CJ_PASS_FORWARD || pixels >= 300))
