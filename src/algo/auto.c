@@ -1,15 +1,18 @@
 /* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
- * the configuration), from the side-by-side measurements of this session (1 thread, f32):
- *  1. depthwise or small groups (C_in/groups <= 8 with groups > 1): DIRECT — 10-40x im2col+GEMM
- *     there, whose GEMMs are too thin for the NR-wide kernel (first layers with C_in = 1 or 3 and
- *     one group stay on GEMM: DIRECT only ties there in forward and loses backward);
+ * the configuration), from the side-by-side measurements of this session (1 thread, f32, the
+ * suite of bench/layers.tsv; the figures are in the closing notes):
+ *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 10-40x
+ *     im2col+GEMM there, whose GEMMs are too thin for the NR-wide kernel;
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 32+ output tiles of 4x4: WINOGRAD
- *     (F(4x4,3x3): 1.7-2.1x im2col+GEMM on the ResNet/VGG 3x3 layers; below 32 tiles the
- *     transforms dominate, e.g. resnet50.res4 at N=1);
- *  3. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels per group, and
- *     for the backward passes an output of 300+ pixels: FFT (1.2-3.5x im2col+GEMM on 5x5 and 7x7
- *     layers of 27x27 and up; on lenet.conv2's 14x14 its backward passes lose);
- *  4. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
+ *     (F(4x4,3x3): 1.7-2.5x the GEMM algorithms on the ResNet/VGG 3x3 layers);
+ *  3. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels and 300+ output
+ *     pixels: FFT (1.2-3.5x the GEMM algorithms on 5x5 and 7x7 layers of 27x27 and up);
+ *  4. kernels of area 25+ with few channels (3 to 32 in forward and grad_input, 1 to 3 in
+ *     grad_weight): DIRECT (resnet50.conv1 forward 1.6x, lenet.conv2 grad_input 1.7x);
+ *  5. grad_input with a stride, or with fewer than 16 input channels per group: IM2COL_GEMM
+ *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
+ *     alexnet.conv1 grad_input 7x slower); forward and grad_weight with a stride: IM2COL_GEMM;
+ *  6. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
@@ -27,15 +30,18 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
 }
 
 const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
-    const int unit_stride = d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1;
-    const int64_t pixels = d->h_out * d->w_out;
+    const int strided = d->stride_h != 1 || d->stride_w != 1;
+    const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
+    const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
+    const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3 : d->cin_g >= 3 && d->cin_g <= 32;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 32)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
-    if (!a && unit_stride && d->kh * d->kw >= 16 && d->cin_g >= 8 && (pass == CJ_PASS_FORWARD || pixels >= 300))
-        a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= 300) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;
 }
