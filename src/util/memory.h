@@ -11,4 +11,13 @@ void *cj_alloc(size_t bytes);   /* 64-byte aligned; NULL on failure (bytes 0 giv
 void *cj_calloc(size_t bytes);
 void  cj_free(void *p);
 
+/* Test hooks of the failure-injection build (CJ_ALLOC_FAILURE_INJECTION; CMake option
+ * CONJURE_ALLOC_FAILURE_INJECTION): arm restarts the count and makes the fail_at-th allocation
+ * from now fail (0: none), returning 0 in a build without injection; count is the number of
+ * allocations since the last arm; live is the number of blocks allocated and not yet freed
+ * (0 without injection), the tests' own leak count. */
+int  cj_alloc_injection_arm(long fail_at);
+long cj_alloc_injection_count(void);
+long cj_alloc_live(void);
+
 #endif
