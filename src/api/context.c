@@ -22,6 +22,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool) {
         return CJ_OK;
     }
     c->num_threads = num_threads > 0 ? num_threads : online_cores();
+#ifndef CJ_BUILTIN_THREADS
     if (c->num_threads > 1) {
         c->pool = pthreadpool_create((size_t)c->num_threads);
         if (!c->pool) {
@@ -30,6 +31,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool) {
         }
         c->owns_pool = true;
     }
+#endif
     return CJ_OK;
 }
 
@@ -117,10 +119,54 @@ void cj_scratch_release(cj_context *ctx, cj_scratch *s) {
     s->cached = false;
 }
 
+#ifdef CJ_BUILTIN_THREADS
+/* The parallel-for of the ThreadSanitizer build (CMake CONJURE_THREADPOOL=builtin): Debian's
+ * pthreadpool is not instrumented, so TSan cannot see the happens-before edges of its atomics and
+ * futexes and reports every hand-off between the caller and the workers as a race, hiding any real
+ * one. Here the hand-offs are pthread_create and pthread_join, which TSan models exactly. Threads
+ * are spawned per call: slow, but this build exists to check, not to run fast. Worker t runs
+ * indices t, t + w, t + 2w, ... (w workers, worker 0 being the caller); a worker that cannot be
+ * spawned runs on the caller afterwards, so the result never depends on it. */
+typedef struct spawn_arg {
+    cj_task_fn fn;
+    void      *arg;
+    size_t     first, step, n;
+} spawn_arg;
+
+static void *spawn_main(void *p) {
+    const spawn_arg *a = p;
+    for (size_t i = a->first; i < a->n; i += a->step) a->fn(a->arg, i);
+    return NULL;
+}
+
+static void builtin_parallel_for(int threads, size_t n, cj_task_fn fn, void *arg) {
+    enum { MAX_WORKERS = 1024 };
+    pthread_t th[MAX_WORKERS];
+    spawn_arg args[MAX_WORKERS];
+    bool started[MAX_WORKERS];
+    const size_t w = n < (size_t)threads ? n : (size_t)threads;
+    for (size_t t = 0; t < w; t++) {
+        args[t] = (spawn_arg){fn, arg, t, w, n};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, spawn_main, &args[t]) == 0;
+    }
+    spawn_main(&args[0]);
+    for (size_t t = 1; t < w; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else spawn_main(&args[t]);
+    }
+}
+#endif
+
 void cj_parallel_for(cj_context *ctx, size_t n, cj_task_fn fn, void *arg) {
     if (ctx->pool && n > 1) {
         pthreadpool_parallelize_1d(ctx->pool, fn, arg, n, 0);
-    } else {
-        for (size_t i = 0; i < n; i++) fn(arg, i);
+        return;
     }
+#ifdef CJ_BUILTIN_THREADS
+    if (ctx->num_threads > 1 && n > 1) {
+        builtin_parallel_for(ctx->num_threads, n, fn, arg);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) fn(arg, i);
 }
