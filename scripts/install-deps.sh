@@ -4,7 +4,8 @@
 # (oneDNN, OpenBLAS) are optional: if they cannot be installed the build goes on without them.
 set -euo pipefail
 
-required=(cmake gcc make libc6-dev libpthreadpool-dev)
+# clang (with its runtime libraries: libFuzzer, sanitizers) and valgrind: make test's checking builds.
+required=(cmake gcc make libc6-dev libpthreadpool-dev clang libclang-rt-dev valgrind)
 optional=(libdnnl-dev libopenblas-dev)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
