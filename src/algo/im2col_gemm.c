@@ -222,9 +222,12 @@ static cj_status im2col_forward(cj_context *ctx, const cj_conv_desc *d, const vo
     j.col_bytes = align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
     j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t packed_total = j.packed_w_bytes * (size_t)d->groups;
+    size_t packed_total, total;
+    CJ_FAIL_IF(!cj_size_mad(j.packed_w_bytes, (size_t)d->groups, 0, &packed_total) ||
+                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, packed_total, &total),
+               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm forward: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
     j.packed_w = s.ptr;
     j.slot_mem = (char *)s.ptr + packed_total;
     cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
@@ -312,9 +315,12 @@ static cj_status im2col_backward_data(cj_context *ctx, const cj_conv_desc *d, co
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
     j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
     j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t packed_total = j.packed_bytes * (size_t)(d->groups * j.chunks);
+    size_t packed_total, total;
+    CJ_FAIL_IF(!cj_size_mad(j.packed_bytes, (size_t)(d->groups * j.chunks), 0, &packed_total) ||
+                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, packed_total, &total),
+               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm grad_input: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j.slot_bytes * (size_t)j.slots, &s));
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
     j.packed_wt = s.ptr;
     j.slot_mem = (char *)s.ptr + packed_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_data_pack_task, &j);
@@ -409,9 +415,12 @@ static cj_status im2col_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     j.col_bytes = align64((size_t)(j.slab * j.px.P) * d->elem);
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
     j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
+    size_t partial_total, total;
+    CJ_FAIL_IF(!cj_size_mad(j.partial_stride, (size_t)(j.slots - 1), 0, &partial_total) ||
+                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, partial_total, &total),
+               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm grad_weight: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots, &s));
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
     j.partials = s.ptr;
     j.slot_mem = (char *)s.ptr + partial_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
