@@ -5,7 +5,8 @@
  * blocks as it found (the library's own count; LeakSanitizer checks the rest at exit), and the
  * next call without failure must give the same bits as a call that never failed. The calls: a
  * context creation, forward and backward (every gradient) on a fresh context, on a context whose
- * cached scratch is taken (the uncached path), and on the default context; every algorithm.
+ * cached scratch is taken (the uncached path), and on the default context; every algorithm; and
+ * the default context's own creation on first use.
  * Skipped (77) in a build without injection. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,25 @@ int main(void)
         return 77;
     }
     long units = 0, failed_sites = 0, oom = 0;
+
+    /* First, before anything uses it: the default context's creation failing (its thread pool
+     * counts as an allocation). The call fails, and the next one must create it after all (it
+     * once stayed broken for the life of the process). */
+    {
+        cj_tensor in = tu_tensor4(CJ_F32, 1, 1, 3, 3), w = tu_tensor4(CJ_F32, 1, 1, 2, 2);
+        cj_tensor out = tu_tensor4(CJ_F32, 1, 1, 2, 2);
+        tu_fill_uniform(&rng, &in, NULL);
+        tu_fill_uniform(&rng, &w, NULL);
+        cj_alloc_injection_arm(1);
+        cj_status st = cj_conv2d(NULL, &in, &w, NULL, NULL, &out);
+        cj_alloc_injection_arm(0);
+        failed_sites++;
+        tu_expect(st == CJ_ERR_OUT_OF_MEMORY || (st == CJ_OK && cj_context_num_threads(NULL) == 1),
+                  "ctx NULL with its pool's creation failing: %s (%s)", cj_status_string(st), cj_last_error());
+        st = cj_conv2d(NULL, &in, &w, NULL, NULL, &out);
+        tu_expect(st == CJ_OK, "ctx NULL after its creation failed once: %s (%s)", cj_status_string(st), cj_last_error());
+        tu_free(&in); tu_free(&w); tu_free(&out);
+    }
 
     /* cj_context_create alone. */
     cj_context *c = NULL;

@@ -1,5 +1,6 @@
 #include "api/context.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool) {
     c->num_threads = num_threads > 0 ? num_threads : online_cores();
 #ifndef CJ_BUILTIN_THREADS
     if (c->num_threads > 1) {
-        c->pool = pthreadpool_create((size_t)c->num_threads);
+        c->pool = cj_alloc_injected_failure() ? NULL : pthreadpool_create((size_t)c->num_threads);
         if (!c->pool) {
             pthread_mutex_destroy(&c->scratch_lock);
             return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a pool of %d threads", c->num_threads);
@@ -60,25 +61,34 @@ void cj_context_destroy(cj_context *ctx) {
     cj_free(ctx);
 }
 
+/* The default context, created on first use. Not with pthread_once: a creation that fails (no
+ * memory for the pool's threads) must not leave ctx NULL failing forever, so the next call tries
+ * again; once made, it is read without the lock. */
 static cj_context g_default;
-static cj_status g_default_status = CJ_ERR_OUT_OF_MEMORY;
-static pthread_once_t g_default_once = PTHREAD_ONCE_INIT;
+static atomic_bool g_default_ready;
+static pthread_mutex_t g_default_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void default_init(void) {
-    int threads = 0;
+static int default_threads(void) {
     const char *s = getenv("CONJURE_NUM_THREADS");
     if (s && *s) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (*end == '\0' && v > 0 && v <= 1024) threads = (int)v;
+        if (*end == '\0' && v > 0 && v <= 1024) return (int)v;
     }
-    g_default_status = context_init(&g_default, threads, NULL);
+    return 0;
 }
 
 cj_context *cj_context_resolve(cj_context *ctx) {
     if (ctx) return ctx;
-    pthread_once(&g_default_once, default_init);
-    if (g_default_status != CJ_OK) {
+    if (atomic_load_explicit(&g_default_ready, memory_order_acquire)) return &g_default;
+    pthread_mutex_lock(&g_default_lock);
+    bool ready = atomic_load_explicit(&g_default_ready, memory_order_relaxed);
+    if (!ready && context_init(&g_default, default_threads(), NULL) == CJ_OK) {
+        ready = true;
+        atomic_store_explicit(&g_default_ready, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_default_lock);
+    if (!ready) {
         cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create the default context's thread pool");
         return NULL;
     }

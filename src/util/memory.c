@@ -33,12 +33,18 @@ long cj_alloc_injection_count(void) { return 0; }
 long cj_alloc_live(void) { return 0; }
 #endif
 
-void *cj_alloc(size_t bytes) {
+bool cj_alloc_injected_failure(void) {
 #ifdef CJ_ALLOC_FAILURE_INJECTION
     pthread_once(&g_env_once, read_env);
     const long n = atomic_fetch_add(&g_alloc_count, 1) + 1, at = atomic_load(&g_fail_at);
-    if (at > 0 && n == at) return NULL;
+    return at > 0 && n == at;
+#else
+    return false;
 #endif
+}
+
+void *cj_alloc(size_t bytes) {
+    if (cj_alloc_injected_failure()) return NULL;
     size_t rounded = (bytes + CJ_ALIGNMENT - 1) / CJ_ALIGNMENT * CJ_ALIGNMENT;
     if (rounded < bytes) return NULL;
     void *p = aligned_alloc(CJ_ALIGNMENT, rounded ? rounded : CJ_ALIGNMENT);
