@@ -99,6 +99,19 @@ static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_
     }
 }
 
+/* Every pass's scratch: `count` shared blocks of `bytes` (packed weights, partial sums), then one
+ * block of slot_bytes per thread slot at *slot_mem; the total is overflow-checked. */
+static cj_status acquire_scratch(cj_context *ctx, const char *pass, size_t bytes, size_t count, size_t slot_bytes,
+                                 int64_t slots, cj_scratch *s, char **slot_mem) {
+    size_t shared, total;
+    CJ_FAIL_IF(!cj_size_mad(bytes, count, 0, &shared) || !cj_size_mad(slot_bytes, (size_t)slots, shared, &total),
+               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm %s: the scratch size overflows (%zu x %zu + %zu x %lld bytes)",
+               pass, bytes, count, slot_bytes, (long long)slots);
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, s));
+    *slot_mem = (char *)s->ptr + shared;
+    return CJ_OK;
+}
+
 /* ---- forward --------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -222,14 +235,10 @@ static cj_status im2col_forward(cj_context *ctx, const cj_conv_desc *d, const vo
     j.col_bytes = align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
     j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    size_t packed_total, total;
-    CJ_FAIL_IF(!cj_size_mad(j.packed_w_bytes, (size_t)d->groups, 0, &packed_total) ||
-                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, packed_total, &total),
-               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm forward: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
+    CJ_FORWARD(acquire_scratch(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &s,
+                               &j.slot_mem));
     j.packed_w = s.ptr;
-    j.slot_mem = (char *)s.ptr + packed_total;
     cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
     cj_parallel_for(ctx, (size_t)j.slots, fwd_task, &j);
     cj_scratch_release(ctx, &s);
@@ -315,14 +324,10 @@ static cj_status im2col_backward_data(cj_context *ctx, const cj_conv_desc *d, co
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
     j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
     j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    size_t packed_total, total;
-    CJ_FAIL_IF(!cj_size_mad(j.packed_bytes, (size_t)(d->groups * j.chunks), 0, &packed_total) ||
-                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, packed_total, &total),
-               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm grad_input: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
+    CJ_FORWARD(acquire_scratch(ctx, "grad_input", j.packed_bytes, (size_t)(d->groups * j.chunks), j.slot_bytes,
+                               j.slots, &s, &j.slot_mem));
     j.packed_wt = s.ptr;
-    j.slot_mem = (char *)s.ptr + packed_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_data_pack_task, &j);
     cj_parallel_for(ctx, (size_t)j.slots, bwd_data_task, &j);
     cj_scratch_release(ctx, &s);
@@ -415,14 +420,10 @@ static cj_status im2col_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     j.col_bytes = align64((size_t)(j.slab * j.px.P) * d->elem);
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
     j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    size_t partial_total, total;
-    CJ_FAIL_IF(!cj_size_mad(j.partial_stride, (size_t)(j.slots - 1), 0, &partial_total) ||
-                   !cj_size_mad(j.slot_bytes, (size_t)j.slots, partial_total, &total),
-               CJ_ERR_OUT_OF_MEMORY, "im2col_gemm grad_weight: the scratch size overflows");
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
+    CJ_FORWARD(acquire_scratch(ctx, "grad_weight", j.partial_stride, (size_t)(j.slots - 1), j.slot_bytes, j.slots,
+                               &s, &j.slot_mem));
     j.partials = s.ptr;
-    j.slot_mem = (char *)s.ptr + partial_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
     if (j.slots > 1) {
         reduce_job r = {&j, d->c_out * j.K, ctx->num_threads};
