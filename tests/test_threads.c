@@ -18,9 +18,9 @@
 #include "reference.h"
 #include "testutil.h"
 
-#define NTHREADS 4
+#define NTHREADS 6
 #define NJOBS 8
-#define REPS 12
+#define REPS 8
 
 /* Baselines, one per kind of context a call can run on: 1, 2 (the shared one), 3 threads, default. */
 enum { BASE_T1, BASE_T2, BASE_T3, BASE_NULL, NBASE };
