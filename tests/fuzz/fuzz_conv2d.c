@@ -69,19 +69,32 @@ static void buf_snapshot(buf *b) { memcpy(b->before, b->p, b->bytes); }
 static int buf_same(const buf *b) { return !memcmp(b->before, b->p, b->bytes); }
 static void buf_free(buf *b) { free(b->p); free(b->before); }
 
+static char g_desc[1024];
+
+/* Outcome counts, printed at exit when CJ_FUZZ_STATS is set (the figures of a run). */
+enum { OUT_CHECKED, OUT_UNSUPPORTED, OUT_REJECTED, NOUT };
+static long g_outcomes[NOUT], g_rejected_by[NCORRUPTIONS], g_invalid_shape;
+
+static void print_stats(void)
+{
+    fprintf(stderr, "fuzz_conv2d stats: %ld calls checked against the reference, %ld UNSUPPORTED, %ld invalid calls "
+            "rejected (%ld of them uncorrupted: a kernel larger than the padded input, or an unknown algorithm)\n",
+            g_outcomes[OUT_CHECKED], g_outcomes[OUT_UNSUPPORTED], g_outcomes[OUT_REJECTED], g_invalid_shape);
+    for (int i = 1; i < NCORRUPTIONS; i++) fprintf(stderr, "  %-28s %ld\n", corruption_name[i], g_rejected_by[i]);
+}
+
 static cj_context *g_ctx[4]; /* [0] NULL: the default context; 1 to 3 threads */
 
 static void setup_contexts(void)
 {
     if (g_ctx[1]) return;
+    if (getenv("CJ_FUZZ_STATS")) atexit(print_stats);
     for (int t = 1; t <= 3; t++) {
         cj_context_options o = {0};
         o.num_threads = t;
         if (cj_context_create(&o, &g_ctx[t]) != CJ_OK) abort();
     }
 }
-
-static char g_desc[1024];
 
 #define REQUIRE(cond, ...)                                                            \
     do {                                                                              \
@@ -280,11 +293,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         REQUIRE(*cj_last_error() != '\0', "INVALID_ARGUMENT without a message");
         REQUIRE(untouched, "a call that returned INVALID_ARGUMENT wrote to a buffer");
         REQUIRE(shape[0] == -7, "output_shape wrote its result on failure");
+        g_outcomes[OUT_REJECTED]++;
+        g_rejected_by[bad]++;
+        if (bad == OK_CALL) g_invalid_shape++;
     } else if (st == CJ_ERR_UNSUPPORTED) {
         REQUIRE(used != CJ_ALGO_AUTO && used != CJ_ALGO_IM2COL_GEMM, "UNSUPPORTED from %s",
                 cj_algorithm_name(used));
         REQUIRE(*cj_last_error() != '\0', "UNSUPPORTED without a message");
         REQUIRE(untouched, "a call that returned UNSUPPORTED wrote to a buffer");
+        g_outcomes[OUT_UNSUPPORTED]++;
     } else {
         REQUIRE(st == CJ_OK, "a valid call returned %s", cj_status_string(st));
         const int inputs_same = buf_same(&b[B_IN]) && buf_same(&b[B_W]) && buf_same(&b[B_B]) && buf_same(&b[B_GOUT]);
@@ -327,6 +344,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             REQUIRE(pgb || buf_same(&b[B_GB]), "grad_bias written though not asked for");
         }
         free(din); free(dw); free(db); free(dgo); free(ex); free(mag);
+        g_outcomes[OUT_CHECKED]++;
     }
     for (int i = 0; i < NB; i++) buf_free(&b[i]);
     return 0;
