@@ -10,7 +10,8 @@ COMPARE = $$(grep -qE '^(DNNL|OPENBLAS)_LIBRARY:FILEPATH=/' $(BUILD)/CMakeCache.
 
 .PHONY: all deps build test test-sanitize test-asan test-tsan test-valgrind test-fuzz demo bench install clean
 
-# Checking builds, each in its own directory (make test runs them all after the Release tests):
+# Checking builds, each in its own directory (make test runs them all after the Release tests,
+# the sanitizers last so that the run closes on ctest's summary):
 #   build-asan  gcc, AddressSanitizer + UndefinedBehaviorSanitizer + allocation-failure injection:
 #               the whole test suite
 #   build-tsan  gcc, ThreadSanitizer, the builtin thread pool (Debian's pthreadpool is not
@@ -36,7 +37,7 @@ build:
 test: deps
 	@$(MAKE) --no-print-directory build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
-	@$(MAKE) --no-print-directory test-sanitize test-valgrind test-fuzz
+	@$(MAKE) --no-print-directory test-valgrind test-fuzz test-sanitize
 
 test-sanitize: test-asan test-tsan
 
