@@ -7,7 +7,9 @@
 set -euo pipefail
 
 # zlib1g-dev: the conjure tool reads the gzip IDX files of Fashion-MNIST with zlib.
-required=(cmake gcc make libc6-dev libpthreadpool-dev zlib1g-dev python3 python3-numpy python3-pytest)
+# clang (with its runtime libraries: libFuzzer, sanitizers) and valgrind: make test's checking builds.
+required=(cmake gcc make libc6-dev libpthreadpool-dev zlib1g-dev python3 python3-numpy python3-pytest
+          clang libclang-rt-dev valgrind)
 optional=(libdnnl-dev libopenblas-dev python3-torch)
 # --demo (make demo): also the data `conjure train` trains on.
 if [ "${1:-}" = "--demo" ]; then

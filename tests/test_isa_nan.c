@@ -1,8 +1,9 @@
-/* NaN and infinity propagation. One element of the input, the weight, the bias (forward) or
- * grad_output (backward) is set to NaN or +inf; every result element with a term that involves
- * it (computed from the shapes with a naive loop) must be non-finite, and every element with no
- * such term must stay finite and correct. Terms that read the zero padding may go either way
- * (0 * NaN), in forward and in the transposed correlation of grad_input. Winograd and FFT mix a whole tile, so for them (and AUTO, which may pick them) only
+/* NaN and infinity propagation, for every algorithm and every pass. One element of the input, the
+ * weight, the bias (forward) or grad_output (backward) is set to NaN, +inf or -inf; every result
+ * element with a term that involves it (computed from the shapes with a naive loop) must be
+ * non-finite, and every element with no such term must stay finite and correct. Terms that read
+ * the zero padding may go either way (0 * NaN), in forward and in the transposed correlation of
+ * grad_input. Winograd and FFT mix a whole tile, so for them (and AUTO, which may pick them) only
  * elements in planes [n or k, c] that nothing touches must stay finite. */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@ static const ref_conv cfgs[] = {
     {2, 4, 7, 9, 6, 3, 2, 1, 2, 2, 1, 2, 1, 2, 0, 0},
     {1, 3, 5, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
     {2, 3, 9, 10, 5, 3, 3, 0, 2, 1, 1, 1, 1, 1, 0, 0},
+    /* K = C*kh*kw = 864 > every KC (at most 768): the poison sits in one KC slab and must survive
+     * the accumulation of the others */
+    {1, 96, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},
 };
 
 enum { SRC_IN, SRC_W, SRC_B, SRC_GOUT };
@@ -147,8 +151,9 @@ int main(void)
                     int64_t n = tu_numel(t);
                     int64_t pos[3] = {0, n - 1, tu_range(&rng, 0, n - 1)};
                     for (int pi = 0; pi < 3; pi++)
-                        for (int vi = 0; vi < 2; vi++) {
-                            double poison = vi ? INFINITY : NAN;
+                        for (int vi = 0; vi < 3; vi++) {
+                            static const char *poison_name[] = {"NaN", "+inf", "-inf"};
+                            double poison = vi == 0 ? NAN : vi == 1 ? INFINITY : -INFINITY;
                             marks(&c, src, pos[pi], m_out, m_gin, m_gw, m_gb);
                             double saved = tu_get(t, pos[pi]);
                             tu_set(t, pos[pi], poison);
@@ -181,7 +186,7 @@ int main(void)
                                 }
                                 ran[ai]++;
                                 if (!tu_expect(st == CJ_OK, "%s: %s: %s", desc, cj_status_string(st), cj_last_error())) continue;
-                                tu_expect(ok, "%s: %s at %s[%lld]", desc, vi ? "+inf" : "NaN", src_name[src], (long long)pos[pi]);
+                                tu_expect(ok, "%s: %s at %s[%lld]", desc, poison_name[vi], src_name[src], (long long)pos[pi]);
                             }
                             tu_set(t, pos[pi], saved);
                         }

@@ -89,14 +89,27 @@ static void unit_im2col(const cj_conv_desc *d, const char *in, int64_t g, int64_
     }
 }
 
-/* Scratch is one shared block (the packed weights) and one block per thread slot; the packing
- * phase fills the shared block, then the compute phase runs the slots. */
-static cj_status run_phases(cj_context *ctx, size_t shared_bytes, size_t slot_bytes, int64_t slots, char **shared,
-                            char **slot_mem, cj_task_fn pack, cj_task_fn compute, void *job) {
+/* Every pass's scratch: `count` shared blocks of `bytes` (packed weights, partial sums), then one
+ * block of slot_bytes per thread slot at *slot_mem; the total is overflow-checked. */
+static cj_status acquire_scratch(cj_context *ctx, const char *pass, size_t bytes, size_t count, size_t slot_bytes,
+                                 int64_t slots, cj_scratch *s, char **slot_mem) {
+    size_t shared, total;
+    CJ_FAIL_IF(!cj_size_mad(bytes, count, 0, &shared) || !cj_size_mad(slot_bytes, (size_t)slots, shared, &total),
+               CJ_ERR_OUT_OF_MEMORY, "gemm convolution %s: the scratch size overflows (%zu x %zu + %zu x %lld bytes)",
+               pass, bytes, count, slot_bytes, (long long)slots);
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, s));
+    *slot_mem = (char *)s->ptr + shared;
+    return CJ_OK;
+}
+
+/* The packing phase fills the shared block (the packed weights), then the compute phase runs the
+ * thread slots. */
+static cj_status run_phases(cj_context *ctx, const char *pass, size_t bytes, size_t count, size_t slot_bytes,
+                            int64_t slots, char **shared, char **slot_mem, cj_task_fn pack, cj_task_fn compute,
+                            void *job) {
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, shared_bytes + slot_bytes * (size_t)slots, &s));
+    CJ_FORWARD(acquire_scratch(ctx, pass, bytes, count, slot_bytes, slots, &s, slot_mem));
     *shared = s.ptr;
-    *slot_mem = (char *)s.ptr + shared_bytes;
     cj_parallel_for(ctx, (size_t)slots, pack, job);
     cj_parallel_for(ctx, (size_t)slots, compute, job);
     cj_scratch_release(ctx, &s);
@@ -221,8 +234,8 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
     j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    return run_phases(ctx, j.packed_w_bytes * (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w, &j.slot_mem,
-                      fwd_pack_task, fwd_task, &j);
+    return run_phases(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w,
+                      &j.slot_mem, fwd_pack_task, fwd_task, &j);
 }
 
 /* ---- grad_input ---------------------------------------------------------------------------------- */
@@ -304,8 +317,8 @@ cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc 
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, rows, d->cout_g));
     j.col_bytes = align64((size_t)(rows * j.px.P) * d->elem);
     j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    return run_phases(ctx, j.packed_bytes * (size_t)(d->groups * j.chunks), j.slot_bytes, j.slots, &j.packed_wt,
-                      &j.slot_mem, bwd_data_pack_task, bwd_data_task, &j);
+    return run_phases(ctx, "grad_input", j.packed_bytes, (size_t)(d->groups * j.chunks), j.slot_bytes, j.slots,
+                      &j.packed_wt, &j.slot_mem, bwd_data_pack_task, bwd_data_task, &j);
 }
 
 /* ---- grad_weight ----------------------------------------------------------------------------------- */
@@ -402,11 +415,10 @@ cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, 
                                                         : (size_t)(j.slab * j.px.P) * d->elem);
     j.packed_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.px.P));
     j.slot_bytes = j.col_bytes + j.packed_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots, &s));
+    CJ_FORWARD(acquire_scratch(ctx, "grad_weight", j.partial_stride, (size_t)(j.slots - 1), j.slot_bytes, j.slots, &s,
+                               &j.slot_mem));
     j.partials = s.ptr;
-    j.slot_mem = (char *)s.ptr + partial_total;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
     if (j.slots > 1) {
         reduce_job r = {&j, d->c_out * j.K, ctx->num_threads};

@@ -1,5 +1,6 @@
 #include "api/context.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,8 +31,9 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool, i
         return CJ_OK;
     }
     c->num_threads = num_threads > 0 ? num_threads : online_cores();
+#ifndef CJ_BUILTIN_THREADS
     if (c->num_threads > 1) {
-        c->pool = pthreadpool_create((size_t)c->num_threads);
+        c->pool = cj_alloc_injected_failure() ? NULL : pthreadpool_create((size_t)c->num_threads);
         if (!c->pool) {
             pthread_mutex_destroy(&c->scratch_lock);
             cj_auto_cache_destroy(c->auto_cache);
@@ -39,6 +41,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool, i
         }
         c->owns_pool = true;
     }
+#endif
     return CJ_OK;
 }
 
@@ -68,26 +71,35 @@ void cj_context_destroy(cj_context *ctx) {
     cj_free(ctx);
 }
 
+/* The default context, created on first use. Not with pthread_once: a creation that fails (no
+ * memory for the pool's threads) must not leave ctx NULL failing forever, so the next call tries
+ * again; once made, it is read without the lock. */
 static cj_context g_default;
-static cj_status g_default_status = CJ_ERR_OUT_OF_MEMORY;
-static pthread_once_t g_default_once = PTHREAD_ONCE_INIT;
+static atomic_bool g_default_ready;
+static pthread_mutex_t g_default_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void default_init(void) {
-    int threads = 0;
+static int default_threads(void) {
     const char *s = getenv("CONJURE_NUM_THREADS");
     if (s && *s) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (*end == '\0' && v > 0 && v <= 1024) threads = (int)v;
+        if (*end == '\0' && v > 0 && v <= 1024) return (int)v;
     }
-    const char *tune = getenv("CONJURE_AUTOTUNE");
-    g_default_status = context_init(&g_default, threads, NULL, tune && strcmp(tune, "1") == 0);
+    return 0;
 }
 
 cj_context *cj_context_resolve(cj_context *ctx) {
     if (ctx) return ctx;
-    pthread_once(&g_default_once, default_init);
-    if (g_default_status != CJ_OK) {
+    if (atomic_load_explicit(&g_default_ready, memory_order_acquire)) return &g_default;
+    pthread_mutex_lock(&g_default_lock);
+    bool ready = atomic_load_explicit(&g_default_ready, memory_order_relaxed);
+    const char *tune = getenv("CONJURE_AUTOTUNE");
+    if (!ready && context_init(&g_default, default_threads(), NULL, tune && strcmp(tune, "1") == 0) == CJ_OK) {
+        ready = true;
+        atomic_store_explicit(&g_default_ready, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_default_lock);
+    if (!ready) {
         cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create the default context's thread pool");
         return NULL;
     }
@@ -128,10 +140,54 @@ void cj_scratch_release(cj_context *ctx, cj_scratch *s) {
     s->cached = false;
 }
 
+#ifdef CJ_BUILTIN_THREADS
+/* The parallel-for of the ThreadSanitizer build (CMake CONJURE_THREADPOOL=builtin): Debian's
+ * pthreadpool is not instrumented, so TSan cannot see the happens-before edges of its atomics and
+ * futexes and reports every hand-off between the caller and the workers as a race, hiding any real
+ * one. Here the hand-offs are pthread_create and pthread_join, which TSan models exactly. Threads
+ * are spawned per call: slow, but this build exists to check, not to run fast. Worker t runs
+ * indices t, t + w, t + 2w, ... (w workers, worker 0 being the caller); a worker that cannot be
+ * spawned runs on the caller afterwards, so the result never depends on it. */
+typedef struct spawn_arg {
+    cj_task_fn fn;
+    void      *arg;
+    size_t     first, step, n;
+} spawn_arg;
+
+static void *spawn_main(void *p) {
+    const spawn_arg *a = p;
+    for (size_t i = a->first; i < a->n; i += a->step) a->fn(a->arg, i);
+    return NULL;
+}
+
+static void builtin_parallel_for(int threads, size_t n, cj_task_fn fn, void *arg) {
+    enum { MAX_WORKERS = 1024 };
+    pthread_t th[MAX_WORKERS];
+    spawn_arg args[MAX_WORKERS];
+    bool started[MAX_WORKERS];
+    const size_t w = n < (size_t)threads ? n : (size_t)threads;
+    for (size_t t = 0; t < w; t++) {
+        args[t] = (spawn_arg){fn, arg, t, w, n};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, spawn_main, &args[t]) == 0;
+    }
+    spawn_main(&args[0]);
+    for (size_t t = 1; t < w; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else spawn_main(&args[t]);
+    }
+}
+#endif
+
 void cj_parallel_for(cj_context *ctx, size_t n, cj_task_fn fn, void *arg) {
     if (ctx->pool && n > 1) {
         pthreadpool_parallelize_1d(ctx->pool, fn, arg, n, 0);
-    } else {
-        for (size_t i = 0; i < n; i++) fn(arg, i);
+        return;
     }
+#ifdef CJ_BUILTIN_THREADS
+    if (ctx->num_threads > 1 && n > 1) {
+        builtin_parallel_for(ctx->num_threads, n, fn, arg);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) fn(arg, i);
 }

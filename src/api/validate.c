@@ -81,6 +81,12 @@ static int64_t output_extent(int64_t in, int64_t pad, int64_t dil, int64_t k, in
     return room / stride + 1;
 }
 
+/* dil*(k-1) + 1 for the message, once output_extent has checked that dil*(k-1) fits in int64: the
+ * + 1 may not (dilation INT64_MAX with k = 2), so it is done unsigned. */
+static unsigned long long dilated_extent(int64_t k, int64_t dil) {
+    return (unsigned long long)((k - 1) * dil) + 1u;
+}
+
 cj_status cj_validate_conv(const char *fn, const cj_tensor *input, const cj_tensor *weight,
                            const cj_conv2d_params *params, cj_conv_desc *d) {
     static const cj_conv2d_params defaults = CJ_CONV2D_PARAMS_DEFAULT;
@@ -112,10 +118,10 @@ cj_status cj_validate_conv(const char *fn, const cj_tensor *input, const cj_tens
                (long long)p->dilation.width);
     CJ_FAIL_IF(ho < 1 || wo < 1, CJ_ERR_INVALID_ARGUMENT,
                "%s: output would be %lld x %lld: input %lld x %lld with padding (%lld, %lld) is smaller than "
-               "the dilated kernel %lld x %lld",
+               "the dilated kernel %llu x %llu",
                fn, (long long)ho, (long long)wo, (long long)is[2], (long long)is[3],
                (long long)p->padding.height, (long long)p->padding.width,
-               (long long)((ws[2] - 1) * p->dilation.height + 1), (long long)((ws[3] - 1) * p->dilation.width + 1));
+               dilated_extent(ws[2], p->dilation.height), dilated_extent(ws[3], p->dilation.width));
     /* Every size an algorithm may form from these extents must fit in bytes: the output
      * (N*C_out*H_out*W_out) and one image's im2col matrix (C_in*kH*kW * H_out*W_out). The weight's
      * own element count was checked with the tensor, so C_in/g*kH*kW cannot overflow. */

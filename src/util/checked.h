@@ -21,6 +21,11 @@ static inline bool cj_product_i64(const int64_t *v, int n, int64_t *out) {
     *out = p;
     return true;
 }
+/* *out = a * b + c in size_t, false on overflow: scratch totals (a shared part plus a part per
+ * thread slot), which the validated extents bound but whose products are checked all the same. */
+static inline bool cj_size_mad(size_t a, size_t b, size_t c, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out) && !__builtin_add_overflow(*out, c, out);
+}
 static inline int64_t cj_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t cj_round_up(int64_t a, int64_t b) { return cj_div_up(a, b) * b; }
 static inline int64_t cj_min64(int64_t a, int64_t b) { return a < b ? a : b; }
