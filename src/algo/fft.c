@@ -21,6 +21,7 @@
 #include "algo/algo.h"
 #include "algo/fft_plan.h"
 #include "algo/fft_tiles.h"
+#include "algo/partial_sums.h"
 #include "gemm/gemm.h"
 #include "util/checked.h"
 #include "util/error.h"
@@ -366,9 +367,6 @@ typedef struct {
 } weights_job;
 
 #define DEFINE_WEIGHTS_HELPERS(T, sfx)                                                              \
-    static void add_range_##sfx(T *restrict dst, const T *restrict src, int64_t n) {               \
-        for (int64_t e = 0; e < n; e++) dst[e] += src[e];                                          \
-    }                                                                                              \
     /* Kernel taps of one lane block (lanes = input channels), scaled. A tap that reads only    \
      * padding for every output (tap row i with i - pad_h >= h_in or i - pad_h + h_out <= 0) has  \
      * no term: exactly zero, as SPEC allows it no error. */                                       \
@@ -415,19 +413,6 @@ static void weights_task(void *arg, size_t slot) {
     }
 }
 
-/* Slot 0's accumulator += the others', in slot order; parts split the elements. */
-static void weights_reduce_task(void *arg, size_t part) {
-    const weights_job *j = arg;
-    int64_t e0, e1;
-    cj_split_range((int64_t)j->acc_elems, j->slots, (int64_t)part, &e0, &e1);
-    for (int64_t s = 1; s < j->slots; s++) {
-        const char *src = j->acc + s * j->acc_bytes;
-        if (j->d->dtype == CJ_F64)
-            add_range_f64((double *)j->acc + e0, (const double *)src + e0, e1 - e0);
-        else
-            add_range_f32((float *)j->acc + e0, (const float *)src + e0, e1 - e0);
-    }
-}
 
 /* grad_w = the inverse of the summed spectra, lanes = input channels of one (group, k). */
 static void weights_inverse_task(void *arg, size_t slot) {
@@ -479,7 +464,8 @@ static cj_status fft_backward_weights(cj_context *ctx, const cj_conv_desc *d, co
     j.acc = s.ptr;
     j.slot_mem = (char *)s.ptr + j.acc_bytes * (size_t)j.slots;
     cj_parallel_for(ctx, (size_t)j.slots, weights_task, &j);
-    if (j.slots > 1) cj_parallel_for(ctx, (size_t)j.slots, weights_reduce_task, &j);
+    /* slot 0's accumulator += the others', in slot order */
+    cj_sum_partials(ctx, d->dtype, j.acc, j.acc + j.acc_bytes, j.acc_bytes, j.slots - 1, (int64_t)j.acc_elems);
     j.slots = inv_slots;
     cj_parallel_for(ctx, (size_t)j.slots, weights_inverse_task, &j);
     cj_scratch_release(ctx, &s);

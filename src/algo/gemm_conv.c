@@ -15,6 +15,7 @@
 
 #include "algo/gemm_conv.h"
 #include "algo/im2col.h"
+#include "algo/partial_sums.h"
 #include "gemm/gemm.h"
 #include "util/checked.h"
 #include "util/error.h"
@@ -374,28 +375,6 @@ static void bwd_weights_task(void *arg, size_t slot) {
     }
 }
 
-typedef struct {
-    const bwd_weights_job *j;
-    int64_t count, parts;
-} reduce_job;
-
-static void reduce_task(void *arg, size_t part) {
-    const reduce_job *r = arg;
-    const bwd_weights_job *j = r->j;
-    int64_t e0, e1;
-    cj_split_range(r->count, r->parts, (int64_t)part, &e0, &e1);
-    for (int64_t s = 1; s < j->slots; s++) { /* a fixed order: bit-reproducible per thread count */
-        const char *src = j->partials + (s - 1) * j->partial_stride;
-        if (j->d->dtype == CJ_F64) {
-            double *dst = (double *)j->grad_w;
-            for (int64_t e = e0; e < e1; e++) dst[e] += ((const double *)src)[e];
-        } else {
-            float *dst = (float *)j->grad_w;
-            for (int64_t e = e0; e < e1; e++) dst[e] += ((const float *)src)[e];
-        }
-    }
-}
-
 cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode,
                                         const void *in, const void *grad_out, void *grad_w) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
@@ -420,10 +399,8 @@ cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, 
                                &j.slot_mem));
     j.partials = s.ptr;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
-    if (j.slots > 1) {
-        reduce_job r = {&j, d->c_out * j.K, ctx->num_threads};
-        cj_parallel_for(ctx, (size_t)r.parts, reduce_task, &r);
-    }
+    /* grad_w (slot 0's sum) += the other slots' partials, in slot order */
+    cj_sum_partials(ctx, d->dtype, grad_w, j.partials, j.partial_stride, j.slots - 1, d->c_out * j.K);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }

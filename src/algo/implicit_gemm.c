@@ -7,6 +7,7 @@
  *                 split into stride phases (sh*sw stride-1 sub-problems) so that no zero is
  *                 multiplied in and nothing is scattered by col2im. */
 #include "algo/gemm_conv.h"
+#include "util/checked.h"
 #include "util/error.h"
 #include "util/memory.h"
 
@@ -36,17 +37,8 @@ typedef struct {
     int64_t pad, dil, out;     /* the sub-problem's padding, dilation and output extent */
 } phase_axis;
 
-static int64_t gcd64(int64_t a, int64_t b) {
-    while (b) {
-        const int64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
 static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil, int64_t k, int64_t in) {
-    phase_axis a = {0, stride / gcd64(stride, dil), 0, 0, dil / gcd64(stride, dil), 0};
+    phase_axis a = {0, stride / cj_gcd64(stride, dil), 0, 0, dil / cj_gcd64(stride, dil), 0};
     a.out = r < in ? (in - r + stride - 1) / stride : 0;
     a.first = -1;
     for (int64_t i = 0; i < k && i < a.step; i++)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "conjure.h"
+#include "util/checked.h"
 
 struct cj_context {
     pthreadpool_t   pool;         /* NULL: run on the calling thread */
@@ -49,13 +50,7 @@ static inline void cj_split_range(int64_t total, int64_t parts, int64_t part, in
  * threads / gcd(tasks, threads). */
 static inline int64_t cj_pieces_per_task(int64_t tasks, int64_t threads, int64_t per_thread) {
     if (threads <= 1 || tasks >= per_thread * threads) return 1;
-    int64_t a = tasks, b = threads;
-    while (b) {
-        const int64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return threads / a;
+    return threads / cj_gcd64(tasks, threads);
 }
 
 #endif

@@ -26,6 +26,14 @@ static inline bool cj_product_i64(const int64_t *v, int n, int64_t *out) {
 static inline bool cj_size_mad(size_t a, size_t b, size_t c, size_t *out) {
     return !__builtin_mul_overflow(a, b, out) && !__builtin_add_overflow(*out, c, out);
 }
+static inline int64_t cj_gcd64(int64_t a, int64_t b) {
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
 static inline int64_t cj_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t cj_round_up(int64_t a, int64_t b) { return cj_div_up(a, b) * b; }
 static inline int64_t cj_min64(int64_t a, int64_t b) { return a < b ? a : b; }
