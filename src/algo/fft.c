@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "algo/algo.h"
+#include "algo/few_terms.h"
 #include "algo/fft_plan.h"
 #include "algo/fft_tiles.h"
 #include "algo/partial_sums.h"
@@ -331,7 +332,9 @@ static cj_status fft_forward(cj_context *ctx, const cj_conv_desc *d, const void 
                 d->pad_w - d->kw + 1, d->w_in + d->pad_w},
         .bias = bias,
     };
-    return fft_apply(ctx, d, CJ_PASS_FORWARD, w, &j);
+    CJ_FORWARD(fft_apply(ctx, d, CJ_PASS_FORWARD, w, &j));
+    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, CJ_FEW_TERMS, in, w, bias, out);
+    return CJ_OK;
 }
 
 /* grad_input is the full convolution of grad_output with the kernel: the valid part of a tile's
@@ -346,7 +349,9 @@ static cj_status fft_backward_data(cj_context *ctx, const cj_conv_desc *d, const
                 cj_max64(0, d->pad_w - d->kw + 1), cj_min64(d->w_out, d->w_in + d->pad_w)},
         .dst = {grad_in, d->c_in, d->h_in, d->w_in, d->kh - 1, d->kw - 1, 0, d->h_in, 0, d->w_in},
     };
-    return fft_apply(ctx, d, CJ_PASS_BACKWARD_DATA, w, &j);
+    CJ_FORWARD(fft_apply(ctx, d, CJ_PASS_BACKWARD_DATA, w, &j));
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, CJ_FEW_TERMS, grad_out, w, NULL, grad_in);
+    return CJ_OK;
 }
 
 /* ---- grad_weight ------------------------------------------------------------------------------- */
@@ -469,6 +474,7 @@ static cj_status fft_backward_weights(cj_context *ctx, const cj_conv_desc *d, co
     j.slots = inv_slots;
     cj_parallel_for(ctx, (size_t)j.slots, weights_inverse_task, &j);
     cj_scratch_release(ctx, &s);
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, in, grad_out, NULL, grad_w);
     return CJ_OK;
 }
 

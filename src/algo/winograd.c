@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "algo/algo.h"
+#include "algo/few_terms.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
 #include "util/checked.h"
@@ -193,83 +194,11 @@ static void conv_task(void *arg, size_t slot) {
     }
 }
 
-/* ---- few-tap elements ---------------------------------------------------------------------------
- * SPEC bounds each element's error by tol * (sum of |terms| of that element), while a tile's
- * rounding error scales with the whole tile. An element whose window meets the source in at most
- * FEW_TAPS taps (corners at padding 2, rows and columns that read only padding) can have a sum far
- * below its tile's, so these are recomputed directly after the Winograd pass. They lie on the
- * borders only: O(perimeter) work, and none at all for the usual padding 1. */
-#define FEW_TAPS 3
-
-/* Kernel rows i (0..2) of a window at y - pad that fall inside 0..h-1. */
-static int valid_taps(int64_t y, int64_t pad, int64_t h) {
-    int count = 0;
-    for (int i = 0; i < 3; i++) count += y - pad + i >= 0 && y - pad + i < h;
-    return count;
-}
-
-#define DEFINE_DIRECT_ELEMENT(T, suffix)                                                            \
-    static void direct_element_##suffix(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, \
-                                        int64_t x) {                                                 \
-        const int64_t src_plane = j->src_h * j->src_w, cin_g = j->d->cin_g, cout_g = j->d->cout_g;   \
-        const T *w = (const T *)j->w, *bias = (const T *)j->bias;                                    \
-        double acc = bias ? (double)bias[g * j->M + m] : 0.0;                                        \
-        for (int64_t k = 0; k < j->K; k++) {                                                         \
-            const T *plane = (const T *)j->src + (n * j->src_c + g * j->K + k) * src_plane;          \
-            const T *g3 = j->rotate ? w + ((g * cout_g + k) * cin_g + m) * 9                         \
-                                    : w + ((g * cout_g + m) * cin_g + k) * 9;                        \
-            for (int i = 0; i < 3; i++) {                                                            \
-                const int64_t sy = y - j->pad_h + i;                                                 \
-                if (sy < 0 || sy >= j->src_h) continue;                                              \
-                for (int c = 0; c < 3; c++) {                                                        \
-                    const int64_t sx = x - j->pad_w + c;                                             \
-                    if (sx < 0 || sx >= j->src_w) continue;                                          \
-                    const T wv = j->rotate ? g3[(2 - i) * 3 + 2 - c] : g3[i * 3 + c];                \
-                    acc += (double)plane[sy * j->src_w + sx] * (double)wv;                           \
-                }                                                                                    \
-            }                                                                                        \
-        }                                                                                            \
-        ((T *)j->dst)[((n * j->dst_c + g * j->M + m) * j->dst_h + y) * j->dst_w + x] = (T)acc;       \
-    }
-DEFINE_DIRECT_ELEMENT(float, f32)
-DEFINE_DIRECT_ELEMENT(double, f64)
-
-static void fix_element(const conv_job *j, int64_t n, int64_t g, int64_t m, int64_t y, int64_t x) {
-    if (j->d->dtype == CJ_F64) direct_element_f64(j, n, g, m, y, x);
-    else direct_element_f32(j, n, g, m, y, x);
-}
-
-/* Recomputes the few-tap elements of destination planes (image, channel) [p0, p1). A row's tap
- * count per column rises and falls once across the row, so its few-tap columns are a prefix and
- * a suffix. */
-static void fix_planes(const conv_job *j, int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; p++) {
-        const int64_t n = p / j->dst_c, ch = p % j->dst_c, g = ch / j->M, m = ch % j->M;
-        for (int64_t y = 0; y < j->dst_h; y++) {
-            const int rows = valid_taps(y, j->pad_h, j->src_h);
-            int64_t x = 0;
-            for (; x < j->dst_w && rows * valid_taps(x, j->pad_w, j->src_w) <= FEW_TAPS; x++)
-                fix_element(j, n, g, m, y, x);
-            for (int64_t r = j->dst_w - 1; r >= x && rows * valid_taps(r, j->pad_w, j->src_w) <= FEW_TAPS; r--)
-                fix_element(j, n, g, m, y, r);
-        }
-    }
-}
-
-/* Tap counts are smallest at the corners. */
-static int has_few_tap_elements(const conv_job *j) {
-    const int top = valid_taps(0, j->pad_h, j->src_h), bottom = valid_taps(j->dst_h - 1, j->pad_h, j->src_h);
-    const int left = valid_taps(0, j->pad_w, j->src_w), right = valid_taps(j->dst_w - 1, j->pad_w, j->src_w);
-    const int rows = top < bottom ? top : bottom, cols = left < right ? left : right;
-    return rows * cols <= FEW_TAPS;
-}
-
-static void fix_task(void *arg, size_t slot) {
-    const conv_job *j = arg;
-    int64_t p0, p1;
-    cj_split_range(j->d->n * j->dst_c, j->slots, (int64_t)slot, &p0, &p1);
-    fix_planes(j, p0, p1);
-}
+/* Elements recomputed directly after the Winograd pass (few_terms.h): those with at most
+ * CJ_FEW_TERMS terms, and every element whose window meets the source in 3 taps or fewer (corners
+ * and rows at padding 2), whatever the channel count: F(6x6, 3x3) spreads a tile's rounding more
+ * than FFT does, and these elements' sums are a third of the interior's or less. */
+static int64_t few_terms(int64_t channels) { return cj_max64(CJ_FEW_TERMS, 3 * channels); }
 
 static cj_status run_conv(cj_context *ctx, conv_job *j) {
     const cj_conv_desc *d = j->d;
@@ -303,7 +232,6 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     const int64_t work_slots = j->slots;
     j->slots = cj_min64(work_slots, j->tasks);
     cj_parallel_for(ctx, (size_t)j->slots, conv_task, j);
-    if (has_few_tap_elements(j)) cj_parallel_for(ctx, (size_t)j->slots, fix_task, j);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }
@@ -314,7 +242,9 @@ static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void
                   .src_c = d->c_in, .src_h = d->h_in, .src_w = d->w_in,
                   .dst_c = d->c_out, .dst_h = d->h_out, .dst_w = d->w_out,
                   .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
-    return run_conv(ctx, &j);
+    CJ_FORWARD(run_conv(ctx, &j));
+    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d->cin_g), in, w, bias, out);
+    return CJ_OK;
 }
 
 /* grad_in[c, y, x] = sum_k,i,j dY[k, y + pad - i, x + pad - j] w[k, c, i, j]: a stride-1 3x3
@@ -325,7 +255,9 @@ static cj_status wino_backward_data(cj_context *ctx, const cj_conv_desc *d, cons
                   .src_c = d->c_out, .src_h = d->h_out, .src_w = d->w_out,
                   .dst_c = d->c_in, .dst_h = d->h_in, .dst_w = d->w_in,
                   .K = d->cout_g, .M = d->cin_g, .pad_h = 2 - d->pad_h, .pad_w = 2 - d->pad_w};
-    return run_conv(ctx, &j);
+    CJ_FORWARD(run_conv(ctx, &j));
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, few_terms(d->cout_g), grad_out, w, NULL, grad_in);
+    return CJ_OK;
 }
 
 /* ---- grad_weight ------------------------------------------------------------------------------- */
@@ -442,6 +374,7 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     finish_job f = {&j, cj_min64(ctx->num_threads, d->c_out)};
     cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
     cj_scratch_release(ctx, &s);
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, in, grad_out, NULL, grad_w);
     return CJ_OK;
 }
 
