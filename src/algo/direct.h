@@ -15,6 +15,13 @@ cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const voi
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                      const void *w, void *grad_in);
+/* The channel-vector path (direct_ocv.c): f32 on AVX-512, 32+ output channels per group (forward)
+ * or input channels per group (grad_input, stride 1, finite weights). */
+bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass, const void *w);
+cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                                const void *bias, void *out);
+cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
+                                      void *grad_in);
 /* grad_w[k] += the contribution of image n's planes to output channel k. */
 void cj_direct_dw_wgrad_plane(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t n,
                               int64_t k, void *grad_w);

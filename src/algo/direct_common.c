@@ -1,4 +1,5 @@
 /* CJ_ALGO_DIRECT's shared pieces (see direct_common.h). */
+#include <math.h>
 #include <string.h>
 
 #include "algo/direct_common.h"
@@ -114,4 +115,13 @@ cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int
     p.bands = cj_div_up(d->h_out, p.band);
     p.tasks = d->n * d->groups * p.bands;
     return p;
+}
+
+bool cj_direct_weights_finite(const cj_conv_desc *d, const void *w) {
+    const int64_t count = d->c_out * d->cin_g * d->kh * d->kw;
+    for (int64_t i = 0; i < count; i++) {
+        const double v = d->dtype == CJ_F64 ? ((const double *)w)[i] : (double)((const float *)w)[i];
+        if (!isfinite(v)) return false;
+    }
+    return true;
 }

@@ -54,4 +54,7 @@ cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int
 /* The input rows [r0, r1) that output rows [y0, y1) read (clipped to the image). */
 void cj_direct_input_rows(const cj_conv_desc *d, int64_t y0, int64_t y1, int64_t *r0, int64_t *r1);
 
+/* Every weight finite: then multiplying the staged rows' zero padding adds exactly nothing. */
+bool cj_direct_weights_finite(const cj_conv_desc *d, const void *w);
+
 #endif

@@ -1,0 +1,54 @@
+/* The channel-vector direct convolution kernel, f32 AVX-512 (contract: direct_ocv.h). One
+ * function per tile width, so that the 2 * NX accumulators are registers (28 of the 32 zmm at
+ * NX = 14, plus the two weight vectors). */
+#include <immintrin.h>
+
+#include "kernels/direct_ocv.h"
+
+static inline __attribute__((always_inline)) void ocv_body(const cj_ocv_args *a, const int NX) {
+    __m512 lo[CJ_OCV_MAX_NX], hi[CJ_OCV_MAX_NX];
+#pragma GCC unroll 14
+    for (int x = 0; x < NX; x++) lo[x] = hi[x] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < a->nsrc; s++) {
+        const float *row = a->src[s] + a->x0;
+        const float *w = a->w + a->woff[s];
+        for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) {
+            const float *p = row + a->tap_off[t];
+            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+#pragma GCC unroll 14
+            for (int x = 0; x < NX; x++) {
+                const __m512 b = _mm512_set1_ps(p[x]);
+                lo[x] = _mm512_fmadd_ps(w0, b, lo[x]);
+                hi[x] = _mm512_fmadd_ps(w1, b, hi[x]);
+            }
+        }
+    }
+#pragma GCC unroll 14
+    for (int x = 0; x < NX; x++) {
+        _mm512_storeu_ps(a->tile + x * CJ_OCV_BLOCK, lo[x]);
+        _mm512_storeu_ps(a->tile + x * CJ_OCV_BLOCK + 16, hi[x]);
+    }
+}
+
+#define OCV_WIDTH(n)                                                                               \
+    static void ocv_##n(const cj_ocv_args *a) { ocv_body(a, n); }
+OCV_WIDTH(1)
+OCV_WIDTH(2)
+OCV_WIDTH(3)
+OCV_WIDTH(4)
+OCV_WIDTH(5)
+OCV_WIDTH(6)
+OCV_WIDTH(7)
+OCV_WIDTH(8)
+OCV_WIDTH(9)
+OCV_WIDTH(10)
+OCV_WIDTH(11)
+OCV_WIDTH(12)
+OCV_WIDTH(13)
+OCV_WIDTH(14)
+
+void cj_f32_direct_ocv__avx512(const cj_ocv_args *a) {
+    static void (*const by_width[CJ_OCV_MAX_NX])(const cj_ocv_args *) = {
+        ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6, ocv_7, ocv_8, ocv_9, ocv_10, ocv_11, ocv_12, ocv_13, ocv_14};
+    by_width[a->nx - 1](a);
+}

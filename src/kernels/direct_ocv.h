@@ -1,0 +1,33 @@
+/* The direct convolution's channel-vector micro-kernel (f32, AVX-512): vectorised along output
+ * channels instead of pixels, as oneDNN's direct convolution is. A tile is 32 output channels
+ * (two vectors) x NX <= CJ_OCV_MAX_NX consecutive pixels of one output row, 2 * NX accumulators;
+ * every (source row, tap) step loads the tap's two weight vectors and broadcasts each of the NX
+ * input pixels into two FMAs. Nothing is wasted on a row whose width is not a multiple of 16 (the
+ * pixel-vector kernels of direct_ukernels.h leave 2 of 16 lanes idle on 14-wide rows and reload a
+ * pixel vector per output channel block), and the loads per FMA stay near one half.
+ *
+ *   tile[x * 32 + m] = sum_s sum_t w[woff[s] + t * 32 + m] * src[s][tap_off[t] + x0 + x]
+ * for m < 32, x < nx. src rows are staged (zero padded, stride phases: direct_common.h). The
+ * driver adds the bias and moves the pixel-major tile into the NCHW output. */
+#ifndef CJ_KERNELS_DIRECT_OCV_H
+#define CJ_KERNELS_DIRECT_OCV_H
+#include <stdint.h>
+
+enum { CJ_OCV_BLOCK = 32, CJ_OCV_MAX_NX = 14 };
+
+typedef struct cj_ocv_args {
+    int64_t nsrc;
+    const float *const *src;   /* staged rows */
+    const int64_t *woff;       /* per source: offset in elements into w */
+    const float *w;            /* per source: ntaps x 32 weights */
+    int64_t ntaps;
+    const int64_t *tap_off;    /* per tap: offset in elements into every staged row */
+    int64_t x0, nx;            /* the tile's first pixel and width (1..CJ_OCV_MAX_NX) */
+    float *tile;               /* nx x 32 sums, pixel-major */
+} cj_ocv_args;
+
+#if defined(CJ_HAVE_X86_KERNELS)
+void cj_f32_direct_ocv__avx512(const cj_ocv_args *a);
+#endif
+
+#endif

@@ -1,0 +1,91 @@
+/* CJ_ALGO_DIRECT on layers with 32 or more channels per group on the result side, which take its
+ * channel-vector path on AVX-512 (src/algo/direct_ocv.c; the other ISA paths run the same shapes
+ * through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
+ * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
+ * groups, a source row range cut into bands by 2 threads. Forward (with and without bias) and
+ * grad_input against the float64 reference, and a NaN weight in grad_input, which must reach only
+ * the elements that depend on it (the path is exact only for finite weights and steps aside). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conjure.h"
+#include "reference.h"
+#include "testutil.h"
+
+static const ref_conv cases[] = {
+    /* N, C, H, W, K, kh, kw, ph, pw, sh, sw, dh, dw, groups */
+    {2, 32, 14, 14, 64, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* lenet.conv2, smaller batch */
+    {1, 40, 9, 31, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* 40 channels: a block of 8; 3 tiles of 11, 11, 9 */
+    {2, 8, 11, 29, 33, 3, 5, 0, 2, 1, 1, 1, 1, 1, 0, 0},    /* 33: one channel in the second block */
+    {1, 6, 17, 19, 48, 3, 3, 1, 1, 2, 2, 1, 1, 1, 0, 0},    /* stride 2 (forward only takes the path) */
+    {1, 64, 12, 15, 64, 3, 3, 2, 2, 1, 1, 2, 2, 2, 0, 0},   /* dilation 2, 2 groups of 32 */
+    {1, 32, 6, 7, 32, 3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0},     /* padding 3 > kh - 1: grad_input steps aside */
+    {2, 3, 23, 23, 32, 7, 7, 3, 3, 2, 2, 1, 1, 1, 0, 0},    /* a first layer */
+    {1, 32, 5, 1, 32, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},     /* 1x1, one-pixel rows */
+};
+
+static void run(ref_conv c, tu_rng *rng) {
+    if (!ref_conv_init(&c)) { tu_fail("invalid configuration"); return; }
+    const cj_dtype dt = CJ_F32;
+    const int64_t cg = c.C / c.groups, kshape[1] = {c.K};
+    cj_tensor in = tu_tensor4(dt, c.N, c.C, c.H, c.W), w = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
+    cj_tensor bias = tu_tensor(dt, 1, kshape, 0), gout = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo);
+    cj_tensor out = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo), gin = tu_tensor4(dt, c.N, c.C, c.H, c.W);
+    double *din = tu_dalloc(tu_numel(&in)), *dw = tu_dalloc(tu_numel(&w)), *db = tu_dalloc(c.K);
+    double *dgo = tu_dalloc(tu_numel(&gout));
+    const int64_t most = tu_numel(&out) > tu_numel(&gin) ? tu_numel(&out) : tu_numel(&gin);
+    double *exact = tu_dalloc(most), *mag = tu_dalloc(most);
+    tu_fill_uniform(rng, &in, din);
+    tu_fill_uniform(rng, &w, dw);
+    tu_fill_uniform(rng, &bias, db);
+    tu_fill_uniform(rng, &gout, dgo);
+    const cj_conv2d_params p = {{c.ph, c.pw}, {c.sh, c.sw}, {c.dh, c.dw}, c.groups, CJ_ALGO_DIRECT};
+    const double tol = tu_tol(CJ_ALGO_DIRECT, dt);
+    char buf[400];
+    for (int threads = 1; threads <= 2; threads++) {
+        cj_context_options o = {.num_threads = threads};
+        cj_context *ctx;
+        if (!tu_expect(cj_context_create(&o, &ctx) == CJ_OK, "cj_context_create")) continue;
+        for (int with_bias = 0; with_bias <= 1; with_bias++) {
+            ref_forward(&c, din, dw, with_bias ? db : NULL, exact, mag);
+            tu_fill_nan(&out);
+            const cj_status st = cj_conv2d(ctx, &in, &w, with_bias ? &bias : NULL, &p, &out);
+            tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, with_bias ? "forward+bias" : "forward");
+            if (tu_expect(st == CJ_OK, "%s threads=%d: %s", buf, threads, cj_last_error()))
+                tu_expect(tu_check_close("output", &out, exact, mag, tol), "%s threads=%d: wrong output", buf, threads);
+        }
+        ref_grad_input(&c, dw, dgo, exact, mag);
+        tu_fill_nan(&gin);
+        const cj_status st = cj_conv2d_backward(ctx, &in, &w, NULL, &p, &gout, &gin, NULL, NULL);
+        tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input");
+        if (tu_expect(st == CJ_OK, "%s threads=%d: %s", buf, threads, cj_last_error()))
+            tu_expect(tu_check_close("grad_input", &gin, exact, mag, tol), "%s threads=%d: wrong grad_input", buf, threads);
+        cj_context_destroy(ctx);
+    }
+    /* A NaN weight: the grad_input elements with a term involving it are NaN in the reference, and
+     * must be non-finite; every other element must stay finite and within the tolerance. */
+    tu_set(&w, 0, NAN);
+    dw[0] = NAN;
+    ref_grad_input(&c, dw, dgo, exact, mag);
+    tu_fill_nan(&gin);
+    const cj_status st = cj_conv2d_backward(NULL, &in, &w, NULL, &p, &gout, &gin, NULL, NULL);
+    tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input, a NaN weight");
+    if (tu_expect(st == CJ_OK, "%s: %s", buf, cj_last_error())) {
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < tu_numel(&gin); i++) {
+            const double g = tu_get(&gin, i);
+            if (isnan(exact[i]) ? !isnan(g) : !(fabs(g - exact[i]) <= tol * mag[i] + 1e-30)) wrong++;
+        }
+        tu_expect(wrong == 0, "%s: %lld elements wrong (NaN where finite, or the reverse)", buf, (long long)wrong);
+    }
+    tu_free(&in), tu_free(&w), tu_free(&bias), tu_free(&gout), tu_free(&out), tu_free(&gin);
+    free(din), free(dw), free(db), free(dgo), free(exact), free(mag);
+}
+
+int main(void) {
+    tu_isa_check();
+    tu_rng rng = {tu_seed("test_isa_direct_ocv", 0x0c7ec)};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run(cases[i], &rng);
+    return tu_finish();
+}
