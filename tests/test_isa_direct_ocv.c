@@ -2,8 +2,8 @@
  * channel-vector path on AVX-512 (src/algo/direct_ocv.c; the other ISA paths run the same shapes
  * through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
  * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
- * groups, a source row range cut into bands by 2 threads. Forward (with and without bias) and
- * grad_input against the float64 reference, and a NaN weight in grad_input, which must reach only
+ * groups, 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
+ * path needs 32+ output channels per group) against the float64 reference, and a NaN weight in grad_input, which must reach only
  * the elements that depend on it (the path is exact only for finite weights and steps aside). */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +23,8 @@ static const ref_conv cases[] = {
     {1, 32, 6, 7, 32, 3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0},     /* padding 3 > kh - 1: grad_input steps aside */
     {2, 3, 23, 23, 32, 7, 7, 3, 3, 2, 2, 1, 1, 1, 0, 0},    /* a first layer */
     {1, 32, 5, 1, 32, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},     /* 1x1, one-pixel rows */
+    {3, 2, 9, 40, 32, 2, 17, 1, 8, 1, 1, 1, 1, 1, 0, 0},    /* 17 kernel columns: grad_weight in 2 tap chunks */
+    {1, 4, 300, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 300 rows: forward in bands */
 };
 
 static void run(ref_conv c, tu_rng *rng) {
@@ -32,9 +34,11 @@ static void run(ref_conv c, tu_rng *rng) {
     cj_tensor in = tu_tensor4(dt, c.N, c.C, c.H, c.W), w = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
     cj_tensor bias = tu_tensor(dt, 1, kshape, 0), gout = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo);
     cj_tensor out = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo), gin = tu_tensor4(dt, c.N, c.C, c.H, c.W);
+    cj_tensor gw = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
     double *din = tu_dalloc(tu_numel(&in)), *dw = tu_dalloc(tu_numel(&w)), *db = tu_dalloc(c.K);
     double *dgo = tu_dalloc(tu_numel(&gout));
-    const int64_t most = tu_numel(&out) > tu_numel(&gin) ? tu_numel(&out) : tu_numel(&gin);
+    int64_t most = tu_numel(&out) > tu_numel(&gin) ? tu_numel(&out) : tu_numel(&gin);
+    if (tu_numel(&gw) > most) most = tu_numel(&gw);
     double *exact = tu_dalloc(most), *mag = tu_dalloc(most);
     tu_fill_uniform(rng, &in, din);
     tu_fill_uniform(rng, &w, dw);
@@ -61,6 +65,12 @@ static void run(ref_conv c, tu_rng *rng) {
         tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input");
         if (tu_expect(st == CJ_OK, "%s threads=%d: %s", buf, threads, cj_last_error()))
             tu_expect(tu_check_close("grad_input", &gin, exact, mag, tol), "%s threads=%d: wrong grad_input", buf, threads);
+        ref_grad_weight(&c, din, dgo, exact, mag);
+        tu_fill_nan(&gw);
+        const cj_status sw = cj_conv2d_backward(ctx, &in, &w, NULL, &p, &gout, NULL, &gw, NULL);
+        tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_weight");
+        if (tu_expect(sw == CJ_OK, "%s threads=%d: %s", buf, threads, cj_last_error()))
+            tu_expect(tu_check_close("grad_weight", &gw, exact, mag, tol), "%s threads=%d: wrong grad_weight", buf, threads);
         cj_context_destroy(ctx);
     }
     /* A NaN weight: the grad_input elements with a term involving it are NaN in the reference, and
@@ -79,7 +89,7 @@ static void run(ref_conv c, tu_rng *rng) {
         }
         tu_expect(wrong == 0, "%s: %lld elements wrong (NaN where finite, or the reverse)", buf, (long long)wrong);
     }
-    tu_free(&in), tu_free(&w), tu_free(&bias), tu_free(&gout), tu_free(&out), tu_free(&gin);
+    tu_free(&in), tu_free(&w), tu_free(&bias), tu_free(&gout), tu_free(&out), tu_free(&gin), tu_free(&gw);
     free(din), free(dw), free(db), free(dgo), free(exact), free(mag);
 }
 

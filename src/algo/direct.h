@@ -22,6 +22,10 @@ cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const vo
                                 const void *bias, void *out);
 cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
                                       void *grad_in);
+/* grad_weight's channel-vector path (direct_ocv_weights.c): f32 on AVX-512, 32+ output channels per group. */
+bool cj_direct_ocv_weights_ok(const cj_conv_desc *d);
+cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
+                                         void *grad_w);
 /* grad_w[k] += the contribution of image n's planes to output channel k. */
 void cj_direct_dw_wgrad_plane(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t n,
                               int64_t k, void *grad_w);

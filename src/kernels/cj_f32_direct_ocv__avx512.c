@@ -52,3 +52,60 @@ void cj_f32_direct_ocv__avx512(const cj_ocv_args *a) {
         ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6, ocv_7, ocv_8, ocv_9, ocv_10, ocv_11, ocv_12, ocv_13, ocv_14};
     by_width[a->nx - 1](a);
 }
+
+/* grad_weight: R source rows x JT taps x 2 vectors of output channels. */
+static inline __attribute__((always_inline)) void wgrad_body(const cj_ocv_wgrad_args *a, const int R, const int JT) {
+    enum { MAX = CJ_OCV_MAX_NX };
+    __m512 lo[MAX], hi[MAX];
+#pragma GCC unroll 14
+    for (int q = 0; q < R * JT; q++) {
+        lo[q] = _mm512_loadu_ps(a->tile + q * 32);
+        hi[q] = _mm512_loadu_ps(a->tile + q * 32 + 16);
+    }
+    for (int64_t y = 0; y < a->nrows; y++) {
+        const float *dy = a->dy + y * a->dy_step;
+        const float *p[MAX];
+#pragma GCC unroll 14
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 14
+            for (int t = 0; t < JT; t++) p[r * JT + t] = a->src[r] + y * a->src_step + a->tap_off[t];
+        for (int64_t x = 0; x < a->nx; x++) {
+            const __m512 d0 = _mm512_loadu_ps(dy + x * 32), d1 = _mm512_loadu_ps(dy + x * 32 + 16);
+#pragma GCC unroll 14
+            for (int q = 0; q < R * JT; q++) {
+                const __m512 b = _mm512_set1_ps(p[q][x]);
+                lo[q] = _mm512_fmadd_ps(d0, b, lo[q]);
+                hi[q] = _mm512_fmadd_ps(d1, b, hi[q]);
+            }
+        }
+    }
+#pragma GCC unroll 14
+    for (int q = 0; q < R * JT; q++) {
+        _mm512_storeu_ps(a->tile + q * 32, lo[q]);
+        _mm512_storeu_ps(a->tile + q * 32 + 16, hi[q]);
+    }
+}
+
+#define WGRAD_TAPS(jt)                                                                             \
+    static void wgrad_##jt(const cj_ocv_wgrad_args *a) { wgrad_body(a, (int)cj_ocv_wgrad_rows(jt), jt); }
+WGRAD_TAPS(1)
+WGRAD_TAPS(2)
+WGRAD_TAPS(3)
+WGRAD_TAPS(4)
+WGRAD_TAPS(5)
+WGRAD_TAPS(6)
+WGRAD_TAPS(7)
+WGRAD_TAPS(8)
+WGRAD_TAPS(9)
+WGRAD_TAPS(10)
+WGRAD_TAPS(11)
+WGRAD_TAPS(12)
+WGRAD_TAPS(13)
+WGRAD_TAPS(14)
+
+void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a) {
+    static void (*const by_taps[CJ_OCV_MAX_NX])(const cj_ocv_wgrad_args *) = {
+        wgrad_1, wgrad_2, wgrad_3, wgrad_4, wgrad_5, wgrad_6, wgrad_7,
+        wgrad_8, wgrad_9, wgrad_10, wgrad_11, wgrad_12, wgrad_13, wgrad_14};
+    by_taps[a->jt - 1](a);
+}

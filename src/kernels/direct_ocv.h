@@ -26,8 +26,29 @@ typedef struct cj_ocv_args {
     float *tile;               /* nx x 32 sums, pixel-major */
 } cj_ocv_args;
 
+/* grad_weight's kernel, the same vectors the other way round: sums over the rows of one image
+ * of grad_output (pixel-major, 32 output channels per pixel) times R staged input rows, each at
+ * JT taps, in 2 * R * JT accumulators (R * JT <= CJ_OCV_MAX_NX):
+ *   tile[(r * jt + t) * 32 + m] += sum_{y < nrows} sum_{x < nx}
+ *                                 dy[y * dy_step + x * 32 + m] * src[r][y * src_step + tap_off[t] + x]
+ * jt in 1..CJ_OCV_MAX_NX; r < cj_ocv_wgrad_rows(jt): rows beyond the caller's need point at
+ * anything readable and their sums are ignored. The sums are added to the tile's (the caller
+ * keeps one tile per (block, sources, taps) and sums a whole batch share into it). */
+typedef struct cj_ocv_wgrad_args {
+    const float *dy;
+    int64_t dy_step, nrows, nx;
+    const float *const *src;   /* cj_ocv_wgrad_rows(jt) staged rows of the first output row */
+    int64_t src_step;
+    const int64_t *tap_off;    /* jt offsets into every staged row */
+    int64_t jt;
+    float *tile;
+} cj_ocv_wgrad_args;
+
+static inline int64_t cj_ocv_wgrad_rows(int64_t jt) { return CJ_OCV_MAX_NX / jt; }
+
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_direct_ocv__avx512(const cj_ocv_args *a);
+void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a);
 #endif
 
 #endif
