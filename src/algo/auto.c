@@ -1,21 +1,29 @@
 /* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
- * the configuration), from the side-by-side measurements of this session (1 thread, f32, the
- * suite of bench/layers.tsv; the figures are in the closing notes):
- *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 10-40x
- *     im2col+GEMM there, whose GEMMs are too thin for the NR-wide kernel;
- *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 32+ output tiles of 4x4: WINOGRAD
- *     (F(4x4,3x3): 1.7-2.5x the GEMM algorithms on the ResNet/VGG 3x3 layers);
- *  3. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels and 300+ output
- *     pixels: FFT (1.2-3.5x the GEMM algorithms on 5x5 and 7x7 layers of 27x27 and up);
- *  4. kernels of area 25+ with few channels (3 to 32 in forward and grad_input, 1 to 3 in
- *     grad_weight): DIRECT (resnet50.conv1 forward 1.6x, lenet.conv2 grad_input 1.7x);
- *  5. grad_input with a stride, or with fewer than 16 input channels per group: IM2COL_GEMM
+ * the configuration), from side-by-side measurements of every algorithm on the suite of
+ * bench/layers.tsv (1 thread, f32, AMD Zen 5 with AVX-512; the figures are in the closing notes):
+ *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 5-15x the GEMM
+ *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
+ *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4: WINOGRAD
+ *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; at 32 tiles,
+ *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15%);
+ *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
+ *     direct.h) for kernels larger than 1x1: forward when the reduction has 32+ terms, grad_input
+ *     (stride 1), grad_weight without dilation when its register-tile sums fit in L2 (lenet.conv2
+ *     1.6-1.8x the GEMM algorithms in every pass, alexnet.conv2 forward and grad_input 1.15-1.3x
+ *     FFT, deeplab.dil2 forward and grad_input 1.15-1.3x GEMM, resnet50.conv1 forward 1.4x);
+ *  4. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels and 300+ output
+ *     pixels: FFT (where rule 3 does not apply: f64, AVX2, fewer channels);
+ *  5. kernels of area 25+ with few channels (3 to 32 input channels in forward, 1 to 3 in
+ *     grad_weight): DIRECT (its pixel-vector kernels, where rule 3 does not apply);
+ *  6. grad_input with a stride, or with fewer than 16 input channels per group: IM2COL_GEMM
  *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
- *     alexnet.conv1 grad_input 7x slower); forward and grad_weight with a stride: IM2COL_GEMM;
- *  6. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
+ *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
+ *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
+#include "algo/direct.h"
+#include "arch/cpu.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -34,11 +42,17 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
-    const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3 : d->cin_g >= 3 && d->cin_g <= 32;
+    const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3
+                           : pass == CJ_PASS_FORWARD && d->cin_g >= 3 && d->cin_g <= 32;
+    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass, NULL) &&
+                                (pass != CJ_PASS_FORWARD || d->cin_g * area >= 32) &&
+                                (pass != CJ_PASS_BACKWARD_WEIGHTS ||
+                                 (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 32)
+    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 64)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
+    if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= 300) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;

@@ -15,15 +15,17 @@ cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const voi
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                      const void *w, void *grad_in);
-/* The channel-vector path (direct_ocv.c): f32 on AVX-512, 32+ output channels per group (forward)
- * or input channels per group (grad_input, stride 1, finite weights). */
+/* The channel-vector paths (direct_ocv.c, direct_ocv_weights.c): f32 on AVX-512, 32+ output
+ * channels per group (forward, grad_weight) or input channels per group (grad_input: stride 1,
+ * padding within the kernel's reach, finite weights; w NULL: the shape alone is asked about). */
 bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass, const void *w);
 cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out);
 cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
                                       void *grad_in);
-/* grad_weight's channel-vector path (direct_ocv_weights.c): f32 on AVX-512, 32+ output channels per group. */
-bool cj_direct_ocv_weights_ok(const cj_conv_desc *d);
+/* Bytes of grad_weight's register-tile sums per thread slot, which every image of its share
+ * reads and writes once: beyond L2 they cost more than the FMAs of small images. */
+size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d);
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
                                          void *grad_w);
 /* grad_w[k] += the contribution of image n's planes to output channel k. */

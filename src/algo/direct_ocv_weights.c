@@ -22,13 +22,18 @@
 
 #define BLOCK CJ_OCV_BLOCK
 
-bool cj_direct_ocv_weights_ok(const cj_conv_desc *d) {
-#if defined(CJ_HAVE_X86_KERNELS)
-    return d->dtype == CJ_F32 && cj_cpu()->isa == CJ_ISA_AVX512 && d->cout_g >= BLOCK;
-#else
-    (void)d;
-    return false;
-#endif
+/* Tiles of one tap chunk, taps per chunk and chunks: the widest chunk takes the fewest sources
+ * per call, so has the most tiles. */
+static int64_t tile_layout(const cj_conv_desc *d, int64_t *jt, int64_t *chunks) {
+    *chunks = cj_div_up(d->kw, CJ_OCV_MAX_NX);
+    *jt = cj_div_up(d->kw, *chunks);
+    return cj_div_up(d->cin_g * d->kh, cj_ocv_wgrad_rows(*jt));
+}
+
+size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d) {
+    int64_t jt, chunks;
+    const int64_t per_chunk = tile_layout(d, &jt, &chunks);
+    return sizeof(float) * CJ_OCV_MAX_NX * CJ_OCV_BLOCK * (size_t)(cj_div_up(d->cout_g, CJ_OCV_BLOCK) * chunks * per_chunk);
 }
 
 #if defined(CJ_HAVE_X86_KERNELS)
@@ -169,8 +174,8 @@ cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
     j.weights = d->c_out * d->cin_g * d->kh * d->kw;
     j.blocks = cj_div_up(d->cout_g, BLOCK);
-    j.chunks = cj_div_up(d->kw, CJ_OCV_MAX_NX);
-    j.jt = cj_div_up(d->kw, j.chunks);
+    j.tiles_per_chunk = tile_layout(d, &j.jt, &j.chunks);
+    j.tiles_bytes = cj_direct_ocv_weights_tile_bytes(d);
     j.pl = cj_round_up(d->w_out + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16);
     j.row_elems = d->stride_w * j.pl;
     /* The band: whole images while both buffers fit in half of L2, else halved until they do. */
@@ -184,9 +189,6 @@ cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     }
     j.bands = cj_div_up(d->h_out, j.band);
     j.slots = cj_min64(ctx->num_threads, d->n);
-    /* the widest chunk (j.jt taps) takes the fewest sources per call, so has the most tiles */
-    j.tiles_per_chunk = cj_div_up(d->cin_g * d->kh, cj_ocv_wgrad_rows(j.jt));
-    j.tiles_bytes = sizeof(float) * TILE * (size_t)(j.blocks * j.chunks * j.tiles_per_chunk);
     j.slot_bytes = j.dy_bytes + j.stage_bytes + cj_direct_align64(j.tiles_bytes);
     const size_t partial_bytes = cj_direct_align64(sizeof(float) * (size_t)j.weights);
     j.partial_elems = (int64_t)(partial_bytes / sizeof(float));
