@@ -41,20 +41,15 @@ static void fwd_task(void *arg, size_t slot) {
     int64_t *woff = (int64_t *)(src + d->cin_g * d->kh);
     int64_t *tap_off = woff + d->cin_g * d->kh, *tap_w = tap_off + d->kw;
     for (int64_t t = 0; t < d->kw; t++) {
-        const int64_t q = t * d->dil_w;
-        tap_off[t] = (q % d->stride_w) * pl->pl + q / d->stride_w;
+        tap_off[t] = cj_direct_tap_offset(d, pl->pl, t);
         tap_w[t] = t;
     }
-    const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const int64_t plane_out = d->h_out * d->w_out;
     int64_t t0, t1;
     cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t band = t % pl->bands, g = (t / pl->bands) % d->groups, n = t / pl->bands / d->groups;
-        const int64_t y0 = band * pl->band, y1 = cj_min64(d->h_out, y0 + pl->band);
-        int64_t r0, r1;
-        cj_direct_input_rows(d, y0, y1, &r0, &r1);
-        const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * e;
-        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, pl->pl, stage);
+        const cj_direct_band band = cj_direct_stage_band(d, pl, j->in, t, stage);
+        const int64_t n = band.n, g = band.g, y0 = band.y0, y1 = band.y1, r0 = band.r0, r1 = band.r1;
         for (int64_t y = y0; y < y1; y++) {
             int64_t nsrc = 0;
             for (int64_t c = 0; c < d->cin_g; c++)

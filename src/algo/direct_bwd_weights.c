@@ -35,15 +35,12 @@ static void bwd_weights_task(void *arg, size_t slot) {
     const bwd_weights_job *j = arg;
     const cj_conv_desc *d = j->d;
     const size_t e = d->elem;
-    const int64_t khkw = d->kh * d->kw, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const int64_t khkw = d->kh * d->kw, plane_out = d->h_out * d->w_out;
     const cj_direct_input_plan *pl = &j->plan;
     char *stage = j->slot_mem + slot * j->slot_bytes;
     const void **dy = (const void **)(stage + pl->stage_bytes), **src = dy + pl->band;
     int64_t *tap_off = (int64_t *)(src + pl->band);
-    for (int64_t t = 0; t < d->kw; t++) {
-        const int64_t q = t * d->dil_w;
-        tap_off[t] = (q % d->stride_w) * pl->pl + q / d->stride_w;
-    }
+    for (int64_t t = 0; t < d->kw; t++) tap_off[t] = cj_direct_tap_offset(d, pl->pl, t);
     char *acc = slot == 0 ? j->grad_w : j->partials + (slot - 1) * j->partial_stride;
     memset(acc, 0, j->weight_bytes);
     int64_t t0, t1;
@@ -53,13 +50,9 @@ static void bwd_weights_task(void *arg, size_t slot) {
         return;
     }
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t band = t % pl->bands, g = (t / pl->bands) % d->groups, n = t / pl->bands / d->groups;
-        const int64_t y0 = band * pl->band, y1 = cj_min64(d->h_out, y0 + pl->band);
-        int64_t r0, r1;
-        cj_direct_input_rows(d, y0, y1, &r0, &r1);
+        const cj_direct_band band = cj_direct_stage_band(d, pl, j->in, t, stage);
+        const int64_t n = band.n, g = band.g, y0 = band.y0, y1 = band.y1, r0 = band.r0, r1 = band.r1;
         if (r0 == r1) continue; /* the band sees only padding */
-        const char *image = j->in + (size_t)((n * d->c_in + g * d->cin_g) * plane_in) * e;
-        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, r0, r1, d->stride_w, d->pad_w, pl->pl, stage);
         for (int64_t b = 0; b < j->blocks; b++) {
             const int64_t k = g * d->cout_g + b * j->mr, mr = cj_min64(j->mr, d->cout_g - b * j->mr);
             const char *dy_block = j->grad_out + (size_t)((n * d->c_out + k) * plane_out) * e;

@@ -125,3 +125,16 @@ bool cj_direct_weights_finite(const cj_conv_desc *d, const void *w) {
     }
     return true;
 }
+
+cj_direct_band cj_direct_stage_band(const cj_conv_desc *d, const cj_direct_input_plan *pl, const void *in, int64_t t,
+                                    void *stage) {
+    cj_direct_band b = {.n = t / pl->bands / d->groups, .g = (t / pl->bands) % d->groups};
+    b.y0 = t % pl->bands * pl->band;
+    b.y1 = cj_min64(d->h_out, b.y0 + pl->band);
+    cj_direct_input_rows(d, b.y0, b.y1, &b.r0, &b.r1);
+    const int64_t plane_in = d->h_in * d->w_in;
+    const char *image = (const char *)in + (size_t)((b.n * d->c_in + b.g * d->cin_g) * plane_in) * d->elem;
+    if (b.r1 > b.r0)
+        cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, b.r0, b.r1, d->stride_w, d->pad_w, pl->pl, stage);
+    return b;
+}

@@ -54,6 +54,20 @@ cj_direct_input_plan cj_direct_plan_input(const cj_conv_desc *d, int64_t pl, int
 /* The input rows [r0, r1) that output rows [y0, y1) read (clipped to the image). */
 void cj_direct_input_rows(const cj_conv_desc *d, int64_t y0, int64_t y1, int64_t *r0, int64_t *r1);
 
+/* Where kernel column t reads in a staged row of stride_w phases of pl elements. */
+static inline int64_t cj_direct_tap_offset(const cj_conv_desc *d, int64_t pl, int64_t t) {
+    const int64_t q = t * d->dil_w;
+    return (q % d->stride_w) * pl + q / d->stride_w;
+}
+
+/* Task t of an input plan: image n, group g, output rows [y0, y1), reading input rows [r0, r1). */
+typedef struct cj_direct_band {
+    int64_t n, g, y0, y1, r0, r1;
+} cj_direct_band;
+/* Task t's band, with its input rows (all channels of its group) staged into stage (when it reads any). */
+cj_direct_band cj_direct_stage_band(const cj_conv_desc *d, const cj_direct_input_plan *pl, const void *in, int64_t t,
+                                    void *stage);
+
 /* Every weight finite: then multiplying the staged rows' zero padding adds exactly nothing. */
 bool cj_direct_weights_finite(const cj_conv_desc *d, const void *w);
 

@@ -113,10 +113,7 @@ static void band_sums(const wgrad_job *j, int64_t b, int64_t rows, const float *
     const int64_t srows = staged_rows(d, rows);
     FOR_EACH_CALL(j, {
         int64_t tap_off[CJ_OCV_MAX_NX];
-        for (int64_t t = 0; t < jt; t++) {
-            const int64_t q = (j0 + t) * d->dil_w;
-            tap_off[t] = (q % d->stride_w) * j->pl + q / d->stride_w;
-        }
+        for (int64_t t = 0; t < jt; t++) tap_off[t] = cj_direct_tap_offset(d, j->pl, j0 + t);
         const float *src[CJ_OCV_MAX_NX];
         for (int64_t r = 0; r < per_call; r++) {
             const int64_t s = s0 + cj_min64(r, real - 1), c = s / d->kh, i = s % d->kh;

@@ -126,14 +126,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ref_conv c;
     memset(&c, 0, sizeof c);
-    c.groups = extent(take(&r), 1, 3);
-    c.C = extent(take(&r), 1, 4) * c.groups;
-    c.K = extent(take(&r), 1, 4) * c.groups;
-    c.N = extent(take(&r), 0, 4);
-    c.H = extent(take(&r), 1, 12);
-    c.W = extent(take(&r), 1, 12);
-    c.kh = extent(take(&r), 1, 5);
-    c.kw = extent(take(&r), 1, 5);
+    /* flags bits 6 and 7 both set: a wide layer, 32-40 channels each way in one group (DIRECT's
+     * channel-vector paths, several register blocks in every algorithm), on fewer and smaller
+     * images and kernels so that the reference stays as fast */
+    const int wide = (flags >> 6) == 3;
+    const unsigned gbyte = take(&r), cbyte_in = take(&r), kbyte = take(&r);
+    c.groups = wide ? 1 : extent(gbyte, 1, 3);
+    c.C = wide ? extent(cbyte_in, 32, 9) : extent(cbyte_in, 1, 4) * c.groups;
+    c.K = wide ? extent(kbyte, 32, 9) : extent(kbyte, 1, 4) * c.groups;
+    c.N = extent(take(&r), 0, wide ? 2 : 4);
+    c.H = extent(take(&r), 1, wide ? 8 : 12);
+    c.W = extent(take(&r), 1, wide ? 8 : 12);
+    c.kh = extent(take(&r), 1, wide ? 3 : 5);
+    c.kw = extent(take(&r), 1, wide ? 3 : 5);
     c.ph = extent(take(&r), 0, 4);
     c.pw = extent(take(&r), 0, 4);
     c.sh = extent(take(&r), 1, 3);
