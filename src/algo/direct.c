@@ -49,16 +49,9 @@ static void fwd_task(void *arg, size_t slot) {
     cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         const cj_direct_band band = cj_direct_stage_band(d, pl, j->in, t, stage);
-        const int64_t n = band.n, g = band.g, y0 = band.y0, y1 = band.y1, r0 = band.r0, r1 = band.r1;
-        for (int64_t y = y0; y < y1; y++) {
-            int64_t nsrc = 0;
-            for (int64_t c = 0; c < d->cin_g; c++)
-                for (int64_t i = 0; i < d->kh; i++) {
-                    const int64_t ih = y * d->stride_h - d->pad_h + i * d->dil_h;
-                    if (ih < 0 || ih >= d->h_in) continue;
-                    src[nsrc] = stage + (size_t)((c * (r1 - r0) + ih - r0) * pl->row_elems) * e;
-                    woff[nsrc++] = (c * d->kh + i) * d->kw * j->mr;
-                }
+        const int64_t n = band.n, g = band.g;
+        for (int64_t y = band.y0; y < band.y1; y++) {
+            const int64_t nsrc = cj_direct_row_sources(d, pl, &band, stage, y, j->mr, src, woff);
             for (int64_t b = 0; b < j->blocks; b++) {
                 const int64_t k = g * d->cout_g + b * j->mr;
                 const cj_direct_gather_args a = {

@@ -138,3 +138,16 @@ cj_direct_band cj_direct_stage_band(const cj_conv_desc *d, const cj_direct_input
         cj_direct_stage_rows(d, image, d->cin_g, plane_in, d->w_in, b.r0, b.r1, d->stride_w, d->pad_w, pl->pl, stage);
     return b;
 }
+
+int64_t cj_direct_row_sources(const cj_conv_desc *d, const cj_direct_input_plan *pl, const cj_direct_band *b,
+                              const void *stage, int64_t y, int64_t mr, const void **src, int64_t *woff) {
+    int64_t nsrc = 0;
+    for (int64_t c = 0; c < d->cin_g; c++)
+        for (int64_t i = 0; i < d->kh; i++) {
+            const int64_t ih = y * d->stride_h - d->pad_h + i * d->dil_h;
+            if (ih < 0 || ih >= d->h_in) continue;
+            src[nsrc] = (const char *)stage + (size_t)((c * (b->r1 - b->r0) + ih - b->r0) * pl->row_elems) * d->elem;
+            woff[nsrc++] = (c * d->kh + i) * d->kw * mr;
+        }
+    return nsrc;
+}

@@ -68,6 +68,12 @@ typedef struct cj_direct_band {
 cj_direct_band cj_direct_stage_band(const cj_conv_desc *d, const cj_direct_input_plan *pl, const void *in, int64_t t,
                                     void *stage);
 
+/* The staged rows output row y of a band reads, one per (input channel c, kernel row i) inside the
+ * image: src[s] the row, woff[s] = (c * kh + i) * kw * mr (its weights in blocks of mr per tap).
+ * Returns their count. */
+int64_t cj_direct_row_sources(const cj_conv_desc *d, const cj_direct_input_plan *pl, const cj_direct_band *b,
+                              const void *stage, int64_t y, int64_t mr, const void **src, int64_t *woff);
+
 /* Every weight finite: then multiplying the staged rows' zero padding adds exactly nothing. */
 bool cj_direct_weights_finite(const cj_conv_desc *d, const void *w);
 

@@ -104,16 +104,9 @@ static void run_task(void *arg, size_t slot) {
     cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         const cj_direct_band band = cj_direct_stage_band(d, pl, j->in, t, stage);
-        const int64_t n = band.n, g = band.g, y0 = band.y0, y1 = band.y1, r0 = band.r0, r1 = band.r1;
-        for (int64_t y = y0; y < y1; y++) {
-            int64_t nsrc = 0;
-            for (int64_t c = 0; c < d->cin_g; c++)
-                for (int64_t i = 0; i < d->kh; i++) {
-                    const int64_t ih = y * d->stride_h - d->pad_h + i * d->dil_h;
-                    if (ih < 0 || ih >= d->h_in) continue;
-                    src[nsrc] = (const float *)stage + (c * (r1 - r0) + ih - r0) * pl->row_elems;
-                    woff[nsrc++] = (c * d->kh + i) * d->kw * BLOCK;
-                }
+        const int64_t n = band.n, g = band.g;
+        for (int64_t y = band.y0; y < band.y1; y++) {
+            const int64_t nsrc = cj_direct_row_sources(d, pl, &band, stage, y, BLOCK, (const void **)src, woff);
             for (int64_t b = 0; b < j->blocks; b++) {
                 const int64_t k0 = g * d->cout_g + b * BLOCK, mr = cj_min64(BLOCK, d->cout_g - b * BLOCK);
                 cj_ocv_args a = {.nsrc = nsrc, .src = src, .woff = woff,
