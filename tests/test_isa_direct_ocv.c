@@ -2,7 +2,7 @@
  * channel-vector path on AVX-512 (src/algo/direct_ocv.c; the other ISA paths run the same shapes
  * through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
  * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
- * groups, 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
+ * groups, rows of up to 7 pixels (two per kernel call), 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
  * path needs 32+ output channels per group) against the float64 reference, and a NaN weight in grad_input, which must reach only
  * the elements that depend on it (the path is exact only for finite weights and steps aside). */
 #include <math.h>
@@ -25,6 +25,8 @@ static const ref_conv cases[] = {
     {1, 32, 5, 1, 32, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},     /* 1x1, one-pixel rows */
     {3, 2, 9, 40, 32, 2, 17, 1, 8, 1, 1, 1, 1, 1, 0, 0},    /* 17 kernel columns: grad_weight in 2 tap chunks */
     {1, 4, 300, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 300 rows: forward in bands */
+    {2, 64, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* 7-pixel rows: two per call, an odd one last */
+    {1, 32, 5, 4, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0},    /* paired rows reading only padding */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

@@ -47,10 +47,11 @@ typedef struct {
     float *packed;              /* [group][block][cin_g][kh][kw][32] */
     int64_t blocks, block_elems;
     int64_t nx, tiles;          /* pixels per tile (the last may be narrower), tiles per row */
+    bool pairs;                 /* rows of at most 7 pixels: two rows per kernel call */
     cj_direct_input_plan plan;
     int64_t slots;
-    char *slot_mem;             /* per slot: staged band, source lists, tap offsets, one tile */
-    size_t lists_bytes, slot_bytes;
+    char *slot_mem;             /* per slot: staged band, 2 source lists, tap offsets, a tile, a zero row */
+    size_t lists_bytes, tile_bytes, slot_bytes;
 } ocv_job;
 
 /* Weight (output channel r, input channel q, tap i, j) of the problem run, as stored in w. */
@@ -91,35 +92,62 @@ static void store_tile(const ocv_job *j, const float *tile, int64_t n, int64_t k
     }
 }
 
+/* The sources of output rows y and y + 1 for one paired call: every (c, i) that either row reads,
+ * in the same order for both, a row outside the image reading the zero row. Returns their count. */
+static int64_t paired_sources(const cj_conv_desc *d, const cj_direct_input_plan *pl, const cj_direct_band *b,
+                              const float *stage, const float *zero, int64_t y, const float **src,
+                              const float **src2, int64_t *woff) {
+    int64_t nsrc = 0;
+    for (int64_t c = 0; c < d->cin_g; c++)
+        for (int64_t i = 0; i < d->kh; i++) {
+            const float *rows[2];
+            for (int r = 0; r < 2; r++) {
+                const int64_t ih = (y + r) * d->stride_h - d->pad_h + i * d->dil_h;
+                rows[r] = ih < 0 || ih >= d->h_in ? zero : stage + (c * (b->r1 - b->r0) + ih - b->r0) * pl->row_elems;
+            }
+            if (rows[0] == zero && rows[1] == zero) continue;
+            src[nsrc] = rows[0];
+            src2[nsrc] = rows[1];
+            woff[nsrc++] = (c * d->kh + i) * d->kw * BLOCK;
+        }
+    return nsrc;
+}
+
 static void run_task(void *arg, size_t slot) {
     const ocv_job *j = arg;
     const cj_conv_desc *d = j->d;
     const cj_direct_input_plan *pl = &j->plan;
     char *stage = j->slot_mem + slot * j->slot_bytes;
-    const float **src = (const float **)(stage + pl->stage_bytes);
-    int64_t *woff = (int64_t *)(src + d->cin_g * d->kh), *tap_off = woff + d->cin_g * d->kh;
+    const int64_t sources = d->cin_g * d->kh;
+    const float **src = (const float **)(stage + pl->stage_bytes), **src2 = src + sources;
+    int64_t *woff = (int64_t *)(src2 + sources), *tap_off = woff + sources;
     float *tile = (float *)(stage + pl->stage_bytes + j->lists_bytes);
+    float *zero = (float *)((char *)tile + j->tile_bytes);
+    memset(zero, 0, sizeof(float) * (size_t)pl->row_elems);
     for (int64_t t = 0; t < d->kw; t++) tap_off[t] = cj_direct_tap_offset(d, pl->pl, t);
     int64_t t0, t1;
     cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         const cj_direct_band band = cj_direct_stage_band(d, pl, j->in, t, stage);
         const int64_t n = band.n, g = band.g;
-        for (int64_t y = band.y0; y < band.y1; y++) {
-            const int64_t nsrc = cj_direct_row_sources(d, pl, &band, stage, y, BLOCK, (const void **)src, woff);
+        for (int64_t y = band.y0; y < band.y1;) {
+            const int rows = j->pairs && y + 1 < band.y1 ? 2 : 1;
+            const int64_t nsrc = rows == 2 ? paired_sources(d, pl, &band, (const float *)stage, zero, y, src, src2, woff)
+                                           : cj_direct_row_sources(d, pl, &band, stage, y, BLOCK, (const void **)src, woff);
             for (int64_t b = 0; b < j->blocks; b++) {
                 const int64_t k0 = g * d->cout_g + b * BLOCK, mr = cj_min64(BLOCK, d->cout_g - b * BLOCK);
                 cj_ocv_args a = {.nsrc = nsrc, .src = src, .woff = woff,
                                  .w = j->packed + (g * j->blocks + b) * j->block_elems,
-                                 .ntaps = d->kw, .tap_off = tap_off, .tile = tile};
+                                 .ntaps = d->kw, .tap_off = tap_off, .src2 = rows == 2 ? src2 : NULL, .tile = tile};
                 for (int64_t xt = 0; xt < j->tiles; xt++) {
                     a.x0 = xt * j->nx;
                     a.nx = cj_min64(j->nx, d->w_out - a.x0);
-                    if (a.nsrc == 0) memset(tile, 0, sizeof(float) * BLOCK * (size_t)a.nx);
+                    if (a.nsrc == 0) memset(tile, 0, sizeof(float) * BLOCK * (size_t)(rows * a.nx));
                     else cj_f32_direct_ocv__avx512(&a);
-                    store_tile(j, tile, n, k0, mr, y, a.x0, a.nx);
+                    for (int r = 0; r < rows; r++) store_tile(j, tile + r * a.nx * BLOCK, n, k0, mr, y + r, a.x0, a.nx);
                 }
             }
+            y += rows;
         }
     }
 }
@@ -133,10 +161,13 @@ static cj_status run(cj_context *ctx, ocv_job *j) {
     /* A staged row holds the row's pixels plus the widest tap shift, per stride phase. */
     j->plan = cj_direct_plan_input(d, cj_round_up(d->w_out + (d->kw - 1) * d->dil_w / d->stride_w + 1, 16),
                                    ctx->num_threads);
+    j->pairs = 2 * d->w_out <= CJ_OCV_MAX_NX;
     const int64_t sources = d->cin_g * d->kh;
-    j->lists_bytes = cj_direct_align64((size_t)sources * (sizeof(float *) + sizeof(int64_t)) +
+    j->lists_bytes = cj_direct_align64((size_t)sources * (2 * sizeof(float *) + sizeof(int64_t)) +
                                        (size_t)d->kw * sizeof(int64_t));
-    j->slot_bytes = j->plan.stage_bytes + j->lists_bytes + cj_direct_align64(sizeof(float) * BLOCK * CJ_OCV_MAX_NX);
+    j->tile_bytes = cj_direct_align64(sizeof(float) * BLOCK * CJ_OCV_MAX_NX);
+    j->slot_bytes = j->plan.stage_bytes + j->lists_bytes + j->tile_bytes +
+                    cj_direct_align64(sizeof(float) * (size_t)j->plan.row_elems);
     const size_t packed_bytes = cj_direct_align64(sizeof(float) * (size_t)(d->groups * j->blocks * j->block_elems));
     j->slots = cj_min64(ctx->num_threads, cj_max64(j->plan.tasks, d->groups * j->blocks));
     size_t total;

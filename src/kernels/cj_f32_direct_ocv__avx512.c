@@ -30,6 +30,47 @@ static inline __attribute__((always_inline)) void ocv_body(const cj_ocv_args *a,
     }
 }
 
+/* Two rows of NX pixels: 4 * NX accumulators. */
+static inline __attribute__((always_inline)) void ocv_body2(const cj_ocv_args *a, const int NX) {
+    enum { HALF = CJ_OCV_MAX_NX / 2 };
+    __m512 lo[2][HALF], hi[2][HALF];
+#pragma GCC unroll 7
+    for (int x = 0; x < NX; x++) lo[0][x] = hi[0][x] = lo[1][x] = hi[1][x] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < a->nsrc; s++) {
+        const float *row0 = a->src[s] + a->x0, *row1 = a->src2[s] + a->x0;
+        const float *w = a->w + a->woff[s];
+        for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) {
+            const float *p0 = row0 + a->tap_off[t], *p1 = row1 + a->tap_off[t];
+            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+#pragma GCC unroll 7
+            for (int x = 0; x < NX; x++) {
+                const __m512 b0 = _mm512_set1_ps(p0[x]), b1 = _mm512_set1_ps(p1[x]);
+                lo[0][x] = _mm512_fmadd_ps(w0, b0, lo[0][x]);
+                hi[0][x] = _mm512_fmadd_ps(w1, b0, hi[0][x]);
+                lo[1][x] = _mm512_fmadd_ps(w0, b1, lo[1][x]);
+                hi[1][x] = _mm512_fmadd_ps(w1, b1, hi[1][x]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < 2; r++)
+#pragma GCC unroll 7
+        for (int x = 0; x < NX; x++) {
+            _mm512_storeu_ps(a->tile + (r * NX + x) * CJ_OCV_BLOCK, lo[r][x]);
+            _mm512_storeu_ps(a->tile + (r * NX + x) * CJ_OCV_BLOCK + 16, hi[r][x]);
+        }
+}
+
+#define OCV_PAIR(n)                                                                                \
+    static void ocv2_##n(const cj_ocv_args *a) { ocv_body2(a, n); }
+OCV_PAIR(1)
+OCV_PAIR(2)
+OCV_PAIR(3)
+OCV_PAIR(4)
+OCV_PAIR(5)
+OCV_PAIR(6)
+OCV_PAIR(7)
+
 #define OCV_WIDTH(n)                                                                               \
     static void ocv_##n(const cj_ocv_args *a) { ocv_body(a, n); }
 OCV_WIDTH(1)
@@ -50,7 +91,10 @@ OCV_WIDTH(14)
 void cj_f32_direct_ocv__avx512(const cj_ocv_args *a) {
     static void (*const by_width[CJ_OCV_MAX_NX])(const cj_ocv_args *) = {
         ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6, ocv_7, ocv_8, ocv_9, ocv_10, ocv_11, ocv_12, ocv_13, ocv_14};
-    by_width[a->nx - 1](a);
+    static void (*const pairs_by_width[CJ_OCV_MAX_NX / 2])(const cj_ocv_args *) = {
+        ocv2_1, ocv2_2, ocv2_3, ocv2_4, ocv2_5, ocv2_6, ocv2_7};
+    if (a->src2) pairs_by_width[a->nx - 1](a);
+    else by_width[a->nx - 1](a);
 }
 
 /* grad_weight: R source rows x JT taps x 2 vectors of output channels. */

@@ -8,7 +8,10 @@
  *
  *   tile[x * 32 + m] = sum_s sum_t w[woff[s] + t * 32 + m] * src[s][tap_off[t] + x0 + x]
  * for m < 32, x < nx. src rows are staged (zero padded, stride phases: direct_common.h). The
- * driver adds the bias and moves the pixel-major tile into the NCHW output. */
+ * driver adds the bias and moves the pixel-major tile into the NCHW output.
+ * Rows of at most CJ_OCV_MAX_NX / 2 pixels go two at a time (src2 not NULL: the second row's
+ * sources, with the same weights as src's, in the same order): tile pixels nx..2nx-1 are the second
+ * row's, and each weight load feeds twice the pixels (7x7 images are bound by the weight stream). */
 #ifndef CJ_KERNELS_DIRECT_OCV_H
 #define CJ_KERNELS_DIRECT_OCV_H
 #include <stdint.h>
@@ -22,8 +25,9 @@ typedef struct cj_ocv_args {
     const float *w;            /* per source: ntaps x 32 weights */
     int64_t ntaps;
     const int64_t *tap_off;    /* per tap: offset in elements into every staged row */
-    int64_t x0, nx;            /* the tile's first pixel and width (1..CJ_OCV_MAX_NX) */
-    float *tile;               /* nx x 32 sums, pixel-major */
+    int64_t x0, nx;            /* the tile's first pixel and width (1..CJ_OCV_MAX_NX, or half that with src2) */
+    const float *const *src2;  /* NULL, or a second row's staged rows */
+    float *tile;               /* nx (2 nx with src2) x 32 sums, pixel-major */
 } cj_ocv_args;
 
 /* grad_weight's kernel, the same vectors the other way round: sums over the rows of one image
