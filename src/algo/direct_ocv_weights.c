@@ -63,16 +63,8 @@ static void load_band(const wgrad_job *j, int64_t n, int64_t g, int64_t y0, int6
     const int64_t plane_out = d->h_out * d->w_out, plane_in = d->h_in * d->w_in, rows = y1 - y0;
     const int64_t px = rows * d->w_out;
     for (int64_t b = 0; b < j->blocks; b++)
-        for (int64_t m = 0; m < BLOCK; m++) {
-            const int64_t k = b * BLOCK + m;
-            float *dst = dyt + b * px * BLOCK + m;
-            if (k >= d->cout_g) {
-                for (int64_t p = 0; p < px; p++) dst[p * BLOCK] = 0.0f;
-                continue;
-            }
-            const float *src = j->grad_out + (n * d->c_out + g * d->cout_g + k) * plane_out + y0 * d->w_out;
-            for (int64_t p = 0; p < px; p++) dst[p * BLOCK] = src[p];
-        }
+        cj_f32_pixel_major32__avx512(j->grad_out + (n * d->c_out + g * d->cout_g + b * BLOCK) * plane_out + y0 * d->w_out,
+                                     plane_out, cj_min64(BLOCK, d->cout_g - b * BLOCK), px, dyt + b * px * BLOCK);
     const int64_t srows = staged_rows(d, rows), first = y0 * d->stride_h - d->pad_h;
     const int64_t ih0 = cj_max64(0, first), ih1 = cj_max64(ih0, cj_min64(d->h_in, first + srows));
     for (int64_t c = 0; c < d->cin_g; c++) {

@@ -153,3 +153,53 @@ void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a) {
         wgrad_8, wgrad_9, wgrad_10, wgrad_11, wgrad_12, wgrad_13, wgrad_14};
     by_taps[a->jt - 1](a);
 }
+
+/* r[j] := column j of the 16 x 16 matrix whose rows are r[0..15]: pairs of rows interleaved by
+ * 32 bits, then by 64 bits (4 x 4 blocks transposed within each 128-bit lane), then the 128-bit
+ * lanes of four vectors transposed. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < 16; a += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[a]), t1 = _mm512_castps_pd(t[a + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[a + 2]), t3 = _mm512_castps_pd(t[a + 3]);
+        u[a] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        u[a + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        u[a + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        u[a + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    /* u[4a + b], lane L: rows 4a..4a+3 of column 4L + b */
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0x44), v1 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0xEE);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0x44);
+        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0xEE);
+        r[b] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[4 + b] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[8 + b] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[12 + b] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+void cj_f32_pixel_major32__avx512(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst) {
+    for (int64_t p0 = 0; p0 < px; p0 += 16) {
+        const int64_t np = px - p0 < 16 ? px - p0 : 16;
+        const __mmask16 mask = (__mmask16)((1u << np) - 1u);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) {
+                const int64_t m = h * 16 + i;
+                r[i] = m < channels ? _mm512_maskz_loadu_ps(mask, src + m * plane + p0) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int64_t i = 0; i < np; i++) _mm512_storeu_ps(dst + (p0 + i) * 32 + h * 16, r[i]);
+        }
+    }
+}

@@ -53,6 +53,9 @@ static inline int64_t cj_ocv_wgrad_rows(int64_t jt) { return CJ_OCV_MAX_NX / jt;
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_direct_ocv__avx512(const cj_ocv_args *a);
 void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a);
+/* grad_weight's pixel-major grad_output: dst[p * 32 + m] = src[m * plane + p] for p < px, m < 32,
+ * channels m >= channels read as zero (16 x 16 transposes in registers). */
+void cj_f32_pixel_major32__avx512(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst);
 #endif
 
 #endif
