@@ -22,6 +22,7 @@ static const ref_conv cases[] = {
     {1, 64, 12, 15, 64, 3, 3, 2, 2, 1, 1, 2, 2, 2, 0, 0},   /* dilation 2, 2 groups of 32 */
     {1, 32, 6, 7, 32, 3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0},     /* padding 3 > kh - 1: grad_input steps aside */
     {2, 3, 23, 23, 32, 7, 7, 3, 3, 2, 2, 1, 1, 1, 0, 0},    /* a first layer */
+    {2, 1, 28, 28, 32, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},    /* one input channel (lenet.conv1) */
     {1, 32, 5, 1, 32, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},     /* 1x1, one-pixel rows */
     {3, 2, 9, 40, 32, 2, 17, 1, 8, 1, 1, 1, 1, 1, 0, 0},    /* 17 kernel columns: grad_weight in 2 tap chunks */
     {1, 4, 300, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 300 rows: forward in bands */

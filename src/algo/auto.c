@@ -7,10 +7,10 @@
  *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; at 32 tiles,
  *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15%);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
- *     direct.h) for kernels larger than 1x1: forward when the reduction has 32+ terms, grad_input
- *     (stride 1), grad_weight without dilation when its register-tile sums fit in L2 (lenet.conv2
- *     1.6-1.8x the GEMM algorithms in every pass, alexnet.conv2 forward and grad_input 1.15-1.3x
- *     FFT, deeplab.dil2 forward and grad_input 1.15-1.3x GEMM, resnet50.conv1 forward 1.4x);
+ *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
+ *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
+ *     every pass, lenet.conv1 forward 1.9x, alexnet.conv2 forward and grad_input 1.15-1.3x FFT,
+ *     deeplab.dil2 forward and grad_input 1.15-1.3x GEMM, resnet50.conv1 forward 1.4x);
  *  4. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels and 300+ output
  *     pixels: FFT (where rule 3 does not apply: f64, AVX2, fewer channels);
  *  5. kernels of area 25+ with few channels (3 to 32 input channels in forward, 1 to 3 in
@@ -45,7 +45,6 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3
                            : pass == CJ_PASS_FORWARD && d->cin_g >= 3 && d->cin_g <= 32;
     const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass, NULL) &&
-                                (pass != CJ_PASS_FORWARD || d->cin_g * area >= 32) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS ||
                                  (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
     const cj_algo *a = NULL;

@@ -6,7 +6,7 @@
  * Forward: per task (image, group, band of output rows) the band's input rows are staged once
  * (direct_common.h); per output row, blocks of 32 output channels x tiles of up to 14 pixels are
  * accumulated in registers over (input channel, kernel row) sources and kernel-column taps, then
- * moved into NCHW with the bias. The weights are packed once per call as [group][block][c][i][j][32].
+ * transposed into NCHW with the bias by the kernel. The weights are packed once per call as [group][block][c][i][j][32].
  *
  * grad_input, stride 1: the same correlation run over grad_output, with the kernel rotated by 180
  * degrees and its channel axes swapped, at padding (k-1)*dil - pad (at most the kernel's reach,
@@ -50,8 +50,8 @@ typedef struct {
     bool pairs;                 /* rows of at most 7 pixels: two rows per kernel call */
     cj_direct_input_plan plan;
     int64_t slots;
-    char *slot_mem;             /* per slot: staged band, 2 source lists, tap offsets, a tile, a zero row */
-    size_t lists_bytes, tile_bytes, slot_bytes;
+    char *slot_mem;             /* per slot: staged band, 2 source lists, tap offsets, a zero row */
+    size_t lists_bytes, slot_bytes;
 } ocv_job;
 
 /* Weight (output channel r, input channel q, tap i, j) of the problem run, as stored in w. */
@@ -77,18 +77,6 @@ static void pack_task(void *arg, size_t slot) {
                 for (int64_t jj = 0; jj < d->kw; jj++, dst += BLOCK)
                     for (int64_t m = 0; m < BLOCK; m++)
                         dst[m] = r0 + m < d->cout_g ? weight_at(j, g, r0 + m, q, i, jj) : 0.0f;
-    }
-}
-
-/* The tile's 32 x nx sums (pixel-major) into channels [k0, k0 + mr) of row y, plus the bias. */
-static void store_tile(const ocv_job *j, const float *tile, int64_t n, int64_t k0, int64_t mr, int64_t y,
-                       int64_t x0, int64_t nx) {
-    const cj_conv_desc *d = j->d;
-    const int64_t plane = d->h_out * d->w_out;
-    float *out = j->out + (n * d->c_out + k0) * plane + y * d->w_out + x0;
-    for (int64_t m = 0; m < mr; m++, out += plane) {
-        const float b = j->bias ? j->bias[k0 + m] : 0.0f;
-        for (int64_t x = 0; x < nx; x++) out[x] = tile[x * BLOCK + m] + b;
     }
 }
 
@@ -121,8 +109,8 @@ static void run_task(void *arg, size_t slot) {
     const int64_t sources = d->cin_g * d->kh;
     const float **src = (const float **)(stage + pl->stage_bytes), **src2 = src + sources;
     int64_t *woff = (int64_t *)(src2 + sources), *tap_off = woff + sources;
-    float *tile = (float *)(stage + pl->stage_bytes + j->lists_bytes);
-    float *zero = (float *)((char *)tile + j->tile_bytes);
+    float *zero = (float *)(stage + pl->stage_bytes + j->lists_bytes);
+    const int64_t plane = d->h_out * d->w_out;
     memset(zero, 0, sizeof(float) * (size_t)pl->row_elems);
     for (int64_t t = 0; t < d->kw; t++) tap_off[t] = cj_direct_tap_offset(d, pl->pl, t);
     int64_t t0, t1;
@@ -136,15 +124,16 @@ static void run_task(void *arg, size_t slot) {
                                            : cj_direct_row_sources(d, pl, &band, stage, y, BLOCK, (const void **)src, woff);
             for (int64_t b = 0; b < j->blocks; b++) {
                 const int64_t k0 = g * d->cout_g + b * BLOCK, mr = cj_min64(BLOCK, d->cout_g - b * BLOCK);
+                float *out = j->out + (n * d->c_out + k0) * plane + y * d->w_out;
                 cj_ocv_args a = {.nsrc = nsrc, .src = src, .woff = woff,
                                  .w = j->packed + (g * j->blocks + b) * j->block_elems,
-                                 .ntaps = d->kw, .tap_off = tap_off, .src2 = rows == 2 ? src2 : NULL, .tile = tile};
+                                 .ntaps = d->kw, .tap_off = tap_off, .src2 = rows == 2 ? src2 : NULL,
+                                 .ld_out = plane, .out2 = d->w_out, .mr = mr, .bias = j->bias ? j->bias + k0 : NULL};
                 for (int64_t xt = 0; xt < j->tiles; xt++) {
                     a.x0 = xt * j->nx;
                     a.nx = cj_min64(j->nx, d->w_out - a.x0);
-                    if (a.nsrc == 0) memset(tile, 0, sizeof(float) * BLOCK * (size_t)(rows * a.nx));
-                    else cj_f32_direct_ocv__avx512(&a);
-                    for (int r = 0; r < rows; r++) store_tile(j, tile + r * a.nx * BLOCK, n, k0, mr, y + r, a.x0, a.nx);
+                    a.out = out + a.x0;
+                    cj_f32_direct_ocv__avx512(&a);
                 }
             }
             y += rows;
@@ -165,9 +154,7 @@ static cj_status run(cj_context *ctx, ocv_job *j) {
     const int64_t sources = d->cin_g * d->kh;
     j->lists_bytes = cj_direct_align64((size_t)sources * (2 * sizeof(float *) + sizeof(int64_t)) +
                                        (size_t)d->kw * sizeof(int64_t));
-    j->tile_bytes = cj_direct_align64(sizeof(float) * BLOCK * CJ_OCV_MAX_NX);
-    j->slot_bytes = j->plan.stage_bytes + j->lists_bytes + j->tile_bytes +
-                    cj_direct_align64(sizeof(float) * (size_t)j->plan.row_elems);
+    j->slot_bytes = j->plan.stage_bytes + j->lists_bytes + cj_direct_align64(sizeof(float) * (size_t)j->plan.row_elems);
     const size_t packed_bytes = cj_direct_align64(sizeof(float) * (size_t)(d->groups * j->blocks * j->block_elems));
     j->slots = cj_min64(ctx->num_threads, cj_max64(j->plan.tasks, d->groups * j->blocks));
     size_t total;

@@ -5,6 +5,55 @@
 
 #include "kernels/direct_ocv.h"
 
+/* r[j] := column j of the 16 x 16 matrix whose rows are r[0..15]: pairs of rows interleaved by
+ * 32 bits, then by 64 bits (4 x 4 blocks transposed within each 128-bit lane), then the 128-bit
+ * lanes of four vectors transposed. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < 16; a += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[a]), t1 = _mm512_castps_pd(t[a + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[a + 2]), t3 = _mm512_castps_pd(t[a + 3]);
+        u[a] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        u[a + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        u[a + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        u[a + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    /* u[4a + b], lane L: rows 4a..4a+3 of column 4L + b */
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0x44), v1 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0xEE);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0x44);
+        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0xEE);
+        r[b] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[4 + b] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[8 + b] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[12 + b] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+/* 16 channels (c0..c0+15) of nx pixels, one vector of channels per pixel in acc, into out (row m
+ * at out + m * ld_out) plus the bias; channels >= mr are not written. */
+static inline __attribute__((always_inline)) void store_channels(const cj_ocv_args *a, const __m512 *acc, int c0,
+                                                                 const int NX, float *out) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) r[i] = i < NX ? acc[i] : _mm512_setzero_ps();
+    transpose16(r);
+    const __mmask16 mask = (__mmask16)((1u << NX) - 1u);
+#pragma GCC unroll 16
+    for (int m = 0; m < 16; m++) {
+        if (c0 + m >= a->mr) break;
+        const __m512 v = a->bias ? _mm512_add_ps(r[m], _mm512_set1_ps(a->bias[c0 + m])) : r[m];
+        _mm512_mask_storeu_ps(out + (c0 + m) * a->ld_out, mask, v);
+    }
+}
+
 static inline __attribute__((always_inline)) void ocv_body(const cj_ocv_args *a, const int NX) {
     __m512 lo[CJ_OCV_MAX_NX], hi[CJ_OCV_MAX_NX];
 #pragma GCC unroll 14
@@ -23,11 +72,8 @@ static inline __attribute__((always_inline)) void ocv_body(const cj_ocv_args *a,
             }
         }
     }
-#pragma GCC unroll 14
-    for (int x = 0; x < NX; x++) {
-        _mm512_storeu_ps(a->tile + x * CJ_OCV_BLOCK, lo[x]);
-        _mm512_storeu_ps(a->tile + x * CJ_OCV_BLOCK + 16, hi[x]);
-    }
+    store_channels(a, lo, 0, NX, a->out);
+    store_channels(a, hi, 16, NX, a->out);
 }
 
 /* Two rows of NX pixels: 4 * NX accumulators. */
@@ -53,12 +99,10 @@ static inline __attribute__((always_inline)) void ocv_body2(const cj_ocv_args *a
         }
     }
 #pragma GCC unroll 2
-    for (int r = 0; r < 2; r++)
-#pragma GCC unroll 7
-        for (int x = 0; x < NX; x++) {
-            _mm512_storeu_ps(a->tile + (r * NX + x) * CJ_OCV_BLOCK, lo[r][x]);
-            _mm512_storeu_ps(a->tile + (r * NX + x) * CJ_OCV_BLOCK + 16, hi[r][x]);
-        }
+    for (int r = 0; r < 2; r++) {
+        store_channels(a, lo[r], 0, NX, a->out + r * a->out2);
+        store_channels(a, hi[r], 16, NX, a->out + r * a->out2);
+    }
 }
 
 #define OCV_PAIR(n)                                                                                \
@@ -152,38 +196,6 @@ void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a) {
         wgrad_1, wgrad_2, wgrad_3, wgrad_4, wgrad_5, wgrad_6, wgrad_7,
         wgrad_8, wgrad_9, wgrad_10, wgrad_11, wgrad_12, wgrad_13, wgrad_14};
     by_taps[a->jt - 1](a);
-}
-
-/* r[j] := column j of the 16 x 16 matrix whose rows are r[0..15]: pairs of rows interleaved by
- * 32 bits, then by 64 bits (4 x 4 blocks transposed within each 128-bit lane), then the 128-bit
- * lanes of four vectors transposed. */
-static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int a = 0; a < 16; a += 4) {
-        const __m512d t0 = _mm512_castps_pd(t[a]), t1 = _mm512_castps_pd(t[a + 1]);
-        const __m512d t2 = _mm512_castps_pd(t[a + 2]), t3 = _mm512_castps_pd(t[a + 3]);
-        u[a] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        u[a + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        u[a + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        u[a + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    /* u[4a + b], lane L: rows 4a..4a+3 of column 4L + b */
-#pragma GCC unroll 4
-    for (int b = 0; b < 4; b++) {
-        const __m512 v0 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0x44), v1 = _mm512_shuffle_f32x4(u[b], u[4 + b], 0xEE);
-        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0x44);
-        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + b], u[12 + b], 0xEE);
-        r[b] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-        r[4 + b] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-        r[8 + b] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-        r[12 + b] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-    }
 }
 
 void cj_f32_pixel_major32__avx512(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst) {

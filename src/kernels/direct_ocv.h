@@ -6,12 +6,13 @@
  * pixel-vector kernels of direct_ukernels.h leave 2 of 16 lanes idle on 14-wide rows and reload a
  * pixel vector per output channel block), and the loads per FMA stay near one half.
  *
- *   tile[x * 32 + m] = sum_s sum_t w[woff[s] + t * 32 + m] * src[s][tap_off[t] + x0 + x]
- * for m < 32, x < nx. src rows are staged (zero padded, stride phases: direct_common.h). The
- * driver adds the bias and moves the pixel-major tile into the NCHW output.
+ *   out[m * ld_out + x] = bias[m] + sum_s sum_t w[woff[s] + t * 32 + m] * src[s][tap_off[t] + x0 + x]
+ * for m < mr (<= 32), x < nx. src rows are staged (zero padded, stride phases: direct_common.h).
+ * The sums, one vector of channels per pixel, reach the NCHW output through 16 x 16 transposes in
+ * registers and masked stores.
  * Rows of at most CJ_OCV_MAX_NX / 2 pixels go two at a time (src2 not NULL: the second row's
- * sources, with the same weights as src's, in the same order): tile pixels nx..2nx-1 are the second
- * row's, and each weight load feeds twice the pixels (7x7 images are bound by the weight stream). */
+ * sources, with the same weights as src's, in the same order), written at out + out2, and each
+ * weight load feeds twice the pixels (7x7 images are bound by the weight stream). */
 #ifndef CJ_KERNELS_DIRECT_OCV_H
 #define CJ_KERNELS_DIRECT_OCV_H
 #include <stdint.h>
@@ -27,7 +28,10 @@ typedef struct cj_ocv_args {
     const int64_t *tap_off;    /* per tap: offset in elements into every staged row */
     int64_t x0, nx;            /* the tile's first pixel and width (1..CJ_OCV_MAX_NX, or half that with src2) */
     const float *const *src2;  /* NULL, or a second row's staged rows */
-    float *tile;               /* nx (2 nx with src2) x 32 sums, pixel-major */
+    float *out;                /* channel 0, pixel x0 of the row */
+    int64_t ld_out, out2;      /* elements between channels; from the first row's outputs to the second's */
+    int64_t mr;                /* channels written */
+    const float *bias;         /* mr values, or NULL */
 } cj_ocv_args;
 
 /* grad_weight's kernel, the same vectors the other way round: sums over the rows of one image
