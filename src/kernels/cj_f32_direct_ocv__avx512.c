@@ -1,6 +1,7 @@
-/* The channel-vector direct convolution kernel, f32 AVX-512 (contract: direct_ocv.h). One
- * function per tile width, so that the 2 * NX accumulators are registers (28 of the 32 zmm at
- * NX = 14, plus the two weight vectors). */
+/* The channel-vector direct convolution kernels, f32 AVX-512 (contract: direct_ocv.h): forward
+ * tiles of one row or two, grad_weight tiles, and the 16 x 16 register transposes between vectors
+ * of channels and NCHW rows. One function per tile width, so that the accumulators are registers
+ * (28 of the 32 zmm at NX = 14, plus the two weight vectors). */
 #include <immintrin.h>
 
 #include "kernels/direct_ocv.h"
