@@ -1,9 +1,11 @@
-/* Peers: oneDNN (Intel's DNNL, Debian's libdnnl 2.x, C API) convolution with dnnl_convolution_direct.
- * The primitive is created on "any" memory formats so that oneDNN picks its favourite (blocked)
- * layouts, then timed two ways:
- *   onednn_nchw     a caller holding dense NCHW/OIHW buffers, as conjure's callers do: the reorders
- *                   into oneDNN's layouts and back are inside the timed region;
- *   onednn_blocked  oneDNN's best case: the data already sits in its layouts, only the primitive runs.
+/* Peers: oneDNN (Intel's DNNL, Debian's libdnnl 2.x, C API) convolution. The primitive is created on
+ * "any" memory formats so that oneDNN picks its favourite (blocked) layouts, then timed three ways:
+ *   onednn_nchw      the direct convolution for a caller holding dense NCHW/OIHW buffers, as
+ *                    conjure's callers do: the reorders into oneDNN's layouts and back are timed;
+ *   onednn_blocked   the direct convolution in oneDNN's best case: the data already sits in its
+ *                    layouts, only the primitive runs;
+ *   onednn_winograd  its Winograd convolution the same way (its best case; n/a where oneDNN has no
+ *                    Winograd kernel for the layer: it takes 3x3 stride-1 layers on AVX-512).
  * Backward passes use the backward_data / backward_weights primitives with the forward primitive
  * descriptor as their hint. oneDNN has no f64 convolution on CPU: those rows say n/a. */
 #ifdef CJ_HAVE_DNNL
@@ -145,7 +147,7 @@ static dnnl_status_t init_mds(const bench_layer *l, layer_mds *m)
     return dnnl_success;
 }
 
-static void *dnnl_create(const bench_problem *p, int with_reorders, const char **why)
+static void *dnnl_create(const bench_problem *p, int with_reorders, dnnl_alg_kind_t alg, const char **why)
 {
     if (p->dtype != CJ_F32) {
         *why = "n/a f64";
@@ -173,7 +175,7 @@ static void *dnnl_create(const bench_problem *p, int with_reorders, const char *
     dnnl_dims_t pad_r = {(l->out_h - 1) * l->stride_h + l->dil * (l->kh - 1) + 1 - l->h - l->pad_h,
                          (l->out_w - 1) * l->stride_w + l->dil * (l->kw - 1) + 1 - l->w - l->pad_w};
     dnnl_convolution_desc_t fwd_d, d;
-    TRY(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, dnnl_convolution_direct,
+    TRY(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, alg,
                                                    &m.src_any, &m.wei_any, &m.bias, &m.dst_any, strides, dil,
                                                    pad_l, pad_r));
     TRY(dnnl_primitive_desc_create(&fwd_pd, &fwd_d, NULL, engine, NULL));
@@ -198,7 +200,7 @@ static void *dnnl_create(const bench_problem *p, int with_reorders, const char *
         s->result = malloc(bench_elems_input(l) * esize);
         if (!s->result)
             goto oom;
-        TRY(dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m.src_any, &m.wei_any,
+        TRY(dnnl_dilated_convolution_backward_data_desc_init(&d, alg, &m.src_any, &m.wei_any,
                                                              &m.dst_any, strides, dil, pad_l, pad_r));
         TRY(dnnl_primitive_desc_create(&pd, &d, NULL, engine, fwd_pd));
         TRY(add_slot(s, DNNL_ARG_DIFF_DST, 0, &m.dst,
@@ -213,7 +215,7 @@ static void *dnnl_create(const bench_problem *p, int with_reorders, const char *
         s->grad_bias = malloc((size_t)l->k * esize);
         if (!s->result || !s->grad_bias)
             goto oom;
-        TRY(dnnl_dilated_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &m.src_any,
+        TRY(dnnl_dilated_convolution_backward_weights_desc_init(&d, alg, &m.src_any,
                                                                 &m.wei_any, &m.bias, &m.dst_any, strides, dil,
                                                                 pad_l, pad_r));
         TRY(dnnl_primitive_desc_create(&pd, &d, NULL, engine, fwd_pd));
@@ -254,12 +256,17 @@ fail:
 
 static void *create_nchw(const bench_problem *p, const char **why)
 {
-    return dnnl_create(p, 1, why);
+    return dnnl_create(p, 1, dnnl_convolution_direct, why);
 }
 
 static void *create_blocked(const bench_problem *p, const char **why)
 {
-    return dnnl_create(p, 0, why);
+    return dnnl_create(p, 0, dnnl_convolution_direct, why);
+}
+
+static void *create_winograd(const bench_problem *p, const char **why)
+{
+    return dnnl_create(p, 0, dnnl_convolution_winograd, why);
 }
 
 static int dnnl_run(void *state)
@@ -295,8 +302,9 @@ static void dnnl_shutdown(void)
 static void dnnl_describe(char *buf, size_t size)
 {
     const dnnl_version_t *v = dnnl_version();
-    snprintf(buf, size, "oneDNN %d.%d.%d (direct convolution; onednn_nchw: NCHW buffers, reorders timed; "
-             "onednn_blocked: its own layouts)", v->major, v->minor, v->patch);
+    snprintf(buf, size, "oneDNN %d.%d.%d (onednn_nchw: direct convolution, NCHW buffers, reorders timed; "
+             "onednn_blocked: direct, its own layouts; onednn_winograd: Winograd, its own layouts)", v->major,
+             v->minor, v->patch);
 }
 
 const bench_peer bench_peer_onednn_nchw = {
@@ -316,6 +324,15 @@ const bench_peer bench_peer_onednn_blocked = {
     .result = dnnl_result,
     .destroy = dnnl_destroy,
     .shutdown = NULL, /* the engine is shared with onednn_nchw, which frees it */
+};
+
+const bench_peer bench_peer_onednn_winograd = {
+    .name = "onednn_winograd",
+    .create = create_winograd,
+    .run = dnnl_run,
+    .result = dnnl_result,
+    .destroy = dnnl_destroy,
+    .shutdown = NULL,
 };
 
 #else

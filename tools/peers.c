@@ -1,11 +1,12 @@
 #include "peers.h"
 
-extern const bench_peer bench_peer_onednn_nchw, bench_peer_onednn_blocked, bench_peer_openblas;
+extern const bench_peer bench_peer_onednn_nchw, bench_peer_onednn_blocked, bench_peer_onednn_winograd, bench_peer_openblas;
 
 static const bench_peer *const peers[] = {
 #ifdef CJ_HAVE_DNNL
     &bench_peer_onednn_nchw,
     &bench_peer_onednn_blocked,
+    &bench_peer_onednn_winograd,
 #endif
 #ifdef CJ_HAVE_OPENBLAS
     &bench_peer_openblas,
