@@ -44,7 +44,7 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3
                            : pass == CJ_PASS_FORWARD && d->cin_g >= 3 && d->cin_g <= 32;
-    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass, NULL) &&
+    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS ||
                                  (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
     const cj_algo *a = NULL;

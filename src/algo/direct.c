@@ -71,7 +71,7 @@ static void fwd_task(void *arg, size_t slot) {
 
 static cj_status direct_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out) {
-    if (cj_direct_ocv_ok(d, CJ_PASS_FORWARD, w)) return cj_direct_ocv_forward(ctx, d, in, w, bias, out);
+    if (cj_direct_ocv_ok(d, CJ_PASS_FORWARD)) return cj_direct_ocv_forward(ctx, d, in, w, bias, out);
     if (cj_direct_dw_ok(d, CJ_PASS_FORWARD)) return cj_direct_dw_forward(ctx, d, in, w, bias, out);
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     const int cls = cj_direct_mr_class(d->cout_g);

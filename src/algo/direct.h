@@ -15,12 +15,14 @@ cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const voi
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                      const void *w, void *grad_in);
-/* The channel-vector paths (direct_ocv.c, direct_ocv_weights.c): f32 on AVX-512, 32+ output
- * channels per group (forward, grad_weight) or input channels per group (grad_input: stride 1,
- * padding within the kernel's reach, finite weights; w NULL: the shape alone is asked about).
+/* The channel-vector paths (direct_ocv.c, direct_ocv_weights.c), by shape: f32 on AVX-512, 32+
+ * output channels per group (forward, grad_weight) or input channels per group (grad_input: stride
+ * 1, padding within the kernel's reach). grad_input also needs finite weights, which its caller
+ * checks (the staged padding is multiplied like any input: a non-finite weight would spread NaN to
+ * elements that do not depend on it).
  * Taken before the depthwise path: one input channel with 32+ outputs (lenet.conv1) runs 3x
  * faster on them. */
-bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass, const void *w);
+bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass);
 cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out);
 cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,

@@ -128,13 +128,16 @@ static void bwd_data_task(void *arg, size_t slot) {
 cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                   const void *w, void *grad_in) {
     if (cj_direct_dw_ok(d, CJ_PASS_BACKWARD_DATA)) return cj_direct_dw_backward_data(ctx, d, grad_out, w, grad_in);
-    if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_DATA, w)) return cj_direct_ocv_backward_data(ctx, d, grad_out, w, grad_in);
+    /* one scan of the weights serves both paths */
+    const bool finite = cj_direct_weights_finite(d, w);
+    if (finite && cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_DATA))
+        return cj_direct_ocv_backward_data(ctx, d, grad_out, w, grad_in);
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     const int cls = cj_direct_mr_class(d->cin_g);
     const int64_t sw = d->stride_w, kw = d->kw;
     bwd_data_job j = {.d = d, .grad_out = grad_out, .grad_in = grad_in};
     j.t_max = cj_div_up(d->w_in, sw);
-    j.finite = cj_direct_weights_finite(d, w);
+    j.finite = finite;
     const int64_t nv = cj_direct_even_tile(cj_div_up(j.t_max, kern->vl), kern->nv_max[cls]);
     j.kernel = kern->gather[cls][nv - 1];
     j.mr = cj_direct_mr[cls];

@@ -83,7 +83,7 @@ static void bwd_weights_task(void *arg, size_t slot) {
 
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w) {
-    if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS, NULL)) return cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w);
+    if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS)) return cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w);
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     bwd_weights_job j = {.d = d, .kern = kern, .in = in, .grad_out = grad_out, .grad_w = grad_w};
     j.cls = cj_direct_mr_class(d->cout_g);

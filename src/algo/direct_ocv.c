@@ -22,17 +22,14 @@
 
 #define BLOCK CJ_OCV_BLOCK
 
-bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass, const void *w) {
+bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
     if (d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512) return false;
     if (pass != CJ_PASS_BACKWARD_DATA) return d->cout_g >= BLOCK;
     if (d->cin_g < BLOCK || d->stride_h != 1 || d->stride_w != 1) return false;
-    /* The staged padding is multiplied like any input: exact for finite weights only (a
-     * non-finite one would spread NaN to grad_input elements that do not depend on it). */
-    return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w &&
-           (!w || cj_direct_weights_finite(d, w));
+    return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w;
 #else
-    (void)d, (void)pass, (void)w;
+    (void)d, (void)pass;
     return false;
 #endif
 }
