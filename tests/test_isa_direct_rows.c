@@ -1,7 +1,8 @@
 /* CJ_ALGO_DIRECT on the shapes its kernels cut differently from the grid's small cases: rows
  * wider than one register tile (several chunks, a partial last vector), depthwise with and without
  * a channel multiplier, dilation and padding wider than the kernel on the depthwise plane path,
- * kernel widths on both sides of the depthwise path's limit, and stride phases of grad_input with
+ * kernel widths on both sides of the depthwise path's limit, planes that the AVX2 depthwise
+ * kernels stage in several bands or cannot stage at all, and stride phases of grad_input with
  * rows whose phases differ in length. Every pass against the reference, at 1 and 2 threads. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,10 @@ static const ref_conv cases[] = {
     {1, 2, 11, 40, 2, 3, 3, 5, 4, 1, 1, 2, 3, 2, 0, 0},    /* depthwise, dilation, padding > kernel */
     {1, 2, 8, 33, 2, 8, 8, 3, 3, 1, 1, 1, 1, 2, 0, 0},     /* depthwise at the plane path's widest */
     {1, 2, 8, 33, 2, 9, 9, 4, 4, 1, 1, 1, 1, 2, 0, 0},     /* one past it: the general path */
+    {2, 3, 13, 29, 3, 7, 7, 3, 3, 1, 1, 1, 1, 3, 0, 0},    /* depthwise 7x7 (unrolled on AVX2) */
+    {1, 2, 12, 20, 2, 9, 3, 4, 1, 1, 1, 1, 1, 2, 0, 0},    /* depthwise, taller than AVX2's stage allows */
+    {1, 2, 61, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* depthwise planes staged in several bands */
+    {1, 2, 3, 2800, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* rows wider than AVX2's stage: general path */
     {2, 1, 12, 130, 9, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* first layer, 9 = an 8 block + 1 */
     {1, 3, 23, 61, 5, 7, 7, 3, 3, 2, 3, 1, 1, 1, 0, 0},    /* stride phases of unequal length */
     {1, 3, 19, 50, 4, 11, 11, 0, 1, 4, 4, 1, 1, 1, 0, 0},  /* alexnet-like stride 4 */

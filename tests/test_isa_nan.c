@@ -25,6 +25,9 @@ static const ref_conv cfgs[] = {
     {2, 4, 7, 9, 6, 3, 2, 1, 2, 2, 1, 2, 1, 2, 0, 0},
     {1, 3, 5, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
     {2, 3, 9, 10, 5, 3, 3, 0, 2, 1, 1, 1, 1, 1, 0, 0},
+    /* depthwise (the plane path: AVX2 pads with zeros, which must not meet a poison) */
+    {2, 4, 6, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0, 0},
+    {1, 2, 7, 9, 4, 5, 5, 2, 2, 1, 1, 1, 1, 2, 0, 0},
     /* K = C*kh*kw = 864 > every KC (at most 768): the poison sits in one KC slab and must survive
      * the accumulation of the others */
     {1, 96, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},

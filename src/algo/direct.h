@@ -9,8 +9,11 @@ cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const 
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w);
 
-/* The depthwise fast path (direct_dw.c): C_in/groups == 1, stride 1, f32 on AVX-512. */
+/* The depthwise fast path (direct_dw.c): C_in/groups == 1, stride 1, f32 on AVX-512 and AVX2
+ * (where the rows' band must fit the kernels' stage). */
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass);
+/* Scratch of the path's `slots` thread slots (AVX2's row stages; none on AVX-512). */
+size_t cj_direct_dw_stage_bytes(const cj_conv_desc *d, int64_t slots);
 cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
@@ -32,8 +35,9 @@ cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, co
 size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d);
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
                                          void *grad_w);
-/* grad_w[k] += the contribution of image n's planes to output channel k. */
-void cj_direct_dw_wgrad_plane(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t n,
-                              int64_t k, void *grad_w);
+/* grad_w[k] += the contribution of plane t = n * C_out + k (image n, output channel k), for t in
+ * [t0, t1); stage: the slot's share of cj_direct_dw_stage_bytes (NULL when that is 0). */
+void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t t0, int64_t t1,
+                               void *grad_w, void *stage);
 
 #endif

@@ -46,7 +46,7 @@ static void bwd_weights_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     if (j->dw) {
-        for (int64_t t = t0; t < t1; t++) cj_direct_dw_wgrad_plane(d, j->in, j->grad_out, t / d->c_out, t % d->c_out, acc);
+        cj_direct_dw_wgrad_planes(d, j->in, j->grad_out, t0, t1, acc, pl->stage_bytes ? stage : NULL);
         return;
     }
     for (int64_t t = t0; t < t1; t++) {
@@ -97,7 +97,7 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
     j.dw = cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
     if (j.dw) {
         j.tasks = d->n * d->c_out;
-        j.plan.stage_bytes = 0;
+        j.plan.stage_bytes = cj_direct_dw_stage_bytes(d, 1);
     }
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.slot_bytes = j.plan.stage_bytes + cj_direct_align64((size_t)(2 * j.plan.band) * sizeof(void *) +

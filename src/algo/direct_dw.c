@@ -1,18 +1,25 @@
 /* CJ_ALGO_DIRECT's depthwise fast path: when every output channel reads one input channel
- * (C_in/groups == 1) with stride 1, each (image, channel) plane is one call of a plane kernel that
- * reads the NCHW plane in place (kernels/dwconv.h): no staging, no packing, one pass over the
- * data, which is what a memory-bound depthwise layer needs. f32 on the AVX-512 path; everything
- * else takes the general path. Tasks are planes, split into one contiguous range per slot. */
+ * (C_in/groups == 1) with stride 1, each (image, channel) plane is one call of a plane kernel
+ * (kernels/dwconv.h): no packing, one pass over the data, which is what a memory-bound depthwise
+ * layer needs. The AVX-512 kernels read the NCHW plane in place with masked taps; the AVX2 ones
+ * stage bands of rows, zero-padded, in a per-slot buffer. f32 only; everything else takes the
+ * general path. Tasks are planes, split into one contiguous range per slot. */
 #include "algo/direct.h"
 #include "algo/direct_common.h"
 #include "kernels/dwconv.h"
 #include "util/checked.h"
+#include "util/error.h"
 
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    if (d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512) return false;
-    if (d->cin_g != 1 || d->stride_h != 1 || d->stride_w != 1 || d->kw > CJ_DW_MAX_KW) return false;
-    return pass != CJ_PASS_BACKWARD_DATA || d->cout_g == 1; /* one grad_output plane per grad_input plane */
+    if (d->dtype != CJ_F32 || d->cin_g != 1 || d->stride_h != 1 || d->stride_w != 1 || d->kw > CJ_DW_MAX_KW)
+        return false;
+    if (pass == CJ_PASS_BACKWARD_DATA && d->cout_g != 1) return false; /* one grad_output plane per grad_input plane */
+    if (cj_cpu()->isa == CJ_ISA_AVX512) return true;
+    /* The AVX2 kernels' band: forward reads input rows of w_out outputs, grad_input grad_output
+     * rows of w_in. */
+    const int64_t dst_w = pass == CJ_PASS_BACKWARD_DATA ? d->w_in : d->w_out;
+    return cj_cpu()->isa == CJ_ISA_AVX2 && cj_dw_stage_fits(dst_w, d->kh, d->kw, d->dil_h, d->dil_w);
 #else
     (void)d;
     (void)pass;
@@ -27,7 +34,15 @@ typedef struct {
     float *dst;
     bool backward;
     int64_t slots;
+    float *stages; /* AVX2: CJ_DW_STAGE_FLOATS per slot */
 } dw_job;
+
+/* Asks for a plane's lines ahead of its turn: a plane is a few KiB, too little for the hardware
+ * prefetcher to ramp up on, so without this each plane's first reads wait on memory. */
+static void prefetch_plane(const float *plane, int64_t elems) {
+    const char *b = (const char *)plane;
+    for (int64_t off = 0; off < elems * (int64_t)sizeof(float); off += 64) __builtin_prefetch(b + off, 0, 3);
+}
 
 /* Forward: plane (n, k) of the output from plane (n, k / cout_g) of the input. grad_input: plane
  * (n, c) of grad_input from plane (n, c) of grad_output with the kernel flipped. */
@@ -52,51 +67,85 @@ static void dw_task(void *arg, size_t slot) {
         const float *w = j->w + k * taps;
         if (j->backward) {
             for (int64_t i = 0; i < taps; i++) flipped[i] = w[taps - 1 - i];
+            if (t + 1 < t1) prefetch_plane(j->src + (t + 1) * plane_out, plane_out);
             p.src = j->src + t * plane_out;
             p.dst = j->dst + t * plane_in;
             w = flipped;
         } else {
+            if (t + 1 < t1) prefetch_plane(j->src + ((t + 1) / d->c_out * d->c_in + (t + 1) % d->c_out / d->cout_g) * plane_in, plane_in);
             p.src = j->src + (n * d->c_in + k / d->cout_g) * plane_in;
             p.dst = j->dst + t * plane_out;
         }
-        cj_f32_dwconv_plane__avx512(&p, w, j->bias ? j->bias[k] : 0.0f);
+        if (j->stages) cj_f32_dwconv_plane__avx2(&p, w, j->bias ? j->bias[k] : 0.0f, j->stages + slot * CJ_DW_STAGE_FLOATS);
+        else cj_f32_dwconv_plane__avx512(&p, w, j->bias ? j->bias[k] : 0.0f);
     }
 }
 
-static void dw_run(cj_context *ctx, const cj_conv_desc *d, const void *src, const void *w, const void *bias,
-                   void *dst, bool backward) {
+static cj_status dw_run(cj_context *ctx, const cj_conv_desc *d, const void *src, const void *w, const void *bias,
+                        void *dst, bool backward) {
     dw_job j = {.d = d, .src = src, .w = w, .bias = bias, .dst = dst, .backward = backward};
     j.slots = cj_min64(ctx->num_threads, d->n * d->c_out);
+    cj_scratch s = {0};
+    if (cj_cpu()->isa != CJ_ISA_AVX512) {
+        CJ_FORWARD(cj_scratch_acquire(ctx, cj_direct_dw_stage_bytes(d, j.slots), &s));
+        j.stages = s.ptr;
+    }
     cj_parallel_for(ctx, (size_t)j.slots, dw_task, &j);
+    if (j.stages) cj_scratch_release(ctx, &s);
+    return CJ_OK;
 }
 #endif
+
+size_t cj_direct_dw_stage_bytes(const cj_conv_desc *d, int64_t slots) {
+    (void)d;
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (cj_cpu()->isa != CJ_ISA_AVX512) return (size_t)slots * CJ_DW_STAGE_FLOATS * sizeof(float);
+#endif
+    (void)slots;
+    return 0;
+}
 
 cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                const void *bias, void *out) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    dw_run(ctx, d, in, w, bias, out, false);
-#endif
+    return dw_run(ctx, d, in, w, bias, out, false);
+#else
     return CJ_OK;
+#endif
 }
 
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                      const void *w, void *grad_in) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    dw_run(ctx, d, grad_out, w, NULL, grad_in, true);
-#endif
+    return dw_run(ctx, d, grad_out, w, NULL, grad_in, true);
+#else
     return CJ_OK;
+#endif
 }
 
-void cj_direct_dw_wgrad_plane(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t n,
-                              int64_t k, void *grad_w) {
+void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t t0, int64_t t1,
+                               void *grad_w, void *stage) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    const cj_dw_plane p = {
-        .src = (const float *)in + (n * d->c_in + k / d->cout_g) * d->h_in * d->w_in,
-        .src_h = d->h_in, .src_w = d->w_in,
-        .dst = (float *)grad_out + (n * d->c_out + k) * d->h_out * d->w_out,
-        .dst_h = d->h_out, .dst_w = d->w_out,
-        .kh = d->kh, .kw = d->kw, .off_h = -d->pad_h, .off_w = -d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w,
-    };
-    cj_f32_dwconv_wgrad_plane__avx512(&p, (float *)grad_w + k * d->kh * d->kw);
+    const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t n = t / d->c_out, k = t % d->c_out;
+        if (t + 1 < t1) {
+            const int64_t n1 = (t + 1) / d->c_out, k1 = (t + 1) % d->c_out;
+            prefetch_plane((const float *)in + (n1 * d->c_in + k1 / d->cout_g) * plane_in, plane_in);
+            prefetch_plane((const float *)grad_out + (t + 1) * plane_out, plane_out);
+        }
+        const cj_dw_plane p = {
+            .src = (const float *)in + (n * d->c_in + k / d->cout_g) * plane_in,
+            .src_h = d->h_in, .src_w = d->w_in,
+            .dst = (float *)grad_out + t * plane_out,
+            .dst_h = d->h_out, .dst_w = d->w_out,
+            .kh = d->kh, .kw = d->kw, .off_h = -d->pad_h, .off_w = -d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w,
+        };
+        float *dw = (float *)grad_w + k * d->kh * d->kw;
+        if (stage) cj_f32_dwconv_wgrad_plane__avx2(&p, dw, stage);
+        else cj_f32_dwconv_wgrad_plane__avx512(&p, dw);
+    }
+#else
+    (void)d, (void)in, (void)grad_out, (void)t0, (void)t1, (void)grad_w, (void)stage;
 #endif
 }

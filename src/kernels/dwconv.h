@@ -23,9 +23,35 @@ typedef struct cj_dw_plane {
 /* kw <= CJ_DW_MAX_KW (wgrad keeps one sum per tap column in registers). */
 enum { CJ_DW_MAX_KW = 8 };
 
+/* Exact portable kernels: every tap outside the source skipped. */
+void cj_f32_dwconv_plane_exact(const cj_dw_plane *p, const float *w, float bias);
+void cj_f32_dwconv_wgrad_plane_exact(const cj_dw_plane *p, float *dw);
+
+/* The AVX2 kernels stage bands of source rows, zero-padded, in a caller's buffer of
+ * CJ_DW_STAGE_FLOATS floats (64 KiB: the band stays in L1/L2 while every tap reads it). A staged
+ * row holds the destination row rounded up to whole chunks of CJ_DW_CHUNK lanes plus the widest
+ * tap shift; a band needs CJ_DW_MIN_ROWS destination rows plus the kernel's height. They also
+ * need kh <= CJ_DW_MAX_KW (wgrad keeps kh x kw sums on the stack). */
+enum { CJ_DW_STAGE_FLOATS = 16384, CJ_DW_STAGE_SLACK = 8, CJ_DW_CHUNK = 16, CJ_DW_MIN_ROWS = 4 };
+
+static inline int64_t cj_dw_stage_width(int64_t dst_w, int64_t kw, int64_t dil_w) {
+    return (dst_w + CJ_DW_CHUNK - 1) / CJ_DW_CHUNK * CJ_DW_CHUNK + (kw - 1) * dil_w;
+}
+
+static inline int cj_dw_stage_fits(int64_t dst_w, int64_t kh, int64_t kw, int64_t dil_h, int64_t dil_w) {
+    if (kh > CJ_DW_MAX_KW || kw > CJ_DW_MAX_KW || dil_h > CJ_DW_STAGE_FLOATS || dil_w > CJ_DW_STAGE_FLOATS ||
+        dst_w > CJ_DW_STAGE_FLOATS)
+        return 0;
+    return cj_dw_stage_width(dst_w, kw, dil_w) * (CJ_DW_MIN_ROWS + (kh - 1) * dil_h) <=
+           CJ_DW_STAGE_FLOATS - CJ_DW_STAGE_SLACK;
+}
+
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias);
 void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw);
+/* stage: CJ_DW_STAGE_FLOATS floats, 32-byte aligned; the plane must pass cj_dw_stage_fits. */
+void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage);
+void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage);
 #endif
 
 #endif

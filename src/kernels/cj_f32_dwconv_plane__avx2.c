@@ -1,0 +1,302 @@
+/* Depthwise plane kernels, f32 AVX2 (contract: dwconv.h). AVX2 has no masked FMA, so instead of
+ * masking every tap (the AVX-512 kernels) a band of source rows is staged into a zero-padded
+ * buffer and the hot loops are plain loads and FMAs. A padding zero times a finite value adds
+ * exactly nothing; where it could meet a non-finite one (a plane's weights in correlate, its
+ * weight-gradient sums in wgrad come out non-finite) the plane is redone by the exact kernels.
+ *
+ * A tile is R destination rows x NV vectors of 8 lanes. Undilated 3x3, 5x5 and 7x7 kernels are
+ * unrolled at compile time (every load at a constant offset) so that each staged row is loaded
+ * once per tap column for all R rows it feeds; other kernels loop over their taps. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/dwconv.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* gcc turns the short zeroing loops of a staged row into memset calls, each dearer than the loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALLS
+#endif
+
+enum { LANES = 8, MAX_NV = CJ_DW_CHUNK / LANES };
+
+static __m256i tail_mask(int64_t lanes) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), idx);
+}
+
+/* Source rows sy0 .. sy0 + rows - 1 into stage rows of width sw, column sx holding source column
+ * sx + off_w, zero outside the source. Rows are short (tens of floats): vector loops, not library
+ * calls, whose call overhead would cost as much as the copy. The last vector of a row may spill
+ * up to 7 floats into the next row (rewritten next) or the stage's slack. */
+NO_LIBCALLS static void stage_rows(const cj_dw_plane *p, int64_t sy0, int64_t rows, int64_t sw, float *stage) {
+    int64_t lo = -p->off_w, hi = p->src_w - p->off_w;
+    lo = lo < 0 ? 0 : lo > sw ? sw : lo;
+    hi = hi < lo ? lo : hi > sw ? sw : hi;
+    const int64_t n = hi - lo;
+    for (int64_t r = 0; r < rows; r++) {
+        float *dst = stage + r * sw;
+        const int64_t sy = sy0 + r;
+        if (sy < 0 || sy >= p->src_h) {
+            for (int64_t x = 0; x < sw; x += LANES) _mm256_storeu_ps(dst + x, _mm256_setzero_ps());
+            continue;
+        }
+        /* Whole zero vectors on both sides (the copy rewrites what the left ones overshoot). */
+        for (int64_t x = 0; x < lo; x += LANES) _mm256_storeu_ps(dst + x, _mm256_setzero_ps());
+        const float *src = p->src + sy * p->src_w + lo + p->off_w;
+        int64_t x = 0;
+        for (; x + LANES <= n; x += LANES) _mm256_storeu_ps(dst + lo + x, _mm256_loadu_ps(src + x));
+        if (x < n) _mm256_storeu_ps(dst + lo + x, _mm256_maskload_ps(src + x, tail_mask(n - x)));
+        for (x = hi; x < sw; x += LANES) _mm256_storeu_ps(dst + x, _mm256_setzero_ps());
+    }
+}
+
+/* Stores the lanes of v below `lanes` (the row's end cuts the last vector of a chunk): in
+ * pieces of 4, 2 and 1, as AMD's masked stores are slow. */
+ALWAYS_INLINE void store_lanes(float *dst, __m256 v, int64_t lanes) {
+    if (lanes >= LANES) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    if (lanes <= 0) return;
+    __m128 part = _mm256_castps256_ps128(v);
+    if (lanes & 4) {
+        _mm_storeu_ps(dst, part);
+        dst += 4;
+        part = _mm256_extractf128_ps(v, 1);
+    }
+    if (lanes & 2) {
+        _mm_storel_pi((__m64 *)dst, part);
+        dst += 2;
+        part = _mm_movehl_ps(part, part);
+    }
+    if (lanes & 1) _mm_store_ss(dst, part);
+}
+
+ALWAYS_INLINE __m256 load_lanes(const float *src, int64_t lanes) {
+    return lanes >= LANES ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, tail_mask(lanes));
+}
+
+/* R rows x NV vectors of an undilated K x K kernel: staged row s feeds destination
+ * rows r = s - i for each kernel row i, so it is loaded once per tap column. */
+ALWAYS_INLINE void correlate_tile_fixed(const float *st, int64_t sw, const __m256 *wv, float bias,
+                                        float *dst, int64_t ld_dst, int64_t nx, const int K, const int R,
+                                        const int NV) {
+    __m256 acc[4][MAX_NV];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_set1_ps(bias);
+#pragma GCC unroll 16
+    for (int s = 0; s < R + K - 1; s++) {
+        const float *row = st + s * sw;
+#pragma GCC unroll 8
+        for (int j = 0; j < K; j++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                const __m256 x = _mm256_loadu_ps(row + j + v * LANES);
+#pragma GCC unroll 4
+                for (int r = 0; r < R; r++) {
+                    const int i = s - r;
+                    if (i >= 0 && i < K) acc[r][v] = _mm256_fmadd_ps(wv[i * K + j], x, acc[r][v]);
+                }
+            }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
+}
+
+/* Any kernel: R rows x NV vectors, looping over the taps. */
+ALWAYS_INLINE void correlate_tile_any(const cj_dw_plane *p, const float *st, int64_t sw, const float *w, float bias,
+                                      float *dst, int64_t ld_dst, int64_t nx, const int R, const int NV) {
+    __m256 acc[4][MAX_NV];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_set1_ps(bias);
+    for (int64_t i = 0; i < p->kh; i++)
+        for (int64_t j = 0; j < p->kw; j++) {
+            const __m256 wv = _mm256_broadcast_ss(w + i * p->kw + j);
+            const float *row = st + i * p->dil_h * sw + j * p->dil_w;
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(row + r * sw + v * LANES), acc[r][v]);
+        }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
+}
+
+/* The band's rows for the chunk at x0: tiles of R rows (8 accumulators), then single rows. */
+ALWAYS_INLINE void correlate_chunk(const cj_dw_plane *p, const float *st, int64_t sw, const float *w,
+                                   const __m256 *wv, float bias, int64_t y0, int64_t rows, int64_t x0, const int K,
+                                   const int NV) {
+    const int R = 4; /* x NV <= 2 vectors: 8 accumulators, measured best of 1-8 rows x 1-4 vectors */
+    const int64_t nx = p->dst_w - x0;
+    float *dst = p->dst + y0 * p->dst_w + x0;
+    int64_t y = 0;
+    for (; y + R <= rows; y += R) {
+        if (K) correlate_tile_fixed(st + y * sw + x0, sw, wv, bias, dst + y * p->dst_w, p->dst_w, nx, K, R, NV);
+        else correlate_tile_any(p, st + y * sw + x0, sw, w, bias, dst + y * p->dst_w, p->dst_w, nx, R, NV);
+    }
+    for (; y < rows; y++) {
+        if (K) correlate_tile_fixed(st + y * sw + x0, sw, wv, bias, dst + y * p->dst_w, p->dst_w, nx, K, 1, NV);
+        else correlate_tile_any(p, st + y * sw + x0, sw, w, bias, dst + y * p->dst_w, p->dst_w, nx, 1, NV);
+    }
+}
+
+ALWAYS_INLINE void correlate_band(const cj_dw_plane *p, const float *st, int64_t sw, const float *w,
+                                  const __m256 *wv, float bias, int64_t y0, int64_t rows, const int K) {
+    for (int64_t x0 = 0; x0 < p->dst_w; x0 += CJ_DW_CHUNK) {
+        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
+        if (left >= 2) correlate_chunk(p, st, sw, w, wv, bias, y0, rows, x0, K, 2);
+        else correlate_chunk(p, st, sw, w, wv, bias, y0, rows, x0, K, 1);
+    }
+}
+
+static int all_finite(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* Destination rows per band: as many as the stage holds. */
+static int64_t band_rows(const cj_dw_plane *p, int64_t sw) {
+    return (CJ_DW_STAGE_FLOATS - CJ_DW_STAGE_SLACK) / sw - (p->kh - 1) * p->dil_h;
+}
+
+void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage) {
+    const int64_t taps = p->kh * p->kw;
+    if (!all_finite(w, taps)) {
+        cj_f32_dwconv_plane_exact(p, w, bias);
+        return;
+    }
+    const int K = p->kh == p->kw && p->dil_h == 1 && p->dil_w == 1 && (p->kh == 3 || p->kh == 5 || p->kh == 7)
+                      ? (int)p->kh
+                      : 0;
+    __m256 wv[CJ_DW_MAX_KW * CJ_DW_MAX_KW];
+    for (int64_t t = 0; K && t < taps; t++) wv[t] = _mm256_set1_ps(w[t]);
+    const int64_t sw = cj_dw_stage_width(p->dst_w, p->kw, p->dil_w), band = band_rows(p, sw);
+    for (int64_t y0 = 0; y0 < p->dst_h; y0 += band) {
+        const int64_t rows = p->dst_h - y0 < band ? p->dst_h - y0 : band;
+        stage_rows(p, y0 + p->off_h, rows + (p->kh - 1) * p->dil_h, sw, stage);
+        switch (K) {
+        case 3: correlate_band(p, stage, sw, w, wv, bias, y0, rows, 3); break;
+        case 5: correlate_band(p, stage, sw, w, wv, bias, y0, rows, 5); break;
+        case 7: correlate_band(p, stage, sw, w, wv, bias, y0, rows, 7); break;
+        default: correlate_band(p, stage, sw, w, wv, bias, y0, rows, 0); break;
+        }
+    }
+}
+
+static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Undilated 3x3: all nine sums in registers, each staged row loaded once for the three
+ * destination rows it meets (y = s - i for kernel row i). */
+ALWAYS_INLINE void wgrad_chunk_3x3(const cj_dw_plane *p, const float *st, int64_t sw, int64_t y0, int64_t rows,
+                                   int64_t x0, float *sums, const int NV) {
+    __m256 acc[3][3];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) acc[i][j] = _mm256_setzero_ps();
+    const int64_t nx = p->dst_w - x0;
+    for (int64_t s = 0; s < rows + 2; s++) {
+        const float *row = st + s * sw + x0;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m256 src[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++) src[j] = _mm256_loadu_ps(row + j + v * LANES);
+#pragma GCC unroll 3
+            for (int i = 0; i < 3; i++) {
+                const int64_t y = s - i;
+                if (y < 0 || y >= rows) continue;
+                const __m256 g = load_lanes(p->dst + (y0 + y) * p->dst_w + x0 + v * LANES, nx - v * LANES);
+#pragma GCC unroll 3
+                for (int j = 0; j < 3; j++) acc[i][j] = _mm256_fmadd_ps(g, src[j], acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) sums[i * 3 + j] += hsum(acc[i][j]);
+}
+
+/* Any kernel: for each kernel row, one sum per tap column in registers. */
+ALWAYS_INLINE void wgrad_chunk_any(const cj_dw_plane *p, const float *st, int64_t sw, int64_t y0, int64_t rows,
+                                   int64_t x0, float *sums, const int NV) {
+    const int64_t nx = p->dst_w - x0, kw = p->kw, dil_w = p->dil_w;
+    for (int64_t i = 0; i < p->kh; i++) {
+        __m256 acc[CJ_DW_MAX_KW];
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) acc[j] = _mm256_setzero_ps();
+        for (int64_t y = 0; y < rows; y++) {
+            const float *row = st + (y + i * p->dil_h) * sw + x0, *g = p->dst + (y0 + y) * p->dst_w + x0;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                const __m256 gv = load_lanes(g + v * LANES, nx - v * LANES);
+#pragma GCC unroll 8
+                for (int j = 0; j < CJ_DW_MAX_KW; j++) {
+                    if (j >= kw) break;
+                    acc[j] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(row + j * dil_w + v * LANES), acc[j]);
+                }
+            }
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < CJ_DW_MAX_KW; j++) {
+            if (j >= kw) break;
+            sums[i * kw + j] += hsum(acc[j]);
+        }
+    }
+}
+
+ALWAYS_INLINE void wgrad_band(const cj_dw_plane *p, const float *st, int64_t sw, int64_t y0, int64_t rows,
+                              float *sums, const int is3x3) {
+    for (int64_t x0 = 0; x0 < p->dst_w; x0 += CJ_DW_CHUNK) {
+        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
+        const int nv = left >= MAX_NV ? MAX_NV : (int)left;
+#define CJ_DW_WGRAD_CASE(NV)                                                                                       \
+    case NV:                                                                                                       \
+        if (is3x3) wgrad_chunk_3x3(p, st, sw, y0, rows, x0, sums, NV);                                             \
+        else wgrad_chunk_any(p, st, sw, y0, rows, x0, sums, NV);                                                   \
+        break;
+        switch (nv) {
+            CJ_DW_WGRAD_CASE(1)
+            CJ_DW_WGRAD_CASE(2)
+        }
+#undef CJ_DW_WGRAD_CASE
+    }
+}
+
+void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage) {
+    const int64_t taps = p->kh * p->kw;
+    float sums[CJ_DW_MAX_KW * CJ_DW_MAX_KW] = {0};
+    const int is3x3 = p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1;
+    const int64_t sw = cj_dw_stage_width(p->dst_w, p->kw, p->dil_w), band = band_rows(p, sw);
+    for (int64_t y0 = 0; y0 < p->dst_h; y0 += band) {
+        const int64_t rows = p->dst_h - y0 < band ? p->dst_h - y0 : band;
+        stage_rows(p, y0 + p->off_h, rows + (p->kh - 1) * p->dil_h, sw, stage);
+        if (is3x3) wgrad_band(p, stage, sw, y0, rows, sums, 1);
+        else wgrad_band(p, stage, sw, y0, rows, sums, 0);
+    }
+    /* A finite sum had only finite terms, so its padding terms were exact zeros. */
+    if (!all_finite(sums, taps)) {
+        cj_f32_dwconv_wgrad_plane_exact(p, dw);
+        return;
+    }
+    for (int64_t t = 0; t < taps; t++) dw[t] += sums[t];
+}
