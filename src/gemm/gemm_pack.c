@@ -81,10 +81,35 @@ static int transposed_simd(void) { return 0; }
 #define transposed_panel_f64(...) ((void)0)
 #endif
 
+/* Rows ahead that a contiguous B block's packing prefetches. */
+#define PACK_AHEAD 4
+
 #define DEFINE_PACK_B(T, suffix)                                                                  \
     static void pack_b_strided_##suffix(const cj_matrix *v, int64_t k0, int64_t kc, int64_t n0,  \
                                         int64_t nc, int64_t nr, T *restrict dst) {                 \
         const T *src = (const T *)v->data;                                                         \
+        const int64_t first = v->seg_len > 0 ? n0 % v->seg_len : 0;                                 \
+        if (v->cs == 1 && (v->seg_len == 0 || first + nc <= v->seg_len)) {                         \
+            /* The block is one run of each source row (the usual case): row by row, so the    \
+             * reads are kc long sequential streams the prefetcher follows (panel by panel they \
+             * would be kc streams of nr elements each, as many as the rows: a miss per line), \
+             * with copy loops the compiler vectorises in place. */                                \
+            const T *base = src + (v->seg_len > 0 ? n0 / v->seg_len * v->seg_stride + first : n0); \
+            for (int64_t k = 0; k < kc; k++) {                                                     \
+                const T *row = base + (k0 + k) * v->rs;                                            \
+                /* A row's run is short (a few KiB): ask for a later row's lines ahead. */         \
+                if (k + PACK_AHEAD < kc)                                                           \
+                    for (int64_t j = 0; j < nc; j += 64 / (int64_t)sizeof(T))                      \
+                        __builtin_prefetch(row + PACK_AHEAD * v->rs + j, 0, 3);                    \
+                for (int64_t j0 = 0; j0 < nc; j0 += nr) {                                          \
+                    const int64_t cols = cj_min64(nr, nc - j0);                                    \
+                    T *out = dst + j0 * kc + k * nr;                                               \
+                    for (int64_t j = 0; j < cols; j++) out[j] = row[j0 + j];                       \
+                    for (int64_t j = cols; j < nr; j++) out[j] = 0;                                \
+                }                                                                                  \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {                                  \
             const int64_t cols = cj_min64(nr, nc - j0);                                            \
             if (v->cs == 1) {                                                                      \
