@@ -19,6 +19,13 @@
  *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
+ * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently, and four
+ * rules change: FFT from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms,
+ * DIRECT 38, IM2COL 42); few-channel DIRECT only at stride 1 and from 1 input channel in forward
+ * (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; alexnet.conv1 grad_weight DIRECT 63 ms,
+ * IMPLICIT 34); grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1 6.4 ms,
+ * IMPLICIT 8.8; lenet.conv2 37 against 63; vgg16.conv1_2 77 against 134); grad_weight with a
+ * stride by IMPLICIT_GEMM (alexnet.conv1 34 ms, IM2COL 39; resnet50.res3.3x3s2 44 against 47).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
@@ -38,12 +45,15 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
 }
 
 const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
+    const int avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     const int strided = d->stride_h != 1 || d->stride_w != 1;
     const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
-    const int few_channels = pass == CJ_PASS_BACKWARD_WEIGHTS ? d->cin_g <= 3
-                           : pass == CJ_PASS_FORWARD && d->cin_g >= 3 && d->cin_g <= 32;
+    const int64_t fft_pixels = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 300 : 100;
+    const int few_channels = !avx512 && strided                    ? 0
+                           : pass == CJ_PASS_BACKWARD_WEIGHTS      ? d->cin_g <= 3
+                           : pass == CJ_PASS_FORWARD && d->cin_g <= 32 && (d->cin_g >= 3 || !avx512);
     const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS ||
                                  (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
@@ -52,8 +62,10 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 64)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= 300) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && !avx512 && strided && pass == CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    if (!a && !avx512 && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;
