@@ -19,8 +19,10 @@
  *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
- * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently, and four
- * rules change: FFT from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms,
+ * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently: rule 3
+ * needs stride 1 (and the AVX2 path takes blocks of at most 160 KiB of weights: lenet.conv2
+ * grad_weight 23 ms against IM2COL's 32, forward and grad_input even with FFT and IM2COL; strided
+ * first layers 0.9-1.15x the GEMMs), and four rules change: FFT from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms,
  * DIRECT 38, IM2COL 42); few-channel DIRECT only at stride 1 and from 1 input channel in forward
  * (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; alexnet.conv1 grad_weight DIRECT 63 ms,
  * IMPLICIT 34); grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1 6.4 ms,
@@ -54,7 +56,7 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int few_channels = !avx512 && strided                    ? 0
                            : pass == CJ_PASS_BACKWARD_WEIGHTS      ? d->cin_g <= 3
                            : pass == CJ_PASS_FORWARD && d->cin_g <= 32 && (d->cin_g >= 3 || !avx512);
-    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass) &&
+    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass) && (avx512 || !strided) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS ||
                                  (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
     const cj_algo *a = NULL;

@@ -1,4 +1,4 @@
-/* CJ_ALGO_DIRECT's channel-vector path (kernels/direct_ocv.h): f32 on AVX-512, for layers with 32
+/* CJ_ALGO_DIRECT's channel-vector path (kernels/direct_ocv.h): f32 on AVX-512 and AVX2, for layers with 32
  * or more output channels per group, where vectors along the output channels fill every lane
  * whatever the row width (lenet.conv2's 14-wide rows left an eighth of the pixel-vector kernel's
  * lanes idle and reloaded each pixel vector per block of 8 channels: 52% of the FMA peak there).
@@ -21,10 +21,18 @@
 #include "util/error.h"
 
 #define BLOCK CJ_OCV_BLOCK
+#define CJ_OCV_AVX2_MAX_BLOCK_BYTES (160 * 1024)
 
 bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    if (d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512) return false;
+    if (d->dtype != CJ_F32) return false;
+    if (cj_cpu()->isa != CJ_ISA_AVX512 && cj_cpu()->isa != CJ_ISA_AVX2) return false;
+    /* AVX2's register tiles (16 channels x 6 pixels) reread a block's weights 4-6 times per tile
+     * of 14 pixels: once those pass L2's share they stream from L3 and the path runs at a third
+     * of the GEMMs' speed (deeplab.dil2, 590 KiB per block, on Zen 3). */
+    const int64_t sources = pass == CJ_PASS_BACKWARD_DATA ? d->cout_g : d->cin_g;
+    if (cj_cpu()->isa == CJ_ISA_AVX2 && sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float) > CJ_OCV_AVX2_MAX_BLOCK_BYTES)
+        return false;
     if (pass != CJ_PASS_BACKWARD_DATA) return d->cout_g >= BLOCK;
     if (d->cin_g < BLOCK || d->stride_h != 1 || d->stride_w != 1) return false;
     return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w;
@@ -37,6 +45,7 @@ bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
 typedef struct {
     const cj_conv_desc *d;      /* the correlation run: forward's own, or grad_input's */
+    void (*kernel)(const cj_ocv_args *);
     const float *w;
     bool transposed;            /* w is the forward weight of the grad_input problem */
     const float *in, *bias;
@@ -130,7 +139,7 @@ static void run_task(void *arg, size_t slot) {
                     a.x0 = xt * j->nx;
                     a.nx = cj_min64(j->nx, d->w_out - a.x0);
                     a.out = out + a.x0;
-                    cj_f32_direct_ocv__avx512(&a);
+                    j->kernel(&a);
                 }
             }
             y += rows;
@@ -140,6 +149,7 @@ static void run_task(void *arg, size_t slot) {
 
 static cj_status run(cj_context *ctx, ocv_job *j) {
     const cj_conv_desc *d = j->d;
+    j->kernel = cj_cpu()->isa == CJ_ISA_AVX512 ? cj_f32_direct_ocv__avx512 : cj_f32_direct_ocv__avx2;
     j->blocks = cj_div_up(d->cout_g, BLOCK);
     j->block_elems = d->cin_g * d->kh * d->kw * BLOCK;
     j->tiles = cj_div_up(d->w_out, CJ_OCV_MAX_NX);

@@ -1,4 +1,4 @@
-/* CJ_ALGO_DIRECT's channel-vector grad_weight (kernels/direct_ocv.h): f32 on AVX-512, 32 or more
+/* CJ_ALGO_DIRECT's channel-vector grad_weight (kernels/direct_ocv.h): f32 on AVX-512 and AVX2, 32 or more
  * output channels per group, any stride, dilation and padding.
  *
  *   dW[k][c][i][j] = sum_{n, y, x} grad_out[n][k][y][x] * in[n][c][y*sh - ph + i*dh][x*sw - pw + j*dw]
@@ -39,6 +39,8 @@ size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d) {
 #if defined(CJ_HAVE_X86_KERNELS)
 typedef struct {
     const cj_conv_desc *d;
+    void (*kernel)(const cj_ocv_wgrad_args *);
+    void (*pixel_major)(const float *, int64_t, int64_t, int64_t, float *);
     const float *in, *grad_out;
     float *grad_w, *partials;      /* partials: slots - 1 copies of grad_w */
     int64_t weights, partial_elems; /* elements of grad_w, and between its copies */
@@ -63,8 +65,8 @@ static void load_band(const wgrad_job *j, int64_t n, int64_t g, int64_t y0, int6
     const int64_t plane_out = d->h_out * d->w_out, plane_in = d->h_in * d->w_in, rows = y1 - y0;
     const int64_t px = rows * d->w_out;
     for (int64_t b = 0; b < j->blocks; b++)
-        cj_f32_pixel_major32__avx512(j->grad_out + (n * d->c_out + g * d->cout_g + b * BLOCK) * plane_out + y0 * d->w_out,
-                                     plane_out, cj_min64(BLOCK, d->cout_g - b * BLOCK), px, dyt + b * px * BLOCK);
+        j->pixel_major(j->grad_out + (n * d->c_out + g * d->cout_g + b * BLOCK) * plane_out + y0 * d->w_out, plane_out,
+                       cj_min64(BLOCK, d->cout_g - b * BLOCK), px, dyt + b * px * BLOCK);
     const int64_t srows = staged_rows(d, rows), first = y0 * d->stride_h - d->pad_h;
     const int64_t ih0 = cj_max64(0, first), ih1 = cj_max64(ih0, cj_min64(d->h_in, first + srows));
     for (int64_t c = 0; c < d->cin_g; c++) {
@@ -115,7 +117,7 @@ static void band_sums(const wgrad_job *j, int64_t b, int64_t rows, const float *
                                      .nrows = rows, .nx = d->w_out, .src = src,
                                      .src_step = d->stride_h * j->row_elems, .tap_off = tap_off, .jt = jt,
                                      .tile = tiles + tile_index(j, b, chunk, s0, per_call) * TILE};
-        cj_f32_direct_ocv_wgrad__avx512(&a);
+        j->kernel(&a);
     });
 }
 
@@ -161,6 +163,9 @@ static void wgrad_task(void *arg, size_t slot) {
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
                                          void *grad_w) {
     wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
+    const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
+    j.kernel = avx512 ? cj_f32_direct_ocv_wgrad__avx512 : cj_f32_direct_ocv_wgrad__avx2;
+    j.pixel_major = avx512 ? cj_f32_pixel_major32__avx512 : cj_f32_pixel_major32__avx2;
     j.weights = d->c_out * d->cin_g * d->kh * d->kw;
     j.blocks = cj_div_up(d->cout_g, BLOCK);
     j.tiles_per_chunk = tile_layout(d, &j.jt, &j.chunks);

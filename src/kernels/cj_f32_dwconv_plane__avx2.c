@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/avx2_lanes.h"
 #include "kernels/dwconv.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -54,28 +55,6 @@ NO_LIBCALLS static void stage_rows(const cj_dw_plane *p, int64_t sy0, int64_t ro
     }
 }
 
-/* Stores the lanes of v below `lanes` (the row's end cuts the last vector of a chunk): in
- * pieces of 4, 2 and 1, as AMD's masked stores are slow. */
-ALWAYS_INLINE void store_lanes(float *dst, __m256 v, int64_t lanes) {
-    if (lanes >= LANES) {
-        _mm256_storeu_ps(dst, v);
-        return;
-    }
-    if (lanes <= 0) return;
-    __m128 part = _mm256_castps256_ps128(v);
-    if (lanes & 4) {
-        _mm_storeu_ps(dst, part);
-        dst += 4;
-        part = _mm256_extractf128_ps(v, 1);
-    }
-    if (lanes & 2) {
-        _mm_storel_pi((__m64 *)dst, part);
-        dst += 2;
-        part = _mm_movehl_ps(part, part);
-    }
-    if (lanes & 1) _mm_store_ss(dst, part);
-}
-
 ALWAYS_INLINE __m256 load_lanes(const float *src, int64_t lanes) {
     return lanes >= LANES ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, tail_mask(lanes));
 }
@@ -108,7 +87,7 @@ ALWAYS_INLINE void correlate_tile_fixed(const float *st, int64_t sw, const __m25
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
+        for (int v = 0; v < NV; v++) cj_avx2_store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
 }
 
 /* Any kernel: R rows x NV vectors, looping over the taps. */
@@ -132,7 +111,7 @@ ALWAYS_INLINE void correlate_tile_any(const cj_dw_plane *p, const float *st, int
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
+        for (int v = 0; v < NV; v++) cj_avx2_store_lanes(dst + r * ld_dst + v * LANES, acc[r][v], nx - v * LANES);
 }
 
 /* The band's rows for the chunk at x0: tiles of R rows (8 accumulators), then single rows. */

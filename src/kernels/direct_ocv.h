@@ -1,4 +1,5 @@
-/* The direct convolution's channel-vector micro-kernel (f32, AVX-512): vectorised along output
+/* The direct convolution's channel-vector micro-kernels (f32, AVX-512 and AVX2, which splits the
+ * tile into register tiles of its own): vectorised along output
  * channels instead of pixels, as oneDNN's direct convolution is. A tile is 32 output channels
  * (two vectors) x NX <= CJ_OCV_MAX_NX consecutive pixels of one output row, 2 * NX accumulators;
  * every (source row, tap) step loads the tap's two weight vectors and broadcasts each of the NX
@@ -56,6 +57,9 @@ static inline int64_t cj_ocv_wgrad_rows(int64_t jt) { return CJ_OCV_MAX_NX / jt;
 
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_direct_ocv__avx512(const cj_ocv_args *a);
+void cj_f32_direct_ocv__avx2(const cj_ocv_args *a);
+void cj_f32_direct_ocv_wgrad__avx2(const cj_ocv_wgrad_args *a);
+void cj_f32_pixel_major32__avx2(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst);
 void cj_f32_direct_ocv_wgrad__avx512(const cj_ocv_wgrad_args *a);
 /* grad_weight's pixel-major grad_output: dst[p * 32 + m] = src[m * plane + p] for p < px, m < 32,
  * channels m >= channels read as zero (16 x 16 transposes in registers). */

@@ -1,0 +1,28 @@
+/* Partial-vector stores for the AVX2 kernels: the first `lanes` floats of a vector, in pieces of
+ * 4, 2 and 1 (AMD's masked stores are microcoded and slow). */
+#ifndef CJ_KERNELS_AVX2_LANES_H
+#define CJ_KERNELS_AVX2_LANES_H
+#include <immintrin.h>
+#include <stdint.h>
+
+static inline __attribute__((always_inline)) void cj_avx2_store_lanes(float *dst, __m256 v, int64_t lanes) {
+    if (lanes >= 8) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    if (lanes <= 0) return;
+    __m128 part = _mm256_castps256_ps128(v);
+    if (lanes & 4) {
+        _mm_storeu_ps(dst, part);
+        dst += 4;
+        part = _mm256_extractf128_ps(v, 1);
+    }
+    if (lanes & 2) {
+        _mm_storel_pi((__m64 *)dst, part);
+        dst += 2;
+        part = _mm_movehl_ps(part, part);
+    }
+    if (lanes & 1) _mm_store_ss(dst, part);
+}
+
+#endif

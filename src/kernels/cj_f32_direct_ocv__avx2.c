@@ -1,0 +1,180 @@
+/* The channel-vector direct convolution kernels, f32 AVX2 (contract: direct_ocv.h). The caller's
+ * tiles are 32 channels x up to 14 pixels (forward) or sums (grad_weight), more than the 16 ymm
+ * registers hold, so they run as register tiles of 16 channels (two vectors) x up to SUB pixels or
+ * sums: 2 * SUB accumulators, the two weight (grad_output) vectors and a broadcast. Each register
+ * tile reloads the vectors of every step from L1; forward sums reach NCHW, and grad_output becomes
+ * pixel-major, through 8 x 8 transposes in registers. A paired forward call (src2) runs its two
+ * rows one after the other. */
+#include <immintrin.h>
+
+#include "kernels/avx2_lanes.h"
+#include "kernels/direct_ocv.h"
+
+enum { SUB = 6, HALF = 16 };
+
+/* r[j] := column j of the 8 x 8 matrix whose rows are r[0..7]. */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4a + b]: rows 4a..4a+3 of column b (low lane) and of column b + 4 (high lane) */
+#pragma GCC unroll 2
+    for (int a = 0; a < 8; a += 4) {
+        u[a] = _mm256_shuffle_ps(t[a], t[a + 2], 0x44);
+        u[a + 1] = _mm256_shuffle_ps(t[a], t[a + 2], 0xEE);
+        u[a + 2] = _mm256_shuffle_ps(t[a + 1], t[a + 3], 0x44);
+        u[a + 3] = _mm256_shuffle_ps(t[a + 1], t[a + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++) {
+        r[b] = _mm256_permute2f128_ps(u[b], u[4 + b], 0x20);
+        r[4 + b] = _mm256_permute2f128_ps(u[b], u[4 + b], 0x31);
+    }
+}
+
+/* 8 channels (c0..c0+7) of NX pixels, one vector of channels per pixel, into out (channel m at
+ * out + m * ld_out) plus the bias; channels >= mr are not written. */
+static inline __attribute__((always_inline)) void store_channels(const cj_ocv_args *a, const __m256 *acc, int64_t c0,
+                                                                 float *out, const int NX) {
+    __m256 r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) r[i] = i < NX ? acc[i] : _mm256_setzero_ps();
+    transpose8(r);
+#pragma GCC unroll 8
+    for (int m = 0; m < 8; m++) {
+        if (c0 + m >= a->mr) break;
+        const __m256 v = a->bias ? _mm256_add_ps(r[m], _mm256_set1_ps(a->bias[c0 + m])) : r[m];
+        cj_avx2_store_lanes(out + (c0 + m) * a->ld_out, v, NX);
+    }
+}
+
+/* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row. */
+static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, int64_t h0,
+                                                       int64_t xs, float *out, const int NX) {
+    __m256 lo[SUB], hi[SUB];
+#pragma GCC unroll 6
+    for (int x = 0; x < NX; x++) lo[x] = hi[x] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < a->nsrc; s++) {
+        const float *row = src[s] + a->x0 + xs;
+        const float *w = a->w + a->woff[s] + h0;
+        for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) {
+            const float *p = row + a->tap_off[t];
+            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+#pragma GCC unroll 6
+            for (int x = 0; x < NX; x++) {
+                const __m256 b = _mm256_broadcast_ss(p + x);
+                lo[x] = _mm256_fmadd_ps(w0, b, lo[x]);
+                hi[x] = _mm256_fmadd_ps(w1, b, hi[x]);
+            }
+        }
+    }
+    store_channels(a, lo, h0, out + xs, NX);
+    store_channels(a, hi, h0 + 8, out + xs, NX);
+}
+
+#define OCV_WIDTH(n)                                                                               \
+    static void ocv_##n(const cj_ocv_args *a, const float *const *src, int64_t h0, int64_t xs, float *out) { \
+        body(a, src, h0, xs, out, n);                                                              \
+    }
+OCV_WIDTH(1)
+OCV_WIDTH(2)
+OCV_WIDTH(3)
+OCV_WIDTH(4)
+OCV_WIDTH(5)
+OCV_WIDTH(6)
+
+/* One row: the tile's pixels in even register tiles of at most SUB, for each half of the channels. */
+static void row(const cj_ocv_args *a, const float *const *src, float *out) {
+    static void (*const by_width[SUB])(const cj_ocv_args *, const float *const *, int64_t, int64_t, float *) = {
+        ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
+    const int64_t subs = (a->nx + SUB - 1) / SUB, width = (a->nx + subs - 1) / subs;
+    for (int64_t h0 = 0; h0 < a->mr; h0 += HALF)
+        for (int64_t xs = 0; xs < a->nx; xs += width) {
+            const int64_t n = a->nx - xs < width ? a->nx - xs : width;
+            by_width[n - 1](a, src, h0, xs, out);
+        }
+}
+
+void cj_f32_direct_ocv__avx2(const cj_ocv_args *a) {
+    row(a, a->src, a->out);
+    if (a->src2) row(a, a->src2, a->out + a->out2);
+}
+
+/* grad_weight: sums q0..q0+NQ-1 (q = r * jt + t) of channels h0..h0+15, NQ <= SUB, loaded from
+ * the tile and stored back. */
+static inline __attribute__((always_inline)) void wgrad_body(const cj_ocv_wgrad_args *a, int64_t h0, int64_t q0,
+                                                             const int NQ) {
+    __m256 lo[SUB], hi[SUB];
+    float *tile = a->tile + q0 * CJ_OCV_BLOCK + h0;
+#pragma GCC unroll 6
+    for (int i = 0; i < NQ; i++) {
+        lo[i] = _mm256_loadu_ps(tile + i * CJ_OCV_BLOCK);
+        hi[i] = _mm256_loadu_ps(tile + i * CJ_OCV_BLOCK + 8);
+    }
+    for (int64_t y = 0; y < a->nrows; y++) {
+        const float *dy = a->dy + y * a->dy_step + h0;
+        const float *p[SUB];
+#pragma GCC unroll 6
+        for (int i = 0; i < NQ; i++) {
+            const int64_t q = q0 + i;
+            p[i] = a->src[q / a->jt] + y * a->src_step + a->tap_off[q % a->jt];
+        }
+        for (int64_t x = 0; x < a->nx; x++) {
+            const __m256 d0 = _mm256_loadu_ps(dy + x * CJ_OCV_BLOCK), d1 = _mm256_loadu_ps(dy + x * CJ_OCV_BLOCK + 8);
+#pragma GCC unroll 6
+            for (int i = 0; i < NQ; i++) {
+                const __m256 b = _mm256_broadcast_ss(p[i] + x);
+                lo[i] = _mm256_fmadd_ps(d0, b, lo[i]);
+                hi[i] = _mm256_fmadd_ps(d1, b, hi[i]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < NQ; i++) {
+        _mm256_storeu_ps(tile + i * CJ_OCV_BLOCK, lo[i]);
+        _mm256_storeu_ps(tile + i * CJ_OCV_BLOCK + 8, hi[i]);
+    }
+}
+
+#define WGRAD_SUMS(n)                                                                              \
+    static void wgrad_##n(const cj_ocv_wgrad_args *a, int64_t h0, int64_t q0) { wgrad_body(a, h0, q0, n); }
+WGRAD_SUMS(1)
+WGRAD_SUMS(2)
+WGRAD_SUMS(3)
+WGRAD_SUMS(4)
+WGRAD_SUMS(5)
+WGRAD_SUMS(6)
+
+/* The rows x taps sums of the caller's tile in even groups of at most SUB, for each half of the
+ * channels (the tile's channels past the layer's are zero in dy: their sums stay zero). */
+void cj_f32_direct_ocv_wgrad__avx2(const cj_ocv_wgrad_args *a) {
+    static void (*const by_sums[SUB])(const cj_ocv_wgrad_args *, int64_t, int64_t) = {
+        wgrad_1, wgrad_2, wgrad_3, wgrad_4, wgrad_5, wgrad_6};
+    const int64_t sums = cj_ocv_wgrad_rows(a->jt) * a->jt, groups = (sums + SUB - 1) / SUB;
+    const int64_t width = (sums + groups - 1) / groups;
+    for (int64_t h0 = 0; h0 < CJ_OCV_BLOCK; h0 += HALF)
+        for (int64_t q0 = 0; q0 < sums; q0 += width) {
+            const int64_t n = sums - q0 < width ? sums - q0 : width;
+            by_sums[n - 1](a, h0, q0);
+        }
+}
+
+void cj_f32_pixel_major32__avx2(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t p0 = 0; p0 < px; p0 += 8) {
+        const int64_t np = px - p0 < 8 ? px - p0 : 8;
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)np), idx);
+#pragma GCC unroll 4
+        for (int64_t m0 = 0; m0 < CJ_OCV_BLOCK; m0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                r[i] = m0 + i < channels ? _mm256_maskload_ps(src + (m0 + i) * plane + p0, mask) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int64_t i = 0; i < np; i++) _mm256_storeu_ps(dst + (p0 + i) * CJ_OCV_BLOCK + m0, r[i]);
+        }
+    }
+}
