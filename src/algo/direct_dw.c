@@ -72,12 +72,16 @@ static void dw_task(void *arg, size_t slot) {
             p.dst = j->dst + t * plane_in;
             w = flipped;
         } else {
-            if (t + 1 < t1) prefetch_plane(j->src + ((t + 1) / d->c_out * d->c_in + (t + 1) % d->c_out / d->cout_g) * plane_in, plane_in);
+            if (t + 1 < t1) {
+                const int64_t n1 = (t + 1) / d->c_out, k1 = (t + 1) % d->c_out;
+                prefetch_plane(j->src + (n1 * d->c_in + k1 / d->cout_g) * plane_in, plane_in);
+            }
             p.src = j->src + (n * d->c_in + k / d->cout_g) * plane_in;
             p.dst = j->dst + t * plane_out;
         }
-        if (j->stages) cj_f32_dwconv_plane__avx2(&p, w, j->bias ? j->bias[k] : 0.0f, j->stages + slot * CJ_DW_STAGE_FLOATS);
-        else cj_f32_dwconv_plane__avx512(&p, w, j->bias ? j->bias[k] : 0.0f);
+        const float bias = j->bias ? j->bias[k] : 0.0f;
+        if (j->stages) cj_f32_dwconv_plane__avx2(&p, w, bias, j->stages + slot * CJ_DW_STAGE_FLOATS);
+        else cj_f32_dwconv_plane__avx512(&p, w, bias);
     }
 }
 

@@ -31,8 +31,8 @@ bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
      * of 14 pixels: once those pass L2's share they stream from L3 and the path runs at a third
      * of the GEMMs' speed (deeplab.dil2, 590 KiB per block, on Zen 3). */
     const int64_t sources = pass == CJ_PASS_BACKWARD_DATA ? d->cout_g : d->cin_g;
-    if (cj_cpu()->isa == CJ_ISA_AVX2 && sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float) > CJ_OCV_AVX2_MAX_BLOCK_BYTES)
-        return false;
+    const int64_t block_bytes = sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float);
+    if (cj_cpu()->isa == CJ_ISA_AVX2 && block_bytes > CJ_OCV_AVX2_MAX_BLOCK_BYTES) return false;
     if (pass != CJ_PASS_BACKWARD_DATA) return d->cout_g >= BLOCK;
     if (d->cin_g < BLOCK || d->stride_h != 1 || d->stride_w != 1) return false;
     return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w;
