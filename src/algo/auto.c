@@ -22,12 +22,13 @@
  * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently: rule 3
  * needs stride 1 (and the AVX2 path takes blocks of at most 160 KiB of weights: lenet.conv2
  * grad_weight 23 ms against IM2COL's 32, forward and grad_input even with FFT and IM2COL; strided
- * first layers 0.9-1.15x the GEMMs), and four rules change: FFT from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms,
- * DIRECT 38, IM2COL 42); few-channel DIRECT only at stride 1 and from 1 input channel in forward
- * (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; alexnet.conv1 grad_weight DIRECT 63 ms,
- * IMPLICIT 34); grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1 6.4 ms,
- * IMPLICIT 8.8; lenet.conv2 37 against 63; vgg16.conv1_2 77 against 134); grad_weight with a
- * stride by IMPLICIT_GEMM (alexnet.conv1 34 ms, IM2COL 39; resnet50.res3.3x3s2 44 against 47).
+ * first layers 0.9-1.15x the GEMMs), and four rules change: FFT from 100 output pixels in forward
+ * and grad_input (lenet.conv2: FFT 29 ms, DIRECT 38, IM2COL 42); few-channel DIRECT only at stride
+ * 1 and from 1 input channel in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;
+ * alexnet.conv1 grad_weight DIRECT 63 ms, IMPLICIT 34); grad_input of kernels larger than 1x1 by
+ * IM2COL_GEMM (resnet50.res4.3x3.n1 6.4 ms, IMPLICIT 8.8; lenet.conv2 37 against 63; vgg16.conv1_2
+ * 77 against 134); grad_weight with a stride by IMPLICIT_GEMM (alexnet.conv1 34 ms, IM2COL 39;
+ * resnet50.res3.3x3s2 44 against 47).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
@@ -46,6 +47,11 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
     return a && !a->unsupported(d, pass) ? a : NULL;
 }
 
+/* Rule 3's grad_weight: undilated, its register-tile sums within L2. */
+static int ocv_wgrad_fits(const cj_conv_desc *d) {
+    return d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes;
+}
+
 const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     const int strided = d->stride_h != 1 || d->stride_w != 1;
@@ -53,12 +59,15 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int64_t fft_pixels = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 300 : 100;
-    const int few_channels = !avx512 && strided                    ? 0
-                           : pass == CJ_PASS_BACKWARD_WEIGHTS      ? d->cin_g <= 3
-                           : pass == CJ_PASS_FORWARD && d->cin_g <= 32 && (d->cin_g >= 3 || !avx512);
-    const int channel_vectors = area > 1 && cj_direct_ocv_ok(d, pass) && (avx512 || !strided) &&
-                                (pass != CJ_PASS_BACKWARD_WEIGHTS ||
-                                 (d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes));
+    /* Without AVX-512, DIRECT's rules (3 and 5) hold at stride 1 only. */
+    const int direct_stride = avx512 || !strided;
+    /* rule 5's first layers: forward 3..32 input channels (from 1 without AVX-512), grad_weight up to 3 */
+    const int64_t few_min = avx512 ? 3 : 1;
+    const int few_channels = direct_stride && (pass == CJ_PASS_BACKWARD_WEIGHTS
+                                                   ? d->cin_g <= 3
+                                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
+    const int channel_vectors = area > 1 && direct_stride && cj_direct_ocv_ok(d, pass) &&
+                                (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 64)

@@ -3,6 +3,7 @@
  * carried in double, which costs nothing on this memory-bound loop and keeps the error far
  * below the contract. */
 #include "algo/algo.h"
+#include "util/memory.h"
 
 typedef struct {
     const cj_conv_desc *d;
@@ -25,11 +26,6 @@ static void sum_into_f32(double acc[8], const float *g, int64_t count) {
     for (; p < count; p++) acc[p % 8] += (double)g[p];
 }
 
-static void prefetch_plane(const cj_conv_desc *d, const void *base, int64_t offset, int64_t elems) {
-    const char *b = (const char *)base + (size_t)offset * d->elem;
-    for (size_t off = 0; off < (size_t)elems * d->elem; off += 64) __builtin_prefetch(b + off, 0, 3);
-}
-
 static void bias_task(void *arg, size_t part) {
     const bias_job *job = arg;
     const cj_conv_desc *d = job->d;
@@ -47,7 +43,8 @@ static void bias_task(void *arg, size_t part) {
             int64_t next = -1;
             if (n + 1 < d->n) next = base + d->c_out * plane; /* this channel, the next image */
             else if (k + 1 < k1) next = (k + 1) * plane;      /* the next channel, image 0 */
-            if (next >= 0) prefetch_plane(d, job->grad_out, next, plane);
+            if (next >= 0)
+                cj_prefetch_range((const char *)job->grad_out + (size_t)next * d->elem, (size_t)plane * d->elem);
             if (d->dtype == CJ_F64) sum_into(acc, (const double *)job->grad_out + base, plane);
             else sum_into_f32(acc, (const float *)job->grad_out + base, plane);
         }

@@ -13,7 +13,7 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
  * (where the rows' band must fit the kernels' stage). */
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass);
 /* Scratch of the path's `slots` thread slots (AVX2's row stages; none on AVX-512). */
-size_t cj_direct_dw_stage_bytes(const cj_conv_desc *d, int64_t slots);
+size_t cj_direct_dw_stage_bytes(int64_t slots);
 cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,

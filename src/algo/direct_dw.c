@@ -9,6 +9,7 @@
 #include "kernels/dwconv.h"
 #include "util/checked.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
@@ -37,11 +38,16 @@ typedef struct {
     float *stages; /* AVX2: CJ_DW_STAGE_FLOATS per slot */
 } dw_job;
 
-/* Asks for a plane's lines ahead of its turn: a plane is a few KiB, too little for the hardware
- * prefetcher to ramp up on, so without this each plane's first reads wait on memory. */
+/* Where plane t = n * C_out + k (image n, output channel k) reads its input: plane
+ * (n, k / cout_g), in elements from the tensor's start. */
+static int64_t input_plane(const cj_conv_desc *d, int64_t t) {
+    return (t / d->c_out * d->c_in + t % d->c_out / d->cout_g) * d->h_in * d->w_in;
+}
+
+/* The next plane is asked for while this one runs: a plane is a few KiB, too little for the
+ * hardware prefetcher to ramp up on, so each plane's first reads would wait on memory. */
 static void prefetch_plane(const float *plane, int64_t elems) {
-    const char *b = (const char *)plane;
-    for (int64_t off = 0; off < elems * (int64_t)sizeof(float); off += 64) __builtin_prefetch(b + off, 0, 3);
+    cj_prefetch_range(plane, (size_t)elems * sizeof(float));
 }
 
 /* Forward: plane (n, k) of the output from plane (n, k / cout_g) of the input. grad_input: plane
@@ -63,7 +69,7 @@ static void dw_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(planes, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = t / d->c_out, k = t % d->c_out;
+        const int64_t k = t % d->c_out;
         const float *w = j->w + k * taps;
         if (j->backward) {
             for (int64_t i = 0; i < taps; i++) flipped[i] = w[taps - 1 - i];
@@ -72,11 +78,8 @@ static void dw_task(void *arg, size_t slot) {
             p.dst = j->dst + t * plane_in;
             w = flipped;
         } else {
-            if (t + 1 < t1) {
-                const int64_t n1 = (t + 1) / d->c_out, k1 = (t + 1) % d->c_out;
-                prefetch_plane(j->src + (n1 * d->c_in + k1 / d->cout_g) * plane_in, plane_in);
-            }
-            p.src = j->src + (n * d->c_in + k / d->cout_g) * plane_in;
+            if (t + 1 < t1) prefetch_plane(j->src + input_plane(d, t + 1), plane_in);
+            p.src = j->src + input_plane(d, t);
             p.dst = j->dst + t * plane_out;
         }
         const float bias = j->bias ? j->bias[k] : 0.0f;
@@ -90,8 +93,9 @@ static cj_status dw_run(cj_context *ctx, const cj_conv_desc *d, const void *src,
     dw_job j = {.d = d, .src = src, .w = w, .bias = bias, .dst = dst, .backward = backward};
     j.slots = cj_min64(ctx->num_threads, d->n * d->c_out);
     cj_scratch s = {0};
-    if (cj_cpu()->isa != CJ_ISA_AVX512) {
-        CJ_FORWARD(cj_scratch_acquire(ctx, cj_direct_dw_stage_bytes(d, j.slots), &s));
+    const size_t stage_bytes = cj_direct_dw_stage_bytes(j.slots);
+    if (stage_bytes) {
+        CJ_FORWARD(cj_scratch_acquire(ctx, stage_bytes, &s));
         j.stages = s.ptr;
     }
     cj_parallel_for(ctx, (size_t)j.slots, dw_task, &j);
@@ -100,8 +104,7 @@ static cj_status dw_run(cj_context *ctx, const cj_conv_desc *d, const void *src,
 }
 #endif
 
-size_t cj_direct_dw_stage_bytes(const cj_conv_desc *d, int64_t slots) {
-    (void)d;
+size_t cj_direct_dw_stage_bytes(int64_t slots) {
 #if defined(CJ_HAVE_X86_KERNELS)
     if (cj_cpu()->isa != CJ_ISA_AVX512) return (size_t)slots * CJ_DW_STAGE_FLOATS * sizeof(float);
 #endif
@@ -132,14 +135,13 @@ void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void
 #if defined(CJ_HAVE_X86_KERNELS)
     const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = t / d->c_out, k = t % d->c_out;
+        const int64_t k = t % d->c_out;
         if (t + 1 < t1) {
-            const int64_t n1 = (t + 1) / d->c_out, k1 = (t + 1) % d->c_out;
-            prefetch_plane((const float *)in + (n1 * d->c_in + k1 / d->cout_g) * plane_in, plane_in);
+            prefetch_plane((const float *)in + input_plane(d, t + 1), plane_in);
             prefetch_plane((const float *)grad_out + (t + 1) * plane_out, plane_out);
         }
         const cj_dw_plane p = {
-            .src = (const float *)in + (n * d->c_in + k / d->cout_g) * plane_in,
+            .src = (const float *)in + input_plane(d, t),
             .src_h = d->h_in, .src_w = d->w_in,
             .dst = (float *)grad_out + t * plane_out,
             .dst_h = d->h_out, .dst_w = d->w_out,

@@ -4,6 +4,7 @@
 #include "conjure.h"
 #include "gemm/gemm.h"
 #include "util/checked.h"
+#include "util/memory.h"
 
 size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k) {
     return (size_t)(cj_round_up(m, cfg->mr) * k) * cfg->elem;
@@ -98,9 +99,7 @@ static int transposed_simd(void) { return 0; }
             for (int64_t k = 0; k < kc; k++) {                                                     \
                 const T *row = base + (k0 + k) * v->rs;                                            \
                 /* A row's run is short (a few KiB): ask for a later row's lines ahead. */         \
-                if (k + PACK_AHEAD < kc)                                                           \
-                    for (int64_t j = 0; j < nc; j += 64 / (int64_t)sizeof(T))                      \
-                        __builtin_prefetch(row + PACK_AHEAD * v->rs + j, 0, 3);                    \
+                if (k + PACK_AHEAD < kc) cj_prefetch_range(row + PACK_AHEAD * v->rs, (size_t)nc * sizeof(T)); \
                 for (int64_t j0 = 0; j0 < nc; j0 += nr) {                                          \
                     const int64_t cols = cj_min64(nr, nc - j0);                                    \
                     T *out = dst + j0 * kc + k * nr;                                               \

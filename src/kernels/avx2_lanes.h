@@ -1,9 +1,15 @@
-/* Partial-vector stores for the AVX2 kernels: the first `lanes` floats of a vector, in pieces of
- * 4, 2 and 1 (AMD's masked stores are microcoded and slow). */
+/* Partial vectors for the AVX2 kernels: the mask of a vector's first lanes (for masked loads,
+ * which read nothing past them), and stores of the first `lanes` floats in pieces of 4, 2 and 1
+ * (AMD's masked stores are microcoded and slow). */
 #ifndef CJ_KERNELS_AVX2_LANES_H
 #define CJ_KERNELS_AVX2_LANES_H
 #include <immintrin.h>
 #include <stdint.h>
+
+/* Lanes 0 .. lanes-1 set (lanes <= 8). */
+static inline __attribute__((always_inline)) __m256i cj_avx2_tail_mask(int64_t lanes) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 static inline __attribute__((always_inline)) void cj_avx2_store_lanes(float *dst, __m256 v, int64_t lanes) {
     if (lanes >= 8) {

@@ -163,10 +163,9 @@ void cj_f32_direct_ocv_wgrad__avx2(const cj_ocv_wgrad_args *a) {
 }
 
 void cj_f32_pixel_major32__avx2(const float *src, int64_t plane, int64_t channels, int64_t px, float *dst) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t p0 = 0; p0 < px; p0 += 8) {
         const int64_t np = px - p0 < 8 ? px - p0 : 8;
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)np), idx);
+        const __m256i mask = cj_avx2_tail_mask(np);
 #pragma GCC unroll 4
         for (int64_t m0 = 0; m0 < CJ_OCV_BLOCK; m0 += 8) {
             __m256 r[8];

@@ -24,11 +24,6 @@
 
 enum { LANES = 8, MAX_NV = CJ_DW_CHUNK / LANES };
 
-static __m256i tail_mask(int64_t lanes) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), idx);
-}
-
 /* Source rows sy0 .. sy0 + rows - 1 into stage rows of width sw, column sx holding source column
  * sx + off_w, zero outside the source. Rows are short (tens of floats): vector loops, not library
  * calls, whose call overhead would cost as much as the copy. The last vector of a row may spill
@@ -50,13 +45,13 @@ NO_LIBCALLS static void stage_rows(const cj_dw_plane *p, int64_t sy0, int64_t ro
         const float *src = p->src + sy * p->src_w + lo + p->off_w;
         int64_t x = 0;
         for (; x + LANES <= n; x += LANES) _mm256_storeu_ps(dst + lo + x, _mm256_loadu_ps(src + x));
-        if (x < n) _mm256_storeu_ps(dst + lo + x, _mm256_maskload_ps(src + x, tail_mask(n - x)));
+        if (x < n) _mm256_storeu_ps(dst + lo + x, _mm256_maskload_ps(src + x, cj_avx2_tail_mask(n - x)));
         for (x = hi; x < sw; x += LANES) _mm256_storeu_ps(dst + x, _mm256_setzero_ps());
     }
 }
 
 ALWAYS_INLINE __m256 load_lanes(const float *src, int64_t lanes) {
-    return lanes >= LANES ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, tail_mask(lanes));
+    return lanes >= LANES ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, cj_avx2_tail_mask(lanes));
 }
 
 /* R rows x NV vectors of an undilated K x K kernel: staged row s feeds destination
@@ -135,8 +130,7 @@ ALWAYS_INLINE void correlate_chunk(const cj_dw_plane *p, const float *st, int64_
 ALWAYS_INLINE void correlate_band(const cj_dw_plane *p, const float *st, int64_t sw, const float *w,
                                   const __m256 *wv, float bias, int64_t y0, int64_t rows, const int K) {
     for (int64_t x0 = 0; x0 < p->dst_w; x0 += CJ_DW_CHUNK) {
-        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
-        if (left >= 2) correlate_chunk(p, st, sw, w, wv, bias, y0, rows, x0, K, 2);
+        if (p->dst_w - x0 > LANES) correlate_chunk(p, st, sw, w, wv, bias, y0, rows, x0, K, 2);
         else correlate_chunk(p, st, sw, w, wv, bias, y0, rows, x0, K, 1);
     }
 }
@@ -246,18 +240,11 @@ ALWAYS_INLINE void wgrad_chunk_any(const cj_dw_plane *p, const float *st, int64_
 ALWAYS_INLINE void wgrad_band(const cj_dw_plane *p, const float *st, int64_t sw, int64_t y0, int64_t rows,
                               float *sums, const int is3x3) {
     for (int64_t x0 = 0; x0 < p->dst_w; x0 += CJ_DW_CHUNK) {
-        const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
-        const int nv = left >= MAX_NV ? MAX_NV : (int)left;
-#define CJ_DW_WGRAD_CASE(NV)                                                                                       \
-    case NV:                                                                                                       \
-        if (is3x3) wgrad_chunk_3x3(p, st, sw, y0, rows, x0, sums, NV);                                             \
-        else wgrad_chunk_any(p, st, sw, y0, rows, x0, sums, NV);                                                   \
-        break;
-        switch (nv) {
-            CJ_DW_WGRAD_CASE(1)
-            CJ_DW_WGRAD_CASE(2)
-        }
-#undef CJ_DW_WGRAD_CASE
+        const int wide = p->dst_w - x0 > LANES; /* a chunk of two vectors, or the last of one */
+        if (is3x3 && wide) wgrad_chunk_3x3(p, st, sw, y0, rows, x0, sums, 2);
+        else if (is3x3) wgrad_chunk_3x3(p, st, sw, y0, rows, x0, sums, 1);
+        else if (wide) wgrad_chunk_any(p, st, sw, y0, rows, x0, sums, 2);
+        else wgrad_chunk_any(p, st, sw, y0, rows, x0, sums, 1);
     }
 }
 
