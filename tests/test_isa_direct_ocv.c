@@ -1,6 +1,6 @@
 /* CJ_ALGO_DIRECT on layers with 32 or more channels per group on the result side, which take its
- * channel-vector path on AVX-512 (src/algo/direct_ocv.c; the other ISA paths run the same shapes
- * through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
+ * channel-vector path on AVX-512 and AVX2 (src/algo/direct_ocv.c; the portable path runs the same
+ * shapes through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
  * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
  * groups, rows of up to 7 pixels (two per kernel call), 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
  * path needs 32+ output channels per group) against the float64 reference, and a NaN weight in grad_input, which must reach only
@@ -28,6 +28,7 @@ static const ref_conv cases[] = {
     {1, 4, 300, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 300 rows: forward in bands */
     {2, 64, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* 7-pixel rows: two per call, an odd one last */
     {1, 32, 5, 4, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0},    /* paired rows reading only padding */
+    {1, 33, 6, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: sources in two uneven chunks (50 + 49) */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

@@ -20,8 +20,9 @@
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
  * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently: rule 3
- * needs stride 1 (and the AVX2 path takes blocks of at most 160 KiB of weights: lenet.conv2
- * grad_weight 23 ms against IM2COL's 32, forward and grad_input even with FFT and IM2COL; strided
+ * needs stride 1 (and the AVX2 path takes blocks of at most half of L2 in weights: lenet.conv2
+ * grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29, grad_input 25 against
+ * FFT's 29 once the weights were read in L1-sized chunks; strided
  * first layers 0.9-1.15x the GEMMs), and four rules change: FFT from 100 output pixels in forward
  * and grad_input (lenet.conv2: FFT 29 ms, DIRECT 38, IM2COL 42); few-channel DIRECT only at stride
  * 1 and from 1 input channel in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;

@@ -21,18 +21,20 @@
 #include "util/error.h"
 
 #define BLOCK CJ_OCV_BLOCK
-#define CJ_OCV_AVX2_MAX_BLOCK_BYTES (160 * 1024)
 
 bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
     if (d->dtype != CJ_F32) return false;
     if (cj_cpu()->isa != CJ_ISA_AVX512 && cj_cpu()->isa != CJ_ISA_AVX2) return false;
-    /* AVX2's register tiles (16 channels x 6 pixels) reread a block's weights 4-6 times per tile
-     * of 14 pixels: once those pass L2's share they stream from L3 and the path runs at a third
-     * of the GEMMs' speed (deeplab.dil2, 590 KiB per block, on Zen 3). */
+    /* AVX2's register tiles (16 channels x 6 pixels) read a block's weights once per tile of 14
+     * pixels (in chunks that stay in L1 for the tile's 4-6 register tiles): blocks beyond half
+     * of L2 stream from L3 and the path runs at a third of the GEMMs' speed (deeplab.dil2, 590
+     * KiB per block, on Zen 3: 650 ms against 250), and at 300 KiB it already trails them
+     * (resnet50.res4.3x3.n1 6.7 ms against implicit GEMM's 5.4; alexnet.conv2 151 against FFT's
+     * 102); lenet.conv2's grad_input, 200 KiB, takes 25 ms against FFT's 29. */
     const int64_t sources = pass == CJ_PASS_BACKWARD_DATA ? d->cout_g : d->cin_g;
     const int64_t block_bytes = sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float);
-    if (cj_cpu()->isa == CJ_ISA_AVX2 && block_bytes > CJ_OCV_AVX2_MAX_BLOCK_BYTES) return false;
+    if (cj_cpu()->isa == CJ_ISA_AVX2 && block_bytes > (int64_t)cj_cpu()->l2_bytes / 2) return false;
     if (pass != CJ_PASS_BACKWARD_DATA) return d->cout_g >= BLOCK;
     if (d->cin_g < BLOCK || d->stride_h != 1 || d->stride_w != 1) return false;
     return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w;

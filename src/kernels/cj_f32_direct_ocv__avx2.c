@@ -51,13 +51,24 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
     }
 }
 
-/* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row. */
-static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, int64_t h0,
-                                                       int64_t xs, float *out, const int NX) {
+/* The partial sums of a row between source chunks: [half][pixel][16 channels]. */
+typedef struct {
+    int64_t s0, s1;            /* this chunk's sources */
+    float *sums;
+} chunk;
+
+/* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
+ * chunk's sources: started from the sums of the chunks before it, stored to out after the last. */
+static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, const chunk *c,
+                                                       int64_t h0, int64_t xs, float *out, const int NX) {
     __m256 lo[SUB], hi[SUB];
+    float *sums = c->sums + (h0 / HALF * CJ_OCV_MAX_NX + xs) * HALF;
 #pragma GCC unroll 6
-    for (int x = 0; x < NX; x++) lo[x] = hi[x] = _mm256_setzero_ps();
-    for (int64_t s = 0; s < a->nsrc; s++) {
+    for (int x = 0; x < NX; x++) {
+        lo[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF) : _mm256_setzero_ps();
+        hi[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF + 8) : _mm256_setzero_ps();
+    }
+    for (int64_t s = c->s0; s < c->s1; s++) {
         const float *row = src[s] + a->x0 + xs;
         const float *w = a->w + a->woff[s] + h0;
         for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) {
@@ -71,13 +82,22 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
             }
         }
     }
+    if (c->s1 < a->nsrc) {
+#pragma GCC unroll 6
+        for (int x = 0; x < NX; x++) {
+            _mm256_storeu_ps(sums + x * HALF, lo[x]);
+            _mm256_storeu_ps(sums + x * HALF + 8, hi[x]);
+        }
+        return;
+    }
     store_channels(a, lo, h0, out + xs, NX);
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
 #define OCV_WIDTH(n)                                                                               \
-    static void ocv_##n(const cj_ocv_args *a, const float *const *src, int64_t h0, int64_t xs, float *out) { \
-        body(a, src, h0, xs, out, n);                                                              \
+    static void ocv_##n(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
+                        float *out) {                                                              \
+        body(a, src, c, h0, xs, out, n);                                                           \
     }
 OCV_WIDTH(1)
 OCV_WIDTH(2)
@@ -86,16 +106,30 @@ OCV_WIDTH(4)
 OCV_WIDTH(5)
 OCV_WIDTH(6)
 
-/* One row: the tile's pixels in even register tiles of at most SUB, for each half of the channels. */
+/* Weights per chunk of sources, in floats: 16 KiB of each half's, so that the register tiles
+ * after the first find them in L1 (a whole block, up to half of L2, came from L2 for each of a
+ * row's 4-6 register tiles). */
+enum { CHUNK_WEIGHTS = 16 * 1024 / 64 };
+
+/* One row: per chunk of sources, the tile's pixels in even register tiles of at most SUB, for
+ * each half of the channels. */
 static void row(const cj_ocv_args *a, const float *const *src, float *out) {
-    static void (*const by_width[SUB])(const cj_ocv_args *, const float *const *, int64_t, int64_t, float *) = {
-        ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
+    static void (*const by_width[SUB])(const cj_ocv_args *, const float *const *, const chunk *, int64_t, int64_t,
+                                       float *) = {ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
     const int64_t subs = (a->nx + SUB - 1) / SUB, width = (a->nx + subs - 1) / subs;
-    for (int64_t h0 = 0; h0 < a->mr; h0 += HALF)
-        for (int64_t xs = 0; xs < a->nx; xs += width) {
-            const int64_t n = a->nx - xs < width ? a->nx - xs : width;
-            by_width[n - 1](a, src, h0, xs, out);
-        }
+    const int64_t chunks = (a->nsrc * a->ntaps + CHUNK_WEIGHTS - 1) / CHUNK_WEIGHTS;
+    const int64_t per_chunk = chunks ? (a->nsrc + chunks - 1) / chunks : 0;
+    float sums[2 * CJ_OCV_MAX_NX * HALF];
+    chunk c = {.s0 = 0, .sums = sums};
+    do { /* once at least: a row without sources still gets its bias */
+        c.s1 = a->nsrc - c.s0 < per_chunk ? a->nsrc : c.s0 + per_chunk;
+        for (int64_t h0 = 0; h0 < a->mr; h0 += HALF)
+            for (int64_t xs = 0; xs < a->nx; xs += width) {
+                const int64_t n = a->nx - xs < width ? a->nx - xs : width;
+                by_width[n - 1](a, src, &c, h0, xs, out);
+            }
+        c.s0 = c.s1;
+    } while (c.s0 < a->nsrc);
 }
 
 void cj_f32_direct_ocv__avx2(const cj_ocv_args *a) {
