@@ -1,8 +1,10 @@
 /* Direct convolution micro-kernels, AVX2 + FMA (16 ymm): smaller tiles than AVX-512 so that
  * accumulators, input vectors and the broadcast fit without spilling (8 x 1, 4 x 2, 1 x 4 gather;
- * 8 x 1, 4 x 2, 1 x 6 dot). Row tails use maskload/maskstore. */
+ * 8 x 1, 4 x 2, 1 x 6 dot). Row tails load with maskload and store in pieces (AMD microcodes
+ * masked stores: lenet.conv1's 28-wide rows spent most of their time in them). */
 #include <immintrin.h>
 
+#include "kernels/avx2_lanes.h"
 #include "kernels/direct_ukernels.h"
 
 #define NV_MAX_1 4
@@ -44,7 +46,7 @@ static inline __m256i mask_pd(int64_t n) {
 #define V_STOREU(p, v) _mm256_storeu_ps(p, v)
 #define V_HSUM(v) hsum_ps(v)
 #define V_LOAD_PART(p, n) _mm256_maskload_ps(p, mask_ps(n))
-#define V_STORE_PART(p, v, n) _mm256_maskstore_ps(p, mask_ps(n), v)
+#define V_STORE_PART(p, v, n) cj_avx2_store_lanes(p, v, n)
 #include "kernels/direct_ukernels.inc"
 
 #define T double
@@ -59,5 +61,5 @@ static inline __m256i mask_pd(int64_t n) {
 #define V_STOREU(p, v) _mm256_storeu_pd(p, v)
 #define V_HSUM(v) hsum_pd(v)
 #define V_LOAD_PART(p, n) _mm256_maskload_pd(p, mask_pd(n))
-#define V_STORE_PART(p, v, n) _mm256_maskstore_pd(p, mask_pd(n), v)
+#define V_STORE_PART(p, v, n) cj_avx2_store_lanes((float *)(p), _mm256_castpd_ps(v), 2 * (n))
 #include "kernels/direct_ukernels.inc"
