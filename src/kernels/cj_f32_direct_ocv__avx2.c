@@ -192,14 +192,15 @@ static inline __attribute__((always_inline)) void wgrad_body(const cj_ocv_wgrad_
         lo[i] = _mm256_loadu_ps(tile + i * CJ_OCV_BLOCK);
         hi[i] = _mm256_loadu_ps(tile + i * CJ_OCV_BLOCK + 8);
     }
+    /* each sum's first pixel (the divisions once, not per row: they cost as much as a row's FMAs) */
+    const float *first[SUB];
+#pragma GCC unroll 6
+    for (int i = 0; i < NQ; i++) first[i] = a->src[(q0 + i) / a->jt] + a->tap_off[(q0 + i) % a->jt];
     for (int64_t y = 0; y < a->nrows; y++) {
         const float *dy = a->dy + y * a->dy_step + h0;
         const float *p[SUB];
 #pragma GCC unroll 6
-        for (int i = 0; i < NQ; i++) {
-            const int64_t q = q0 + i;
-            p[i] = a->src[q / a->jt] + y * a->src_step + a->tap_off[q % a->jt];
-        }
+        for (int i = 0; i < NQ; i++) p[i] = first[i] + y * a->src_step;
         for (int64_t x = 0; x < a->nx; x++) {
             const __m256 d0 = _mm256_loadu_ps(dy + x * CJ_OCV_BLOCK), d1 = _mm256_loadu_ps(dy + x * CJ_OCV_BLOCK + 8);
 #pragma GCC unroll 6
