@@ -19,17 +19,22 @@
  *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
- * Without AVX-512 (measured on AMD Zen 3, AVX2, 1 thread) the kernels rank differently: rule 3
- * needs stride 1 (and the AVX2 path takes blocks of at most half of L2 in weights: lenet.conv2
- * grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29, grad_input 25 against
- * FFT's 29 once the weights were read in L1-sized chunks; strided
- * first layers 0.9-1.15x the GEMMs), and four rules change: FFT from 100 output pixels in forward
- * and grad_input (lenet.conv2: FFT 29 ms, DIRECT 38, IM2COL 42); few-channel DIRECT only at stride
- * 1 and from 1 input channel in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;
- * alexnet.conv1 grad_weight DIRECT 63 ms, IMPLICIT 34); grad_input of kernels larger than 1x1 by
- * IM2COL_GEMM (resnet50.res4.3x3.n1 6.4 ms, IMPLICIT 8.8; lenet.conv2 37 against 63; vgg16.conv1_2
- * 77 against 134); grad_weight with a stride by IMPLICIT_GEMM (alexnet.conv1 34 ms, IM2COL 39;
- * resnet50.res3.3x3s2 44 against 47).
+ * Without AVX-512 (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two
+ * figures are given as 1 / 2 threads) the kernels rank differently:
+ *  - rule 2 from 32 tiles in forward and grad_input (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
+ *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; its grad_weight stays on the
+ *    GEMMs: 43 / 24 against 32 / 21);
+ *  - rule 3 needs stride 1, and the AVX2 path takes blocks of at most half of L2 in weights
+ *    (lenet.conv2 grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29,
+ *    grad_input 25 against FFT's 29);
+ *  - rule 4 from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms, IM2COL 42);
+ *  - rule 5 at stride 1, or at any stride with at most 3 input channels, and from 1 input channel
+ *    in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; resnet50.conv1 forward 40 / 23
+ *    against IM2COL's 52 / 27, grad_weight 34 / 22 against IMPLICIT's 42 / 28; alexnet.conv1
+ *    forward 26 / 19 against 28 / 20, grad_weight 32 / 17 against 36 / 19);
+ *  - grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1 5.5 ms, IMPLICIT
+ *    7.0; vgg16.conv1_2 77 against 134), and grad_weight with a stride by IMPLICIT_GEMM (on a par
+ *    with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms).
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
@@ -60,18 +65,21 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int64_t fft_pixels = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 300 : 100;
+    /* rule 2's tiles: 32 (resnet50.res5.3x3) are enough without AVX-512 but for grad_weight */
+    const int64_t winograd_tiles = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 64 : 32;
     /* Without AVX-512, DIRECT's rules (3 and 5) hold at stride 1 only. */
     const int direct_stride = avx512 || !strided;
     /* rule 5's first layers: forward 3..32 input channels (from 1 without AVX-512), grad_weight up to 3 */
     const int64_t few_min = avx512 ? 3 : 1;
-    const int few_channels = direct_stride && (pass == CJ_PASS_BACKWARD_WEIGHTS
-                                                   ? d->cin_g <= 3
-                                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
+    const int few_channels = (direct_stride || d->cin_g <= 3) &&
+                             (pass == CJ_PASS_BACKWARD_WEIGHTS
+                                  ? d->cin_g <= 3
+                                  : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
     const int channel_vectors = area > 1 && direct_stride && cj_direct_ocv_ok(d, pass) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= 64)
+    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels) a = usable(CJ_ALGO_FFT, d, pass);
