@@ -24,10 +24,13 @@
  *  - rule 2 from 32 tiles in forward and grad_input (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
  *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; its grad_weight stays on the
  *    GEMMs: 43 / 24 against 32 / 21);
- *  - rule 3 needs stride 1, and the AVX2 path takes blocks of at most half of L2 in weights
- *    (lenet.conv2 grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29,
- *    grad_input 25 against FFT's 29);
- *  - rule 4 from 100 output pixels in forward and grad_input (lenet.conv2: FFT 29 ms, IM2COL 42);
+ *  - rule 3 needs stride 1 and kernels more than one column wide, and the AVX2 path takes blocks
+ *    of at most half of L2 in weights (lenet.conv2 grad_weight 23 ms against IM2COL's 32, forward
+ *    25 against FFT's 25-29, grad_input 25 against FFT's 29; Inception-v3's 7x1, 128 channels at
+ *    17x17: DIRECT 25-26 ms, IM2COL 14-15);
+ *  - rule 4 from 100 output pixels in forward and grad_input, and before rule 3 from 28x28
+ *    outputs (5x5 with 64 channels at 28x28: on a par; Inception-v3's 5x5 branch, 48 channels at
+ *    35x35: FFT 20-22 ms, DIRECT 28-29 in every pass; lenet.conv2 at 14x14 is DIRECT's);
  *  - rule 5 at stride 1, or at any stride with at most 3 input channels, and from 1 input channel
  *    in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; resnet50.conv1 forward 40 / 23
  *    against IM2COL's 52 / 27, grad_weight 34 / 22 against IMPLICIT's 42 / 28; alexnet.conv1
@@ -67,7 +70,7 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
     const int64_t fft_pixels = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 300 : 100;
     /* rule 2's tiles: 32 (resnet50.res5.3x3) are enough without AVX-512 but for grad_weight */
     const int64_t winograd_tiles = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 64 : 32;
-    /* Without AVX-512, DIRECT's rules (3 and 5) hold at stride 1 only. */
+    /* Without AVX-512, DIRECT's rules (3 and 5) hold at stride 1 only (5 also for first layers). */
     const int direct_stride = avx512 || !strided;
     /* rule 5's first layers: forward 3..32 input channels (from 1 without AVX-512), grad_weight up to 3 */
     const int64_t few_min = avx512 ? 3 : 1;
@@ -75,14 +78,17 @@ const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
-    const int channel_vectors = area > 1 && direct_stride && cj_direct_ocv_ok(d, pass) &&
+    /* rule 3 without AVX-512: not for kernels one column wide (one tap per source) */
+    const int channel_vectors = area > 1 && direct_stride && (avx512 || d->kw > 1) && cj_direct_ocv_ok(d, pass) &&
                                 (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
+    const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
+    if (!a && !avx512 && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass); /* rule 4 before 3 */
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && !avx512 && strided && pass == CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && !avx512 && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
