@@ -27,9 +27,6 @@ static inline double hsum_pd(__m256d v) {
     return _mm_cvtsd_f64(s);
 }
 /* Lanes below n set (n < lanes). */
-static inline __m256i mask_ps(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 static inline __m256i mask_pd(int64_t n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
 }
@@ -45,7 +42,7 @@ static inline __m256i mask_pd(int64_t n) {
 #define V_ADD(a, b) _mm256_add_ps(a, b)
 #define V_STOREU(p, v) _mm256_storeu_ps(p, v)
 #define V_HSUM(v) hsum_ps(v)
-#define V_LOAD_PART(p, n) _mm256_maskload_ps(p, mask_ps(n))
+#define V_LOAD_PART(p, n) _mm256_maskload_ps(p, cj_avx2_tail_mask(n))
 #define V_STORE_PART(p, v, n) cj_avx2_store_lanes(p, v, n)
 #include "kernels/direct_ukernels.inc"
 

@@ -51,12 +51,24 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
     }
 }
 
-/* The partial sums of a row between source chunks: [half][pixel][16 channels]. */
+/* A row's pass over one chunk of its sources. */
 typedef struct {
     int64_t s0, s1;            /* this chunk's sources */
-    float *sums;
+    float *sums;               /* the row's partial sums between chunks: [half][pixel][16 channels] */
     int64_t tap_step;          /* elements between taps, where they are evenly spaced */
 } chunk;
+
+/* One (source, tap) step: the tap's 16 weights w times pixels p[0..NX-1] into the sums. */
+static inline __attribute__((always_inline)) void tap(const float *w, const float *p, __m256 *lo, __m256 *hi,
+                                                      const int NX) {
+    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+#pragma GCC unroll 6
+    for (int x = 0; x < NX; x++) {
+        const __m256 b = _mm256_broadcast_ss(p + x);
+        lo[x] = _mm256_fmadd_ps(w0, b, lo[x]);
+        hi[x] = _mm256_fmadd_ps(w1, b, hi[x]);
+    }
+}
 
 /* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
  * chunk's sources: started from the sums of the chunks before it, stored to out after the last. */
@@ -79,28 +91,13 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
             /* hides that taps t and t + 1 share pixels: left to itself, GCC keeps the shared
              * broadcasts in registers, spills the accumulators and runs slower than the loop */
             __asm__("" : "+r"(p));
-            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-#pragma GCC unroll 6
-            for (int x = 0; x < NX; x++) {
-                const __m256 b = _mm256_broadcast_ss(p + x);
-                lo[x] = _mm256_fmadd_ps(w0, b, lo[x]);
-                hi[x] = _mm256_fmadd_ps(w1, b, hi[x]);
-            }
+            tap(w, p, lo, hi, NX);
         }
     }
     for (int64_t s = c->s0; s < c->s1 && !NT; s++) {
         const float *row = src[s] + a->x0 + xs;
         const float *w = a->w + a->woff[s] + h0;
-        for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) {
-            const float *p = row + a->tap_off[t];
-            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-#pragma GCC unroll 6
-            for (int x = 0; x < NX; x++) {
-                const __m256 b = _mm256_broadcast_ss(p + x);
-                lo[x] = _mm256_fmadd_ps(w0, b, lo[x]);
-                hi[x] = _mm256_fmadd_ps(w1, b, hi[x]);
-            }
-        }
+        for (int64_t t = 0; t < a->ntaps; t++, w += CJ_OCV_BLOCK) tap(w, row + a->tap_off[t], lo, hi, NX);
     }
     if (c->s1 < a->nsrc) {
 #pragma GCC unroll 6
