@@ -6,6 +6,7 @@
 #ifndef CONJURE_H
 #define CONJURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -120,6 +121,19 @@ typedef enum cj_conv2d_pass {
 CJ_API cj_status cj_conv2d_query_algorithm(cj_context *ctx, const cj_tensor *input, const cj_tensor *weight,
                                            const cj_conv2d_params *params, cj_conv2d_pass pass,
                                            cj_algorithm *algorithm);
+
+/* Measures, on this machine and at ctx's thread count, the decisions of CJ_ALGO_AUTO's model that
+ * depend on the machine (which of two algorithms is faster where a rule draws its line), each on
+ * a probe layer of its own (10-60 s in all), and saves them to path (NULL: CONJURE_CALIBRATION,
+ * else $XDG_CACHE_HOME/conjure/calibration, else $HOME/.cache/conjure/calibration), keeping the
+ * file's entries for other thread counts. From then on AUTO's model follows them, in this process
+ * and in every later one that finds the file on the same CPU model and ISA path. ctx NULL: the
+ * default context. report (may be NULL) receives a line per decision: the algorithms and times. */
+CJ_API cj_status cj_calibrate(cj_context *ctx, const char *path,
+                              void (*report)(const char *line, void *user), void *user);
+/* Where AUTO's machine-dependent decisions come from: "<file>: N decisions", or why the built-in
+ * defaults are in use ("none (...)"); at most size - 1 characters and a NUL. */
+CJ_API void cj_calibration_describe(char *buf, size_t size);
 
 CJ_API const char *cj_status_string(cj_status status);
 /* This thread's message for its last failed call: what was wrong, with the numbers ("" if none). */

@@ -277,12 +277,59 @@ static size_t filter_layers(bench_layer *layers, size_t n, const char *filter)
     return kept;
 }
 
+static void print_line(const char *line, void *user)
+{
+    (void)user;
+    printf("  %s\n", line);
+    fflush(stdout);
+}
+
+/* --calibrate: AUTO's switches at the thread counts asked (or 1 and every core), saved. */
+static int calibrate(const bench_options *o)
+{
+    int counts[2] = {o->threads, 0}, num = 1;
+    if (!o->threads) {
+        cj_context *all;
+        if (cj_context_create(NULL, &all) != CJ_OK) {
+            fprintf(stderr, "conjure bench: cannot create a context: %s\n", cj_last_error());
+            return 1;
+        }
+        counts[0] = 1;
+        counts[1] = cj_context_num_threads(all);
+        num = counts[1] > 1 ? 2 : 1;
+        cj_context_destroy(all);
+    }
+    for (int i = 0; i < num; i++) {
+        cj_context_options copt = {0};
+        copt.num_threads = counts[i];
+        cj_context *ctx;
+        if (cj_context_create(&copt, &ctx) != CJ_OK) {
+            fprintf(stderr, "conjure bench: cannot create a context: %s\n", cj_last_error());
+            return 1;
+        }
+        printf("AUTO's switches at %d thread%s (probe layer timed with the switch on and off, fastest of 7):\n",
+               counts[i], counts[i] == 1 ? "" : "s");
+        cj_status st = cj_calibrate(ctx, NULL, print_line, NULL);
+        cj_context_destroy(ctx);
+        if (st != CJ_OK) {
+            fprintf(stderr, "conjure bench: calibration failed: %s: %s\n", cj_status_string(st), cj_last_error());
+            return 1;
+        }
+    }
+    char where[512];
+    cj_calibration_describe(where, sizeof where);
+    printf("saved: %s\n", where);
+    return 0;
+}
+
 int cj_cmd_bench(int argc, char **argv)
 {
     bench_options o;
     int rc = bench_parse_options(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (o.calibrate)
+        return calibrate(&o);
     bench_layer *layers;
     size_t num_layers;
     if (bench_layers_read(o.layers_path, &layers, &num_layers) != 0)

@@ -28,6 +28,7 @@ typedef struct bench_options {
     double      budget_s;     /* per layer, pass and algorithm (or peer) */
     int         compare;
     int         csv;
+    int         calibrate;    /* measure AUTO's switches instead of the suite */
 } bench_options;
 
 /* Parses the arguments after "bench". Returns 0 to run, 1 when --help was printed, -1 on a bad

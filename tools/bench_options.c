@@ -37,7 +37,11 @@ static void usage(FILE *to)
             "                    budget is spent (at least 3); the median is reported (default 1)\n"
             "  --compare         also time the peers built in (oneDNN, im2col + OpenBLAS) and print\n"
             "                    peer_ms / conjure_ms (> 1: conjure is faster)%s\n"
-            "  --csv             comma-separated output\n",
+            "  --csv             comma-separated output\n"
+            "  --calibrate       instead of the suite, measure the decisions of AUTO's model that\n"
+            "                    depend on the machine (at --threads, else at 1 thread and at every\n"
+            "                    core) and save them where AUTO finds them: CONJURE_CALIBRATION, else\n"
+            "                    $XDG_CACHE_HOME/conjure/calibration or ~/.cache/conjure/calibration\n",
             CJ_SOURCE_DIR, bench_peers()[0] ? "" : " [not in this build]");
 }
 
@@ -130,6 +134,10 @@ int bench_parse_options(int argc, char **argv, bench_options *o)
         }
         if (!strcmp(name, "--csv")) {
             o->csv = 1;
+            continue;
+        }
+        if (!strcmp(name, "--calibrate")) {
+            o->calibrate = 1;
             continue;
         }
         static const char *const with_value[] = {"--layers", "--filter", "--threads", "--algo",

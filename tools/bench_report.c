@@ -42,6 +42,9 @@ void bench_report_begin(bench_report *r, const bench_options *opt, const bench_p
     printf("%sFMA peak (measured): f32 %.1f GFLOP/s, f64 %.1f GFLOP/s per thread; %% peak below is of "
            "%.1f GFLOP/s\n", c, peak->f32_gflops, peak->f64_gflops, r->peak_gflops);
     printf("%slayers: %s\n", c, opt->layers_path);
+    char calibration[512];
+    cj_calibration_describe(calibration, sizeof calibration);
+    printf("%sAUTO's machine-dependent decisions: %s\n", c, calibration);
     for (int p = 0; p < r->num_peers; p++) {
         char desc[256];
         if (!peers[p]->describe)

@@ -19,28 +19,36 @@
  *     (implicit GEMM's transposed problem then has too few output channels or too many phases:
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
- * Without AVX-512 (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two
- * figures are given as 1 / 2 threads) the kernels rank differently:
- *  - rule 2 from 32 tiles in forward and grad_input (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
- *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; its grad_weight stays on the
- *    GEMMs: 43 / 24 against 32 / 21);
- *  - rule 3 needs stride 1 and kernels more than one column wide, and the AVX2 path takes blocks
- *    of at most half of L2 in weights (lenet.conv2 grad_weight 23 ms against IM2COL's 32, forward
- *    25 against FFT's 25-29, grad_input 25 against FFT's 29; Inception-v3's 7x1, 128 channels at
- *    17x17: DIRECT 25-26 ms, IM2COL 14-15);
- *  - rule 4 from 100 output pixels in forward and grad_input, and before rule 3 from 28x28
- *    outputs (5x5 with 64 channels at 28x28: on a par; Inception-v3's 5x5 branch, 48 channels at
- *    35x35: FFT 20-22 ms, DIRECT 28-29 in every pass; lenet.conv2 at 14x14 is DIRECT's);
- *  - rule 5 at stride 1, or at any stride with at most 3 input channels, and from 1 input channel
- *    in forward (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3; resnet50.conv1 forward 40 / 23
- *    against IM2COL's 52 / 27, grad_weight 34 / 22 against IMPLICIT's 42 / 28; alexnet.conv1
- *    forward 26 / 19 against 28 / 20, grad_weight 32 / 17 against 36 / 19);
- *  - grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1 5.5 ms, IMPLICIT
- *    7.0; vgg16.conv1_2 77 against 134), and grad_weight with a stride by IMPLICIT_GEMM (on a par
- *    with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms).
+ * Where the kernels rank differently by machine, a rule asks a switch (auto_switches.h) instead of
+ * the ISA: with AVX-512 every switch but direct_strided and direct_one_column is off by default;
+ * without it (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two figures are
+ * given as 1 / 2 threads) the defaults are:
+ *  - winograd_32_tiles: rule 2 from 32 tiles in forward and grad_input (resnet50.res5.3x3 forward
+ *    WINOGRAD 30 / 15 ms, IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; its
+ *    grad_weight stays on the GEMMs: 43 / 24 against 32 / 21);
+ *  - direct_strided and direct_one_column off: rule 3 needs stride 1 and kernels more than one
+ *    column wide (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
+ *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
+ *    grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29, grad_input 25
+ *    against FFT's 29);
+ *  - fft_100_pixels: rule 4 from 100 output pixels in forward and grad_input; fft_before_direct:
+ *    before rule 3 from 28x28 outputs (5x5 with 64 channels at 28x28: on a par; Inception-v3's 5x5
+ *    branch, 48 channels at 35x35: FFT 20-22 ms, DIRECT 28-29 in every pass; lenet.conv2 at 14x14
+ *    is DIRECT's);
+ *  - direct_one_channel: rule 5 from 1 input channel in forward, and at any stride with at most 3
+ *    input channels whatever the switches (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;
+ *    resnet50.conv1 forward 40 / 23 against IM2COL's 52 / 27, grad_weight 34 / 22 against
+ *    IMPLICIT's 42 / 28; alexnet.conv1 forward 26 / 19 against 28 / 20, grad_weight 32 / 17
+ *    against 36 / 19);
+ *  - im2col_grad_input: grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1
+ *    5.5 ms, IMPLICIT 7.0; vgg16.conv1_2 77 against 134); implicit_strided_wgrad: grad_weight with
+ *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms).
+ * `conjure bench --calibrate` (cj_calibrate) measures every switch on a probe layer of its own on
+ * this machine and AUTO follows those measurements from then on.
  * The measured mode replaces the rules by timing, per context. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
+#include "algo/auto_switches.h"
 #include "algo/direct.h"
 #include "arch/cpu.h"
 
@@ -61,40 +69,46 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
     return d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes;
 }
 
-const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass) {
-    const int avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
+const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
+    const bool *on[CJ_SW_COUNT];
+    for (int s = 0; s < CJ_SW_COUNT; s++) on[s] = &sw->on[s][pass];
     const int strided = d->stride_h != 1 || d->stride_w != 1;
     const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
-    const int64_t fft_pixels = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 300 : 100;
-    /* rule 2's tiles: 32 (resnet50.res5.3x3) are enough without AVX-512 but for grad_weight */
-    const int64_t winograd_tiles = avx512 || pass == CJ_PASS_BACKWARD_WEIGHTS ? 64 : 32;
-    /* Without AVX-512, DIRECT's rules (3 and 5) hold at stride 1 only (5 also for first layers). */
-    const int direct_stride = avx512 || !strided;
-    /* rule 5's first layers: forward 3..32 input channels (from 1 without AVX-512), grad_weight up to 3 */
-    const int64_t few_min = avx512 ? 3 : 1;
+    const int64_t fft_pixels = *on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
+    const int64_t winograd_tiles = *on[CJ_SW_WINOGRAD_32_TILES] ? 32 : 64;
+    /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
+    const int direct_stride = *on[CJ_SW_DIRECT_STRIDED] || !strided;
+    /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */
+    const int64_t few_min = *on[CJ_SW_DIRECT_ONE_CHANNEL] ? 1 : 3;
     const int few_channels = (direct_stride || d->cin_g <= 3) &&
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
-    /* rule 3 without AVX-512: not for kernels one column wide (one tap per source) */
-    const int channel_vectors = area > 1 && direct_stride && (avx512 || d->kw > 1) && cj_direct_ocv_ok(d, pass) &&
-                                (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
+    const int channel_vectors = area > 1 && direct_stride && (*on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
+                                cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
-    if (!a && !avx512 && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass); /* rule 4 before 3 */
+    if (!a && *on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && !avx512 && strided && pass == CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && !avx512 && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
+    if (!a && *on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
+        a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    if (!a && *on[CJ_SW_IM2COL_GRAD_INPUT] && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;
+}
+
+const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass, int threads) {
+    cj_auto_switches sw;
+    cj_auto_switches_get(threads, &sw);
+    return cj_auto_model_with(d, pass, &sw);
 }
 
 cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
@@ -178,7 +192,7 @@ static cj_status measure(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, c
                          const cj_algo **out) {
     static const cj_algorithm ids[] = {CJ_ALGO_IM2COL_GEMM, CJ_ALGO_IMPLICIT_GEMM, CJ_ALGO_WINOGRAD,
                                        CJ_ALGO_FFT, CJ_ALGO_DIRECT};
-    const cj_algo *best = cj_auto_model(d, pass);
+    const cj_algo *best = cj_auto_model(d, pass, ctx->num_threads);
     CJ_FORWARD(cj_algo_run(best, ctx, d, pass, b));
     double best_time = 1e300;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -202,7 +216,7 @@ static cj_status measure(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, c
 
 cj_status cj_auto_choose(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *bufs,
                          const cj_algo **out) {
-    *out = cj_auto_model(d, pass);
+    *out = cj_auto_model(d, pass, ctx->num_threads);
     if (!ctx->auto_cache) return CJ_OK;
     int64_t key[20];
     make_key(d, pass, ctx->num_threads, key);

@@ -13,8 +13,12 @@ typedef struct cj_pass_buffers {
     void       *out; /* output, grad_input or grad_weight */
 } cj_pass_buffers;
 
-/* The model's choice: always an algorithm that supports (d, pass). */
-const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass);
+/* The model's choice at this thread count (its machine-dependent decisions: auto_switches.h):
+ * always an algorithm that supports (d, pass). */
+const cj_algo *cj_auto_model(const cj_conv_desc *d, cj_pass pass, int threads);
+/* The same with the switches given. */
+struct cj_auto_switches;
+const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const struct cj_auto_switches *sw);
 
 /* AUTO's choice on ctx: the cached measurement if there is one, else (autotune) a measurement on
  * bufs, else the model. bufs NULL: never measure (a query). */

@@ -4,6 +4,7 @@
 #include "arch/cpu.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,8 +35,26 @@ static cj_isa detect_isa(void) {
     if (has_avx512 && (xcr0 & 0xe6) == 0xe6) return CJ_ISA_AVX512;
     return CJ_ISA_AVX2;
 }
+
+static void describe_model(char *out, size_t size) {
+    unsigned int eax, ebx, ecx, edx, regs[3];
+    if (!__get_cpuid(0, &eax, &regs[0], &regs[2], &regs[1])) {
+        snprintf(out, size, "unknown x86-64");
+        return;
+    }
+    char vendor[13];
+    memcpy(vendor, regs, 12);
+    vendor[12] = '\0';
+    __get_cpuid(1, &eax, &ebx, &ecx, &edx);
+    /* the displayed family and model: base plus extended fields (Intel SDM, AMD APM) */
+    unsigned family = (eax >> 8) & 0xf, model = (eax >> 4) & 0xf;
+    if (family == 0xf) family += (eax >> 20) & 0xff;
+    if (family >= 6) model |= ((eax >> 16) & 0xf) << 4;
+    snprintf(out, size, "%s family %u model %u", vendor, family, model);
+}
 #else
 static cj_isa detect_isa(void) { return CJ_ISA_SCALAR; }
+static void describe_model(char *out, size_t size) { snprintf(out, size, "not x86-64"); }
 #endif
 
 static size_t cache_size(int name, size_t fallback) {
@@ -68,6 +87,7 @@ static void cpu_init(void) {
     g_cpu.isa_max = CJ_ISA_SCALAR; /* built without the SIMD kernels */
 #endif
     g_cpu.isa = isa_from_env(g_cpu.isa_max);
+    describe_model(g_cpu.model, sizeof g_cpu.model);
 #if defined(_SC_LEVEL1_DCACHE_SIZE)
     g_cpu.l1d_bytes = cache_size(_SC_LEVEL1_DCACHE_SIZE, 32 * 1024);
     g_cpu.l2_bytes = cache_size(_SC_LEVEL2_CACHE_SIZE, 512 * 1024);

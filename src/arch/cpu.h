@@ -11,6 +11,8 @@ typedef struct cj_cpu_info {
     size_t l1d_bytes;    /* per core */
     size_t l2_bytes;     /* per core */
     size_t l3_bytes;     /* shared */
+    char model[48];      /* vendor, family and model from cpuid ("AuthenticAMD family 25 model 1"):
+                            which CPU a calibration (algo/auto_switches.h) was measured on */
 } cj_cpu_info;
 
 /* Detected on first use (thread-safe) and constant afterwards. */
