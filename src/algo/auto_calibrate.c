@@ -37,8 +37,9 @@ static const probe probes[] = {
     {CJ_SW_DIRECT_STRIDED, 8, 128, 28, 28, 128, 3, 3, 1, 1, 2, 1},
     {CJ_SW_DIRECT_ONE_COLUMN, 8, 96, 20, 20, 96, 5, 1, 2, 0, 1, 1},      /* kernels one column wide */
     {CJ_SW_DIRECT_ONE_COLUMN, 8, 160, 17, 17, 160, 7, 1, 3, 0, 1, 1},
-    {CJ_SW_DIRECT_ONE_CHANNEL, 48, 1, 30, 30, 32, 5, 5, 2, 2, 1, 1},     /* one input channel */
-    {CJ_SW_DIRECT_ONE_CHANNEL, 16, 1, 48, 48, 48, 7, 7, 3, 3, 1, 1},
+    {CJ_SW_DIRECT_ONE_CHANNEL, 48, 1, 30, 30, 16, 5, 5, 2, 2, 1, 1},     /* one input channel, too few
+                                                                          outputs for channel vectors */
+    {CJ_SW_DIRECT_ONE_CHANNEL, 16, 1, 48, 48, 24, 7, 7, 3, 3, 1, 1},
     {CJ_SW_IMPLICIT_STRIDED_WGRAD, 8, 96, 28, 28, 96, 3, 3, 1, 1, 2, 1}, /* strided grad_weight */
     {CJ_SW_IMPLICIT_STRIDED_WGRAD, 8, 256, 28, 28, 512, 1, 1, 0, 0, 2, 1},
     {CJ_SW_IM2COL_GRAD_INPUT, 2, 384, 14, 14, 384, 3, 3, 2, 2, 1, 2},    /* grad_input off the other rules */

@@ -35,11 +35,10 @@ bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
     const int64_t sources = pass == CJ_PASS_BACKWARD_DATA ? d->cout_g : d->cin_g;
     const int64_t block_bytes = sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float);
     if (cj_cpu()->isa == CJ_ISA_AVX2 && block_bytes > (int64_t)cj_cpu()->l2_bytes / 2) return false;
-    /* AVX2, one input channel, forward: a register tile sums only kh x kw steps before its 8x8
-     * transposes and partial stores, and the plane kernels (direct_dw.c) are faster: lenet.conv1
-     * 2.3 / 3.2 ms against 3.6 / 3.7 (Zen 3, min / median of 9 runs). */
-    if (cj_cpu()->isa == CJ_ISA_AVX2 && pass == CJ_PASS_FORWARD && d->cin_g == 1 && cj_direct_dw_ok(d, pass))
-        return false;
+    /* One input channel too, since 5 and 3 evenly spaced taps run unrolled: on Zen 3 with AVX2 the
+     * path takes lenet.conv1's forward in 1.39 ms against the plane kernels' (direct_dw.c) 1.97
+     * at 1 thread, 0.70 against 0.98 at 2, and a 7x7 (16 x 1 x 48 x 48 -> 48) in 2.23 against
+     * 5.50 (medians of 5 alternating runs). */
     if (pass != CJ_PASS_BACKWARD_DATA) return d->cout_g >= BLOCK;
     if (d->cin_g < BLOCK || d->stride_h != 1 || d->stride_w != 1) return false;
     return d->pad_h <= (d->kh - 1) * d->dil_h && d->pad_w <= (d->kw - 1) * d->dil_w;
