@@ -57,6 +57,7 @@ static struct {
     bool loaded;
     cj_calibration_entry entries[MAX_ENTRIES];
     int count;
+    cj_calibration_entry merged[MAX_ENTRIES]; /* cj_calibration_store's (80 KiB: not on a stack) */
     char status[400];
 } g_cal = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -234,7 +235,7 @@ cj_status cj_calibration_store(const char *path, int threads, const cj_calibrati
     pthread_mutex_lock(&g_cal.lock);
     /* the file as it is now (if it is valid for this CPU) keeps its other thread counts */
     load_locked(path);
-    cj_calibration_entry merged[MAX_ENTRIES];
+    cj_calibration_entry *merged = g_cal.merged;
     int n = 0;
     for (int i = 0; i < g_cal.count; i++)
         if (g_cal.entries[i].threads != threads && n < MAX_ENTRIES - count) merged[n++] = g_cal.entries[i];

