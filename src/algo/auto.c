@@ -42,7 +42,13 @@
  *    against 36 / 19);
  *  - im2col_grad_input: grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1
  *    5.5 ms, IMPLICIT 7.0; vgg16.conv1_2 77 against 134); implicit_strided_wgrad: grad_weight with
- *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms).
+ *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
+ *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
+ *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
+ *    IMPLICIT 5.56 / 2.72; Inception-v3's conv1a 8.19 / 4.03 against 10.27 / 5.19; with 16
+ *    outputs 3.15 against 3.40). At stride 1 the rank of 3-channel 3x3 layers follows how the
+ *    rows split into 14-pixel tiles (DIRECT 2.70 / IMPLICIT 3.10 ms at 48^2, 3.22 / 2.81 at
+ *    32^2, 3.30 / 2.74 at 64^2, 3.80 / 4.14 at 112^2): no rule there.
  * `conjure bench --calibrate` (cj_calibrate) measures every switch on a probe layer of its own on
  * this machine and AUTO follows those measurements from then on.
  * The measured mode replaces the rules by timing, per context. */
@@ -89,6 +95,8 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int channel_vectors = area > 1 && direct_stride && (*on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
+    /* rule 5's grad_weight of strided first layers from 3x3 kernels (else from 5x5) */
+    const int64_t few_area = *on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
@@ -96,7 +104,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && *on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
-    if (!a && area >= 25 && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && *on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && *on[CJ_SW_IM2COL_GRAD_INPUT] && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
