@@ -2,8 +2,8 @@
  * lane groups and tile blocks, partial blocks, non-square kernels, groups) on every pass and dtype,
  * with 1 and 2 threads: each result within SPEC's FFT tolerance, the worst |err| / (tol * s)
  * printed (the figure the closing notes quote), and a repeated call bit-identical.
- * CJ_FFT_TEST_SUITE=1 adds lenet.conv2 and alexnet.conv2 of bench/layers.tsv (slow: the naive
- * reference takes minutes) to measure their errors. */
+ * CJ_FFT_TEST_SUITE=1 adds lenet.conv2 and alexnet.conv2 of bench/layers.tsv and two layers of
+ * bench/outside_layers.tsv (slow: the naive reference takes minutes) to measure their errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,8 @@ static const ref_conv mid[] = {
 static const ref_conv suite[] = {
     {64, 32, 14, 14, 64, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},  /* lenet.conv2 */
     {8, 96, 27, 27, 256, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},  /* alexnet.conv2 */
+    {8, 48, 35, 35, 64, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* Inception-v3's 5x5 branch (outside_layers.tsv) */
+    {8, 64, 56, 56, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 0, 0},   /* a 7x7 at 56x56 (outside_layers.tsv) */
 };
 
 /* max over elements of |got - exact| / (tol * s); infinity for a non-finite result. */
