@@ -29,6 +29,8 @@ static const ref_conv cases[] = {
     {2, 64, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* 7-pixel rows: two per call, an odd one last */
     {1, 32, 5, 4, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0},    /* paired rows reading only padding */
     {1, 33, 6, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: sources in two uneven chunks (50 + 49) */
+    {2, 3, 47, 47, 40, 11, 11, 0, 0, 4, 4, 1, 1, 1, 0, 0}, /* AVX2: 11 taps unrolled at stride-4 phase offsets */
+    {1, 8, 9, 26, 32, 2, 7, 1, 3, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: 7 evenly spaced taps, unrolled likewise */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

@@ -82,7 +82,7 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
         lo[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF) : _mm256_setzero_ps();
         hi[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF + 8) : _mm256_setzero_ps();
     }
-    for (int64_t s = c->s0; s < c->s1 && NT; s++) { /* NT evenly spaced taps, unrolled */
+    for (int64_t s = c->s0; s < c->s1 && NT > 0; s++) { /* NT evenly spaced taps, unrolled */
         const float *row = src[s] + a->x0 + xs + a->tap_off[0];
         const float *w = a->w + a->woff[s] + h0;
 #pragma GCC unroll 5
@@ -90,6 +90,16 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
             const float *p = row + t * c->tap_step;
             /* hides that taps t and t + 1 share pixels: left to itself, GCC keeps the shared
              * broadcasts in registers, spills the accumulators and runs slower than the loop */
+            __asm__("" : "+r"(p));
+            tap(w, p, lo, hi, NX);
+        }
+    }
+    for (int64_t s = c->s0; s < c->s1 && NT < 0; s++) { /* -NT taps at any offsets, unrolled */
+        const float *row = src[s] + a->x0 + xs;
+        const float *w = a->w + a->woff[s] + h0;
+#pragma GCC unroll 11
+        for (int t = 0; t < -NT; t++, w += CJ_OCV_BLOCK) {
+            const float *p = row + a->tap_off[t];
             __asm__("" : "+r"(p));
             tap(w, p, lo, hi, NX);
         }
@@ -111,7 +121,8 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
-/* Register tiles of n pixels: any taps, and 3 or 5 evenly spaced ones (stride 1). */
+/* Register tiles of n pixels: any taps looped; 3 or 5 evenly spaced ones (stride 1), and 7 or 11
+ * at any offsets, unrolled. */
 #define OCV_WIDTH(n)                                                                               \
     static void ocv_##n(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
                         float *out) {                                                              \
@@ -124,6 +135,14 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     static void ocv_##n##_t5(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
                              float *out) {                                                         \
         body(a, src, c, h0, xs, out, n, 5);                                                        \
+    }                                                                                              \
+    static void ocv_##n##_v7(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
+                             float *out) {                                                         \
+        body(a, src, c, h0, xs, out, n, -7);                                                       \
+    }                                                                                              \
+    static void ocv_##n##_v11(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
+                              float *out) {                                                        \
+        body(a, src, c, h0, xs, out, n, -11);                                                      \
     }
 OCV_WIDTH(1)
 OCV_WIDTH(2)
@@ -136,11 +155,18 @@ typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *,
 
 /* The register tiles for a's taps: unrolled when there are 3 or 5 of them evenly spaced (Zen 3,
  * lenet.conv2, min / median of 7 alternating runs: forward 18.6 / 25.1 -> 17.6 / 24.4 ms,
- * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s). */
+ * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s),
+ * and 7 or 11 taps unrolled at the offsets of tap_off (the strided first layers, whose taps
+ * alternate between stride phases: resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1 22.3 ->
+ * 21.1, medians of 3 alternating runs; the kernel alone 75 -> 87 GFLOP/s). */
 static const ocv_fn *tiles_for(const cj_ocv_args *a, int64_t *tap_step) {
     static const ocv_fn any[SUB] = {ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
     static const ocv_fn three[SUB] = {ocv_1_t3, ocv_2_t3, ocv_3_t3, ocv_4_t3, ocv_5_t3, ocv_6_t3};
     static const ocv_fn five[SUB] = {ocv_1_t5, ocv_2_t5, ocv_3_t5, ocv_4_t5, ocv_5_t5, ocv_6_t5};
+    static const ocv_fn seven[SUB] = {ocv_1_v7, ocv_2_v7, ocv_3_v7, ocv_4_v7, ocv_5_v7, ocv_6_v7};
+    static const ocv_fn eleven[SUB] = {ocv_1_v11, ocv_2_v11, ocv_3_v11, ocv_4_v11, ocv_5_v11, ocv_6_v11};
+    if (a->ntaps == 7) return seven;
+    if (a->ntaps == 11) return eleven;
     if (a->ntaps != 3 && a->ntaps != 5) return any;
     *tap_step = a->tap_off[1] - a->tap_off[0];
     for (int64_t t = 2; t < a->ntaps; t++)
