@@ -31,6 +31,7 @@ static const ref_conv cases[] = {
     {1, 33, 6, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: sources in two uneven chunks (50 + 49) */
     {2, 3, 47, 47, 40, 11, 11, 0, 0, 4, 4, 1, 1, 1, 0, 0}, /* AVX2: 11 taps unrolled at stride-4 phase offsets */
     {1, 8, 9, 26, 32, 2, 7, 1, 3, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: 7 evenly spaced taps, unrolled likewise */
+    {1, 4, 21, 23, 32, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0, 0},   /* AVX2: 5 taps at stride-2 phase offsets */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

@@ -121,8 +121,8 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
-/* Register tiles of n pixels: any taps looped; 3 or 5 evenly spaced ones (stride 1), and 7 or 11
- * at any offsets, unrolled. */
+/* Register tiles of n pixels: any taps looped; 3 or 5 evenly spaced ones (stride 1), and 3, 5, 7
+ * or 11 at any offsets, unrolled. */
 #define OCV_WIDTH(n)                                                                               \
     static void ocv_##n(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
                         float *out) {                                                              \
@@ -135,6 +135,14 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     static void ocv_##n##_t5(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
                              float *out) {                                                         \
         body(a, src, c, h0, xs, out, n, 5);                                                        \
+    }                                                                                              \
+    static void ocv_##n##_v3(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
+                             float *out) {                                                         \
+        body(a, src, c, h0, xs, out, n, -3);                                                       \
+    }                                                                                              \
+    static void ocv_##n##_v5(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
+                             float *out) {                                                         \
+        body(a, src, c, h0, xs, out, n, -5);                                                       \
     }                                                                                              \
     static void ocv_##n##_v7(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
                              float *out) {                                                         \
@@ -156,21 +164,24 @@ typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *,
 /* The register tiles for a's taps: unrolled when there are 3 or 5 of them evenly spaced (Zen 3,
  * lenet.conv2, min / median of 7 alternating runs: forward 18.6 / 25.1 -> 17.6 / 24.4 ms,
  * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s),
- * and 7 or 11 taps unrolled at the offsets of tap_off (the strided first layers, whose taps
- * alternate between stride phases: resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1 22.3 ->
- * 21.1, medians of 3 alternating runs; the kernel alone 75 -> 87 GFLOP/s). */
+ * and 3, 5, 7 or 11 taps otherwise unrolled at the offsets of tap_off (strided layers, whose
+ * taps alternate between stride phases: resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1
+ * 22.3 -> 21.1, resnet50.res3.3x3s2 31.5 -> 28.5, medians of 3 alternating runs; the kernel alone
+ * 75 -> 87 GFLOP/s). */
 static const ocv_fn *tiles_for(const cj_ocv_args *a, int64_t *tap_step) {
     static const ocv_fn any[SUB] = {ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
     static const ocv_fn three[SUB] = {ocv_1_t3, ocv_2_t3, ocv_3_t3, ocv_4_t3, ocv_5_t3, ocv_6_t3};
     static const ocv_fn five[SUB] = {ocv_1_t5, ocv_2_t5, ocv_3_t5, ocv_4_t5, ocv_5_t5, ocv_6_t5};
-    static const ocv_fn seven[SUB] = {ocv_1_v7, ocv_2_v7, ocv_3_v7, ocv_4_v7, ocv_5_v7, ocv_6_v7};
-    static const ocv_fn eleven[SUB] = {ocv_1_v11, ocv_2_v11, ocv_3_v11, ocv_4_v11, ocv_5_v11, ocv_6_v11};
-    if (a->ntaps == 7) return seven;
-    if (a->ntaps == 11) return eleven;
+    static const ocv_fn three_at[SUB] = {ocv_1_v3, ocv_2_v3, ocv_3_v3, ocv_4_v3, ocv_5_v3, ocv_6_v3};
+    static const ocv_fn five_at[SUB] = {ocv_1_v5, ocv_2_v5, ocv_3_v5, ocv_4_v5, ocv_5_v5, ocv_6_v5};
+    static const ocv_fn seven_at[SUB] = {ocv_1_v7, ocv_2_v7, ocv_3_v7, ocv_4_v7, ocv_5_v7, ocv_6_v7};
+    static const ocv_fn eleven_at[SUB] = {ocv_1_v11, ocv_2_v11, ocv_3_v11, ocv_4_v11, ocv_5_v11, ocv_6_v11};
+    if (a->ntaps == 7) return seven_at;
+    if (a->ntaps == 11) return eleven_at;
     if (a->ntaps != 3 && a->ntaps != 5) return any;
     *tap_step = a->tap_off[1] - a->tap_off[0];
     for (int64_t t = 2; t < a->ntaps; t++)
-        if (a->tap_off[t] - a->tap_off[t - 1] != *tap_step) return any;
+        if (a->tap_off[t] - a->tap_off[t - 1] != *tap_step) return a->ntaps == 3 ? three_at : five_at;
     return a->ntaps == 3 ? three : five;
 }
 
