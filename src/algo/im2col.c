@@ -50,17 +50,19 @@ static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *
     } while (0)
 
 /* dst[x] = src[2x], x < n: stride-2 layers' rows (AVX2: kernels/gather.h, 2-3x the scalar loop). */
-static void gather2_f32(float *dst, const float *src, int64_t n) {
+static inline void gather2_f32(float *dst, const float *src, int64_t n, int simd) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    if (cj_cpu()->isa >= CJ_ISA_AVX2) {
+    if (simd) {
         cj_f32_gather_stride2__avx2(dst, src, n);
         return;
     }
 #endif
+    (void)simd;
     for (int64_t x = 0; x < n; x++) dst[x] = src[2 * x];
 }
 
-static void gather2_f64(double *dst, const double *src, int64_t n) {
+static inline void gather2_f64(double *dst, const double *src, int64_t n, int simd) {
+    (void)simd;
     for (int64_t x = 0; x < n; x++) dst[x] = src[2 * x];
 }
 
@@ -68,6 +70,7 @@ static void gather2_f64(double *dst, const double *src, int64_t n) {
     static void im2col_##suffix(const cj_conv_desc *d, const T *image, int64_t r0, int64_t r1,    \
                                 int64_t p0, int64_t np, T *col, int64_t ldcol) {                   \
         const int64_t wo = d->w_out, plane = d->h_in * d->w_in, sw = d->stride_w;                  \
+        const int simd = sw == 2 && cj_cpu()->isa >= CJ_ISA_AVX2;                                   \
         FOR_EACH_ROW(d, r0, r1, {                                                                  \
                     T *dst = col + (r - r0) * ldcol;                                               \
                     const int64_t xoff = j * d->dil_w - d->pad_w;                                  \
@@ -86,7 +89,7 @@ static void gather2_f64(double *dst, const double *src, int64_t n) {
                             if (sw == 1)                                                           \
                                 for (int64_t x = lo; x < hi; x++) out[x] = src[x];                 \
                             else if (sw == 2)                                                      \
-                                gather2_##suffix(out + lo, src + 2 * lo, hi - lo);                 \
+                                gather2_##suffix(out + lo, src + 2 * lo, hi - lo, simd);           \
                             else                                                                   \
                                 for (int64_t x = lo; x < hi; x++) out[x] = src[x * sw];            \
                             for (int64_t x = hi; x < xb; x++) out[x] = 0;                          \
