@@ -71,7 +71,9 @@ static inline __attribute__((always_inline)) void tap(const float *w, const floa
 }
 
 /* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
- * chunk's sources: started from the sums of the chunks before it, stored to out after the last. */
+ * chunk's sources: started from the sums of the chunks before it, stored to out after the last.
+ * The taps: NT > 0 evenly spaced (tap_step apart), NT < 0 -NT at tap_off's offsets, both
+ * unrolled; 0: a->ntaps at tap_off's offsets, looped. */
 static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, const chunk *c,
                                                        int64_t h0, int64_t xs, float *out, const int NX,
                                                        const int NT) {
@@ -121,37 +123,21 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
-/* Register tiles of n pixels: any taps looped; 3 or 5 evenly spaced ones (stride 1), and 3, 5, 7
- * or 11 at any offsets, unrolled. */
-#define OCV_WIDTH(n)                                                                               \
-    static void ocv_##n(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                        float *out) {                                                              \
-        body(a, src, c, h0, xs, out, n, 0);                                                        \
-    }                                                                                              \
-    static void ocv_##n##_t3(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                             float *out) {                                                         \
-        body(a, src, c, h0, xs, out, n, 3);                                                        \
-    }                                                                                              \
-    static void ocv_##n##_t5(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                             float *out) {                                                         \
-        body(a, src, c, h0, xs, out, n, 5);                                                        \
-    }                                                                                              \
-    static void ocv_##n##_v3(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                             float *out) {                                                         \
-        body(a, src, c, h0, xs, out, n, -3);                                                       \
-    }                                                                                              \
-    static void ocv_##n##_v5(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                             float *out) {                                                         \
-        body(a, src, c, h0, xs, out, n, -5);                                                       \
-    }                                                                                              \
-    static void ocv_##n##_v7(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                             float *out) {                                                         \
-        body(a, src, c, h0, xs, out, n, -7);                                                       \
-    }                                                                                              \
-    static void ocv_##n##_v11(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, int64_t xs, \
-                              float *out) {                                                        \
-        body(a, src, c, h0, xs, out, n, -11);                                                      \
+/* Register tiles of n pixels: any taps looped (NT 0); 3 or 5 evenly spaced ones, stride 1 (NT 3,
+ * 5); 3, 5, 7 or 11 at any offsets (NT -3 ... -11), unrolled. */
+#define OCV_TILE(n, suffix, nt)                                                                    \
+    static void ocv_##n##suffix(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, \
+                                int64_t xs, float *out) {                                          \
+        body(a, src, c, h0, xs, out, n, nt);                                                       \
     }
+#define OCV_WIDTH(n)                                                                               \
+    OCV_TILE(n, , 0)                                                                               \
+    OCV_TILE(n, _t3, 3)                                                                            \
+    OCV_TILE(n, _t5, 5)                                                                            \
+    OCV_TILE(n, _v3, -3)                                                                           \
+    OCV_TILE(n, _v5, -5)                                                                           \
+    OCV_TILE(n, _v7, -7)                                                                           \
+    OCV_TILE(n, _v11, -11)
 OCV_WIDTH(1)
 OCV_WIDTH(2)
 OCV_WIDTH(3)
