@@ -132,7 +132,8 @@ CJ_API cj_status cj_conv2d_query_algorithm(cj_context *ctx, const cj_tensor *inp
 CJ_API cj_status cj_calibrate(cj_context *ctx, const char *path,
                               void (*report)(const char *line, void *user), void *user);
 /* Where AUTO's machine-dependent decisions come from: "<file>: N decisions", or why the built-in
- * defaults are in use ("none (...)"); at most size - 1 characters and a NUL. */
+ * defaults are in use ("none (...)"); at most size - 1 characters and a NUL (buf NULL or size 0:
+ * nothing). */
 CJ_API void cj_calibration_describe(char *buf, size_t size);
 
 CJ_API const char *cj_status_string(cj_status status);

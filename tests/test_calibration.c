@@ -80,6 +80,12 @@ int main(void) {
     setenv("CONJURE_CALIBRATION", path, 1);
 
     tu_expect(!cj_calibration_load(NULL) && is_default(1), "a missing file: the defaults");
+    char tiny[8] = "xxxxxxx";
+    cj_calibration_describe(NULL, 100); /* nothing to write to: nothing happens */
+    cj_calibration_describe(tiny, 0);
+    tu_expect(tiny[0] == 'x', "size 0 writes nothing");
+    cj_calibration_describe(tiny, sizeof tiny);
+    tu_expect(strlen(tiny) == sizeof tiny - 1, "a short buffer gets a truncated, terminated status");
 
     /* Winograd's switch flipped from its default at 1 thread moves the choice at 1 and 2 threads
      * (the nearest below), and the other switches keep their defaults. */

@@ -190,6 +190,7 @@ static void ensure_loaded_locked(void) {
 }
 
 void cj_calibration_describe(char *buf, size_t size) {
+    if (!buf || size == 0) return;
     pthread_mutex_lock(&g_cal.lock);
     ensure_loaded_locked();
     snprintf(buf, size, "%s", g_cal.status);
