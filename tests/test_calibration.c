@@ -42,7 +42,7 @@ static int is_default(int threads) {
 static int switch_at(cj_auto_switch s, cj_pass p, int threads) {
     cj_auto_switches got;
     cj_auto_switches_get(threads, &got);
-    return got.on[s][p];
+    return got.on[p][s];
 }
 
 static void expect_ignored(const char *what, const char *cpu, const char *isa, const char *body) {
@@ -91,10 +91,10 @@ int main(void) {
      * (the nearest below), and the other switches keep their defaults. */
     cj_auto_switches def;
     cj_auto_switches_default(&def);
-    const int wino = def.on[CJ_SW_WINOGRAD_32_TILES][CJ_PASS_FORWARD];
+    const int wino = def.on[CJ_PASS_FORWARD][CJ_SW_WINOGRAD_32_TILES];
     char body[512];
     snprintf(body, sizeof body, "# a note\nwinograd_32_tiles fwd 1 %s\nfft_100_pixels bwd_weights 4 %s\n",
-             wino ? "off" : "on", def.on[CJ_SW_FFT_100_PIXELS][CJ_PASS_BACKWARD_WEIGHTS] ? "off" : "on");
+             wino ? "off" : "on", def.on[CJ_PASS_BACKWARD_WEIGHTS][CJ_SW_FFT_100_PIXELS] ? "off" : "on");
     write_file(NULL, NULL, body);
     tu_expect(cj_calibration_load(NULL), "a valid file is read");
     char status[512];
@@ -104,8 +104,8 @@ int main(void) {
                   switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 2) == !wino,
               "the entry at 1 thread holds at 1 and 2");
     tu_expect(switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_BACKWARD_DATA, 1) ==
-                  def.on[CJ_SW_WINOGRAD_32_TILES][CJ_PASS_BACKWARD_DATA], "another pass keeps its default");
-    const int fft_w = def.on[CJ_SW_FFT_100_PIXELS][CJ_PASS_BACKWARD_WEIGHTS];
+                  def.on[CJ_PASS_BACKWARD_DATA][CJ_SW_WINOGRAD_32_TILES], "another pass keeps its default");
+    const int fft_w = def.on[CJ_PASS_BACKWARD_WEIGHTS][CJ_SW_FFT_100_PIXELS];
     tu_expect(switch_at(CJ_SW_FFT_100_PIXELS, CJ_PASS_BACKWARD_WEIGHTS, 1) == !fft_w &&
                   switch_at(CJ_SW_FFT_100_PIXELS, CJ_PASS_BACKWARD_WEIGHTS, 8) == !fft_w,
               "the entry at 4 threads holds above it, and below it when there is none below");

@@ -76,38 +76,37 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
 }
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
-    const bool *on[CJ_SW_COUNT];
-    for (int s = 0; s < CJ_SW_COUNT; s++) on[s] = &sw->on[s][pass];
+    const bool *on = sw->on[pass];
     const int strided = d->stride_h != 1 || d->stride_w != 1;
     const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
-    const int64_t fft_pixels = *on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
-    const int64_t winograd_tiles = *on[CJ_SW_WINOGRAD_32_TILES] ? 32 : 64;
+    const int64_t fft_pixels = on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
+    const int64_t winograd_tiles = on[CJ_SW_WINOGRAD_32_TILES] ? 32 : 64;
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
-    const int direct_stride = *on[CJ_SW_DIRECT_STRIDED] || !strided;
+    const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
     /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */
-    const int64_t few_min = *on[CJ_SW_DIRECT_ONE_CHANNEL] ? 1 : 3;
+    const int64_t few_min = on[CJ_SW_DIRECT_ONE_CHANNEL] ? 1 : 3;
     const int few_channels = (direct_stride || d->cin_g <= 3) &&
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
-    const int channel_vectors = area > 1 && direct_stride && (*on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
+    const int channel_vectors = area > 1 && direct_stride && (on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
     /* rule 5's grad_weight of strided first layers from 3x3 kernels (else from 5x5) */
-    const int64_t few_area = *on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
+    const int64_t few_area = on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
-    if (!a && *on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
+    if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && *on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && *on[CJ_SW_IM2COL_GRAD_INPUT] && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
+    if (!a && on[CJ_SW_IM2COL_GRAD_INPUT] && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;
@@ -127,6 +126,16 @@ cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, 
     case CJ_PASS_BACKWARD_WEIGHTS: return a->backward_weights(ctx, d, b->in, b->grad_out, b->out);
     }
     return CJ_ERR_INVALID_ARGUMENT;
+}
+
+cj_status cj_algo_run_timed(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
+                            const cj_pass_buffers *b, double *seconds) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CJ_FORWARD(cj_algo_run(a, ctx, d, pass, b));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return CJ_OK;
 }
 
 /* ---- the measured choices: a small table per context, oldest entry replaced when full ---- */
@@ -188,12 +197,6 @@ static void cache_store(cj_auto_cache *c, const int64_t key[20], cj_algorithm a)
     pthread_mutex_unlock(&c->lock);
 }
 
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Times every algorithm that supports the pass (best of two runs each, after the model's choice
  * has warmed the caches and the scratch) and returns the fastest. */
 static cj_status measure(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *b,
@@ -208,9 +211,8 @@ static cj_status measure(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, c
         if (!a) continue;
         double t = 1e300;
         for (int rep = 0; rep < 2; rep++) {
-            const double t0 = seconds();
-            CJ_FORWARD(cj_algo_run(a, ctx, d, pass, b));
-            const double dt = seconds() - t0;
+            double dt;
+            CJ_FORWARD(cj_algo_run_timed(a, ctx, d, pass, b, &dt));
             if (dt < t) t = dt;
         }
         if (t < best_time) {

@@ -28,6 +28,9 @@ cj_status cj_auto_choose(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, c
 /* Runs one pass of one algorithm on bufs. */
 cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
                       const cj_pass_buffers *bufs);
+/* The same, and how long it took (wall clock, seconds): the measured mode's and the calibration's. */
+cj_status cj_algo_run_timed(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
+                            const cj_pass_buffers *bufs, double *seconds);
 
 /* The context's cache of measured choices. */
 typedef struct cj_auto_cache cj_auto_cache;

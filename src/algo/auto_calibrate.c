@@ -4,17 +4,16 @@
  * (the other switches at their defaults), and when the two choices differ both algorithms are
  * timed on the probe, alternately, keeping each one's fastest run (this kind of machine varies by
  * 20-50% between runs; the alternation spreads that over both). */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "algo/auto.h"
 #include "algo/auto_switches.h"
 #include "api/context.h"
 #include "api/validate.h"
+#include "util/checked.h"
 #include "util/error.h"
 #include "util/memory.h"
 
@@ -48,12 +47,6 @@ static const probe probes[] = {
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 160, 160, 16, 3, 3, 1, 1, 2, 1},
 };
 
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* One probe's tensors (f32, values in [-1, 1) from a fixed sequence). */
 typedef struct probe_buffers {
     cj_conv_desc d;
@@ -83,7 +76,7 @@ static cj_status probe_setup(const probe *p, probe_buffers *pb) {
     const cj_conv_desc *d = &pb->d;
     const int64_t n_in = d->n * d->c_in * d->h_in * d->w_in, n_w = d->c_out * d->cin_g * d->kh * d->kw;
     const int64_t n_go = d->n * d->c_out * d->h_out * d->w_out;
-    const int64_t n_result = n_go > n_in ? (n_go > n_w ? n_go : n_w) : (n_in > n_w ? n_in : n_w);
+    const int64_t n_result = cj_max64(n_go, cj_max64(n_in, n_w));
     pb->operands = cj_alloc(sizeof(float) * (size_t)(n_in + n_w + n_go));
     pb->result = cj_alloc(sizeof(float) * (size_t)n_result);
     if (!pb->operands || !pb->result) {
@@ -99,9 +92,8 @@ static cj_status probe_setup(const probe *p, probe_buffers *pb) {
 }
 
 static cj_status time_run(cj_context *ctx, const cj_algo *a, const probe_buffers *pb, cj_pass pass, double *ms) {
-    const double t0 = seconds();
-    CJ_FORWARD(cj_algo_run(a, ctx, &pb->d, pass, &pb->b));
-    *ms = 1e3 * (seconds() - t0);
+    CJ_FORWARD(cj_algo_run_timed(a, ctx, &pb->d, pass, &pb->b, ms));
+    *ms *= 1e3;
     return CJ_OK;
 }
 
@@ -120,8 +112,8 @@ typedef enum verdict { NOT_MEASURED, FAVOURS_ON, FAVOURS_OFF, TIE, UNSTEADY } ve
 static cj_status judge(cj_context *ctx, int rounds, const probe *p, const probe_buffers *pb, cj_pass pass,
                        const cj_auto_switches *base, verdict *v, char *note, size_t note_size) {
     cj_auto_switches on = *base, off = *base;
-    on.on[p->sw][pass] = true;
-    off.on[p->sw][pass] = false;
+    on.on[pass][p->sw] = true;
+    off.on[pass][p->sw] = false;
     const cj_algo *a_on = cj_auto_model_with(&pb->d, pass, &on), *a_off = cj_auto_model_with(&pb->d, pass, &off);
     *v = NOT_MEASURED;
     if (a_on == a_off) return CJ_OK;
@@ -183,7 +175,7 @@ static cj_status calibrate(cj_context *ctx, int rounds, void (*report)(const cha
     for (int sw = 0; sw < CJ_SW_COUNT; sw++)
         for (int pass = 0; pass < CJ_PASSES; pass++) {
             int measured = 0, for_on = 0, for_off = 0;
-            cj_calibration_entry e = {(cj_auto_switch)sw, (cj_pass)pass, ctx->num_threads, base.on[sw][pass], ""};
+            cj_calibration_entry e = {(cj_auto_switch)sw, (cj_pass)pass, ctx->num_threads, base.on[pass][sw], ""};
             size_t used = 0;
             for (int i = 0; i < PROBES; i++) {
                 if ((int)probes[i].sw != sw || verdicts[i][pass] == NOT_MEASURED) continue;
@@ -199,7 +191,7 @@ static cj_status calibrate(cj_context *ctx, int rounds, void (*report)(const cha
             if (for_off == measured) e.on = false;
             entries[(*count)++] = e;
             say(report, user, "%-22s %-11s %-3s (default %s): %s", cj_auto_switch_name((cj_auto_switch)sw),
-                cj_pass_short_name((cj_pass)pass), e.on ? "on" : "off", base.on[sw][pass] ? "on" : "off", e.note);
+                cj_pass_short_name((cj_pass)pass), e.on ? "on" : "off", base.on[pass][sw] ? "on" : "off", e.note);
         }
     return CJ_OK;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,15 @@ void cj_auto_switches_default(cj_auto_switches *out) {
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     for (int p = 0; p < CJ_PASSES; p++) {
         const bool wgrad = p == CJ_PASS_BACKWARD_WEIGHTS;
-        out->on[CJ_SW_WINOGRAD_32_TILES][p] = !avx512 && !wgrad;
-        out->on[CJ_SW_FFT_100_PIXELS][p] = !avx512 && !wgrad;
-        out->on[CJ_SW_FFT_BEFORE_DIRECT][p] = !avx512;
-        out->on[CJ_SW_DIRECT_STRIDED][p] = avx512;
-        out->on[CJ_SW_DIRECT_ONE_COLUMN][p] = avx512;
-        out->on[CJ_SW_DIRECT_ONE_CHANNEL][p] = !avx512;
-        out->on[CJ_SW_IMPLICIT_STRIDED_WGRAD][p] = !avx512;
-        out->on[CJ_SW_IM2COL_GRAD_INPUT][p] = !avx512;
-        out->on[CJ_SW_FIRST_LAYER_WGRAD][p] = !avx512;
+        out->on[p][CJ_SW_WINOGRAD_32_TILES] = !avx512 && !wgrad;
+        out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512 && !wgrad;
+        out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512;
+        out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
+        out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512;
+        out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
+        out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
+        out->on[p][CJ_SW_IM2COL_GRAD_INPUT] = !avx512;
+        out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
     }
 }
 
@@ -58,6 +59,7 @@ enum { MAX_ENTRIES = CJ_SW_COUNT * CJ_PASSES * 16, LINE = 256 };
 static struct {
     pthread_mutex_t lock;
     bool loaded;
+    atomic_int generation; /* bumped by every load: the per-thread copies of the switches expire */
     cj_calibration_entry entries[MAX_ENTRIES];
     int count;
     cj_calibration_entry merged[MAX_ENTRIES]; /* cj_calibration_store's (80 KiB: not on a stack) */
@@ -157,6 +159,7 @@ static bool load_locked(const char *path) {
     resolve_path(path, file, sizeof file);
     g_cal.loaded = true;
     g_cal.count = 0;
+    atomic_fetch_add_explicit(&g_cal.generation, 1, memory_order_release);
     if (!file[0]) {
         snprintf(g_cal.status, sizeof g_cal.status, "none (CONJURE_CALIBRATION is empty, or no HOME)");
         return false;
@@ -197,7 +200,19 @@ void cj_calibration_describe(char *buf, size_t size) {
     pthread_mutex_unlock(&g_cal.lock);
 }
 
+/* This thread's last answer: every AUTO call asks, and the answer changes only with a load. */
+static _Thread_local struct {
+    int generation; /* 0: none yet (a load makes the generation at least 1) */
+    int threads;
+    cj_auto_switches sw;
+} t_last;
+
 void cj_auto_switches_get(int threads, cj_auto_switches *out) {
+    const int generation = atomic_load_explicit(&g_cal.generation, memory_order_acquire);
+    if (generation != 0 && t_last.generation == generation && t_last.threads == threads) {
+        *out = t_last.sw;
+        return;
+    }
     cj_auto_switches_default(out);
     int best[CJ_SW_COUNT][CJ_PASSES]; /* the thread count of the entry in use; 0: none yet */
     memset(best, 0, sizeof best);
@@ -210,8 +225,11 @@ void cj_auto_switches_get(int threads, cj_auto_switches *out) {
         const bool better = *b == 0 || (*b > threads ? e->threads < *b : e->threads <= threads && e->threads > *b);
         if (!better) continue;
         *b = e->threads;
-        out->on[e->sw][e->pass] = e->on;
+        out->on[e->pass][e->sw] = e->on;
     }
+    t_last.generation = atomic_load_explicit(&g_cal.generation, memory_order_relaxed);
+    t_last.threads = threads;
+    t_last.sw = *out;
     pthread_mutex_unlock(&g_cal.lock);
 }
 

@@ -43,9 +43,9 @@ typedef enum cj_auto_switch {
 
 enum { CJ_PASSES = 3 };
 
-/* on[switch][pass] */
+/* on[pass][switch] */
 typedef struct cj_auto_switches {
-    bool on[CJ_SW_COUNT][CJ_PASSES];
+    bool on[CJ_PASSES][CJ_SW_COUNT];
 } cj_auto_switches;
 
 const char *cj_auto_switch_name(cj_auto_switch s);

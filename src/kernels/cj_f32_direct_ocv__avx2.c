@@ -8,32 +8,10 @@
 #include <immintrin.h>
 
 #include "kernels/avx2_lanes.h"
+#include "kernels/avx2_transpose.h"
 #include "kernels/direct_ocv.h"
 
 enum { SUB = 6, HALF = 16 };
-
-/* r[j] := column j of the 8 x 8 matrix whose rows are r[0..7]. */
-static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    /* u[4a + b]: rows 4a..4a+3 of column b (low lane) and of column b + 4 (high lane) */
-#pragma GCC unroll 2
-    for (int a = 0; a < 8; a += 4) {
-        u[a] = _mm256_shuffle_ps(t[a], t[a + 2], 0x44);
-        u[a + 1] = _mm256_shuffle_ps(t[a], t[a + 2], 0xEE);
-        u[a + 2] = _mm256_shuffle_ps(t[a + 1], t[a + 3], 0x44);
-        u[a + 3] = _mm256_shuffle_ps(t[a + 1], t[a + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int b = 0; b < 4; b++) {
-        r[b] = _mm256_permute2f128_ps(u[b], u[4 + b], 0x20);
-        r[4 + b] = _mm256_permute2f128_ps(u[b], u[4 + b], 0x31);
-    }
-}
 
 /* 8 channels (c0..c0+7) of NX pixels, one vector of channels per pixel, into out (channel m at
  * out + m * ld_out) plus the bias; channels >= mr are not written. */
@@ -42,7 +20,7 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
     __m256 r[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) r[i] = i < NX ? acc[i] : _mm256_setzero_ps();
-    transpose8(r);
+    cj_avx2_transpose8(r);
 #pragma GCC unroll 8
     for (int m = 0; m < 8; m++) {
         if (c0 + m >= a->mr) break;
@@ -271,7 +249,7 @@ void cj_f32_pixel_major32__avx2(const float *src, int64_t plane, int64_t channel
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 r[i] = m0 + i < channels ? _mm256_maskload_ps(src + (m0 + i) * plane + p0, mask) : _mm256_setzero_ps();
-            transpose8(r);
+            cj_avx2_transpose8(r);
             for (int64_t i = 0; i < np; i++) _mm256_storeu_ps(dst + (p0 + i) * CJ_OCV_BLOCK + m0, r[i]);
         }
     }
