@@ -48,6 +48,55 @@ static inline __attribute__((always_inline)) void tap(const float *w, const floa
     }
 }
 
+/* NT (3 or 5) evenly spaced taps of one source, step_bytes apart, as one block of assembly: the
+ * same loads and FMAs as NT calls of tap(), but with every register fixed. gcc's own schedule of
+ * those calls (rotating accumulators through vfmadd132ps and register copies, a stack reload per
+ * source) reaches 91 GFLOP/s on lenet.conv2's calls in L1 on Zen 3, the same steps written out
+ * 103.5, the FMA peak. All twelve accumulators are operands whatever NX (those past NX are unused
+ * and held at zero) in ymm0-11, the two weight vectors in ymm12-13, broadcasts in ymm14-15. Reads
+ * only the weights and pixels, which nothing writes while the kernel runs. */
+#define EV_PIX(i, off, b)                                                                          \
+    "vbroadcastss " #off "(%[p]), %%" #b "\n\t"                                                    \
+    "vfmadd231ps %%ymm12, %%" #b ", %[lo" #i "]\n\t"                                                \
+    "vfmadd231ps %%ymm13, %%" #b ", %[hi" #i "]\n\t"
+#define EV_PIXELS1 EV_PIX(0, 0, ymm14)
+#define EV_PIXELS2 EV_PIXELS1 EV_PIX(1, 4, ymm15)
+#define EV_PIXELS3 EV_PIXELS2 EV_PIX(2, 8, ymm14)
+#define EV_PIXELS4 EV_PIXELS3 EV_PIX(3, 12, ymm15)
+#define EV_PIXELS5 EV_PIXELS4 EV_PIX(4, 16, ymm14)
+#define EV_PIXELS6 EV_PIXELS5 EV_PIX(5, 20, ymm15)
+#define EV_TAP(nx, woff)                                                                           \
+    "vmovups " #woff "(%[w]), %%ymm12\n\t"                                                            \
+    "vmovups " #woff "+32(%[w]), %%ymm13\n\t" EV_PIXELS##nx "add %[step], %[p]\n\t"
+#define EV_TAPS3(nx) EV_TAP(nx, 0) EV_TAP(nx, 128) EV_TAP(nx, 256)
+#define EV_TAPS5(nx) EV_TAPS3(nx) EV_TAP(nx, 384) EV_TAP(nx, 512)
+#define EV_ASM(nt, nx)                                                                             \
+    __asm__(EV_TAPS##nt(nx)                                                                        \
+            : [lo0] "+x"(lo[0]), [lo1] "+x"(lo[1]), [lo2] "+x"(lo[2]), [lo3] "+x"(lo[3]), [lo4] "+x"(lo[4]), \
+              [lo5] "+x"(lo[5]), [hi0] "+x"(hi[0]), [hi1] "+x"(hi[1]), [hi2] "+x"(hi[2]), [hi3] "+x"(hi[3]), \
+              [hi4] "+x"(hi[4]), [hi5] "+x"(hi[5]), [p] "+r"(p)                                                 \
+            : [w] "r"(w), [step] "r"(step_bytes)                                                   \
+            : "xmm12", "xmm13", "xmm14", "xmm15")
+
+static inline __attribute__((always_inline)) void even_taps(const float *w, const float *p, int64_t step_bytes,
+                                                            __m256 *lo, __m256 *hi, const int NX, const int NT) {
+    switch (NT * 8 + NX) {
+    case 3 * 8 + 1: EV_ASM(3, 1); break;
+    case 3 * 8 + 2: EV_ASM(3, 2); break;
+    case 3 * 8 + 3: EV_ASM(3, 3); break;
+    case 3 * 8 + 4: EV_ASM(3, 4); break;
+    case 3 * 8 + 5: EV_ASM(3, 5); break;
+    case 3 * 8 + 6: EV_ASM(3, 6); break;
+    case 5 * 8 + 1: EV_ASM(5, 1); break;
+    case 5 * 8 + 2: EV_ASM(5, 2); break;
+    case 5 * 8 + 3: EV_ASM(5, 3); break;
+    case 5 * 8 + 4: EV_ASM(5, 4); break;
+    case 5 * 8 + 5: EV_ASM(5, 5); break;
+    case 5 * 8 + 6: EV_ASM(5, 6); break;
+    default: __builtin_unreachable();
+    }
+}
+
 /* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
  * chunk's sources: started from the sums of the chunks before it, stored to out after the last.
  * The taps: NT > 0 evenly spaced (tap_step apart), NT < 0 -NT at tap_off's offsets, both
@@ -58,22 +107,15 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     __m256 lo[SUB], hi[SUB];
     float *sums = c->sums + (h0 / HALF * CJ_OCV_MAX_NX + xs) * HALF;
 #pragma GCC unroll 6
+    for (int x = NX; x < SUB; x++) lo[x] = hi[x] = _mm256_setzero_ps(); /* even_taps' unused operands */
+#pragma GCC unroll 6
     for (int x = 0; x < NX; x++) {
         lo[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF) : _mm256_setzero_ps();
         hi[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF + 8) : _mm256_setzero_ps();
     }
-    for (int64_t s = c->s0; s < c->s1 && NT > 0; s++) { /* NT evenly spaced taps, unrolled */
-        const float *row = src[s] + a->x0 + xs + a->tap_off[0];
-        const float *w = a->w + a->woff[s] + h0;
-#pragma GCC unroll 5
-        for (int t = 0; t < NT; t++, w += CJ_OCV_BLOCK) {
-            const float *p = row + t * c->tap_step;
-            /* hides that taps t and t + 1 share pixels: left to itself, GCC keeps the shared
-             * broadcasts in registers, spills the accumulators and runs slower than the loop */
-            __asm__("" : "+r"(p));
-            tap(w, p, lo, hi, NX);
-        }
-    }
+    for (int64_t s = c->s0; s < c->s1 && NT > 0; s++) /* NT evenly spaced taps */
+        even_taps(a->w + a->woff[s] + h0, src[s] + a->x0 + xs + a->tap_off[0], c->tap_step * (int64_t)sizeof(float),
+                  lo, hi, NX, NT);
     for (int64_t s = c->s0; s < c->s1 && NT < 0; s++) { /* -NT taps at any offsets, unrolled */
         const float *row = src[s] + a->x0 + xs;
         const float *w = a->w + a->woff[s] + h0;
@@ -127,7 +169,9 @@ typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *,
 
 /* The register tiles for a's taps: unrolled when there are 3 or 5 of them evenly spaced (Zen 3,
  * lenet.conv2, min / median of 7 alternating runs: forward 18.6 / 25.1 -> 17.6 / 24.4 ms,
- * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s),
+ * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s;
+ * then as even_taps' assembly: 91 -> 97 GFLOP/s on 14-pixel tiles, 76 -> 98 on 12, lenet.conv2
+ * forward 14.6 -> 13.7 ms and grad_input 15.8 -> 14.7, medians of 5 alternating runs),
  * and 3, 5, 7 or 11 taps otherwise unrolled at the offsets of tap_off (strided layers, whose
  * taps alternate between stride phases: resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1
  * 22.3 -> 21.1, resnet50.res3.3x3s2 31.5 -> 28.5, medians of 3 alternating runs; the kernel alone
