@@ -33,7 +33,7 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
 typedef struct {
     int64_t s0, s1;            /* this chunk's sources */
     float *sums;               /* the row's partial sums between chunks: [half][pixel][16 channels] */
-    int64_t tap_step;          /* elements between taps, where they are evenly spaced */
+    int64_t tap_delta[11];     /* unrolled taps: bytes from each tap's pixels to the next's */
 } chunk;
 
 /* One (source, tap) step: the tap's 16 weights w times pixels p[0..NX-1] into the sums. */
@@ -48,84 +48,80 @@ static inline __attribute__((always_inline)) void tap(const float *w, const floa
     }
 }
 
-/* NT (3 or 5) evenly spaced taps of one source, step_bytes apart, as one block of assembly: the
- * same loads and FMAs as NT calls of tap(), but with every register fixed. gcc's own schedule of
- * those calls (rotating accumulators through vfmadd132ps and register copies, a stack reload per
- * source) reaches 91 GFLOP/s on lenet.conv2's calls in L1 on Zen 3, the same steps written out
- * 103.5, the FMA peak. All twelve accumulators are operands whatever NX (those past NX are unused
- * and held at zero) in ymm0-11, the two weight vectors in ymm12-13, broadcasts in ymm14-15. Reads
- * only the weights and pixels, which nothing writes while the kernel runs. */
-#define EV_PIX(i, off, b)                                                                          \
+/* NT (3, 5, 7 or 11) taps of one source as one block of assembly, the first tap's pixels at p and
+ * the next ones delta[t] bytes further each: the same loads and FMAs as NT calls of tap(), with
+ * every register fixed. gcc's own schedule of those calls (accumulators rotated through
+ * vfmadd132ps and register copies, a stack reload per source) reached 91 GFLOP/s on lenet.conv2's
+ * calls in L1 on Zen 3; the steps written out reach 97 (103.5, the FMA peak, without the calls'
+ * edges). All twelve accumulators are operands whatever NX (those past NX are unused, held at
+ * zero) in ymm0-11, the two weight vectors go in ymm12-13, broadcasts in ymm14-15. Reads only the
+ * weights, pixels and deltas, which nothing writes while the kernel runs. */
+#define AS_PIX(i, off, b)                                                                          \
     "vbroadcastss " #off "(%[p]), %%" #b "\n\t"                                                    \
-    "vfmadd231ps %%ymm12, %%" #b ", %[lo" #i "]\n\t"                                                \
+    "vfmadd231ps %%ymm12, %%" #b ", %[lo" #i "]\n\t"                                               \
     "vfmadd231ps %%ymm13, %%" #b ", %[hi" #i "]\n\t"
-#define EV_PIXELS1 EV_PIX(0, 0, ymm14)
-#define EV_PIXELS2 EV_PIXELS1 EV_PIX(1, 4, ymm15)
-#define EV_PIXELS3 EV_PIXELS2 EV_PIX(2, 8, ymm14)
-#define EV_PIXELS4 EV_PIXELS3 EV_PIX(3, 12, ymm15)
-#define EV_PIXELS5 EV_PIXELS4 EV_PIX(4, 16, ymm14)
-#define EV_PIXELS6 EV_PIXELS5 EV_PIX(5, 20, ymm15)
-#define EV_TAP(nx, woff)                                                                           \
-    "vmovups " #woff "(%[w]), %%ymm12\n\t"                                                            \
-    "vmovups " #woff "+32(%[w]), %%ymm13\n\t" EV_PIXELS##nx "add %[step], %[p]\n\t"
-#define EV_TAPS3(nx) EV_TAP(nx, 0) EV_TAP(nx, 128) EV_TAP(nx, 256)
-#define EV_TAPS5(nx) EV_TAPS3(nx) EV_TAP(nx, 384) EV_TAP(nx, 512)
-#define EV_ASM(nt, nx)                                                                             \
-    __asm__(EV_TAPS##nt(nx)                                                                        \
+#define AS_PIXELS1 AS_PIX(0, 0, ymm14)
+#define AS_PIXELS2 AS_PIXELS1 AS_PIX(1, 4, ymm15)
+#define AS_PIXELS3 AS_PIXELS2 AS_PIX(2, 8, ymm14)
+#define AS_PIXELS4 AS_PIXELS3 AS_PIX(3, 12, ymm15)
+#define AS_PIXELS5 AS_PIXELS4 AS_PIX(4, 16, ymm14)
+#define AS_PIXELS6 AS_PIXELS5 AS_PIX(5, 20, ymm15)
+/* tap t: its weights at t * 128 bytes, then the step to tap t + 1's pixels */
+#define AS_TAP(nx, t)                                                                              \
+    "vmovups " #t "*128(%[w]), %%ymm12\n\t"                                                        \
+    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx "add " #t "*8(%[d]), %[p]\n\t"
+#define AS_LAST(nx, t)                                                                             \
+    "vmovups " #t "*128(%[w]), %%ymm12\n\t"                                                        \
+    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx
+#define AS_TAPS3(nx) AS_TAP(nx, 0) AS_TAP(nx, 1) AS_LAST(nx, 2)
+#define AS_TAPS5(nx) AS_TAP(nx, 0) AS_TAP(nx, 1) AS_TAP(nx, 2) AS_TAP(nx, 3) AS_LAST(nx, 4)
+#define AS_TAPS7(nx) AS_TAP(nx, 0) AS_TAP(nx, 1) AS_TAP(nx, 2) AS_TAP(nx, 3) AS_TAP(nx, 4) AS_TAP(nx, 5) AS_LAST(nx, 6)
+#define AS_TAPS11(nx)                                                                              \
+    AS_TAP(nx, 0) AS_TAP(nx, 1) AS_TAP(nx, 2) AS_TAP(nx, 3) AS_TAP(nx, 4) AS_TAP(nx, 5) AS_TAP(nx, 6) AS_TAP(nx, 7) \
+    AS_TAP(nx, 8) AS_TAP(nx, 9) AS_LAST(nx, 10)
+#define AS_RUN(nt, nx)                                                                             \
+    __asm__(AS_TAPS##nt(nx)                                                                        \
             : [lo0] "+x"(lo[0]), [lo1] "+x"(lo[1]), [lo2] "+x"(lo[2]), [lo3] "+x"(lo[3]), [lo4] "+x"(lo[4]), \
               [lo5] "+x"(lo[5]), [hi0] "+x"(hi[0]), [hi1] "+x"(hi[1]), [hi2] "+x"(hi[2]), [hi3] "+x"(hi[3]), \
-              [hi4] "+x"(hi[4]), [hi5] "+x"(hi[5]), [p] "+r"(p)                                                 \
-            : [w] "r"(w), [step] "r"(step_bytes)                                                   \
+              [hi4] "+x"(hi[4]), [hi5] "+x"(hi[5]), [p] "+r"(p)                                    \
+            : [w] "r"(w), [d] "r"(delta)                                                           \
             : "xmm12", "xmm13", "xmm14", "xmm15")
+#define AS_WIDTHS(nt)                                                                              \
+    case nt * 8 + 1: AS_RUN(nt, 1); break;                                                         \
+    case nt * 8 + 2: AS_RUN(nt, 2); break;                                                         \
+    case nt * 8 + 3: AS_RUN(nt, 3); break;                                                         \
+    case nt * 8 + 4: AS_RUN(nt, 4); break;                                                         \
+    case nt * 8 + 5: AS_RUN(nt, 5); break;                                                         \
+    case nt * 8 + 6: AS_RUN(nt, 6); break;
 
-static inline __attribute__((always_inline)) void even_taps(const float *w, const float *p, int64_t step_bytes,
-                                                            __m256 *lo, __m256 *hi, const int NX, const int NT) {
+static inline __attribute__((always_inline)) void source_taps(const float *w, const float *p, const int64_t *delta,
+                                                              __m256 *lo, __m256 *hi, const int NX, const int NT) {
     switch (NT * 8 + NX) {
-    case 3 * 8 + 1: EV_ASM(3, 1); break;
-    case 3 * 8 + 2: EV_ASM(3, 2); break;
-    case 3 * 8 + 3: EV_ASM(3, 3); break;
-    case 3 * 8 + 4: EV_ASM(3, 4); break;
-    case 3 * 8 + 5: EV_ASM(3, 5); break;
-    case 3 * 8 + 6: EV_ASM(3, 6); break;
-    case 5 * 8 + 1: EV_ASM(5, 1); break;
-    case 5 * 8 + 2: EV_ASM(5, 2); break;
-    case 5 * 8 + 3: EV_ASM(5, 3); break;
-    case 5 * 8 + 4: EV_ASM(5, 4); break;
-    case 5 * 8 + 5: EV_ASM(5, 5); break;
-    case 5 * 8 + 6: EV_ASM(5, 6); break;
+        AS_WIDTHS(3)
+        AS_WIDTHS(5)
+        AS_WIDTHS(7)
+        AS_WIDTHS(11)
     default: __builtin_unreachable();
     }
 }
 
 /* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
  * chunk's sources: started from the sums of the chunks before it, stored to out after the last.
- * The taps: NT > 0 evenly spaced (tap_step apart), NT < 0 -NT at tap_off's offsets, both
- * unrolled; 0: a->ntaps at tap_off's offsets, looped. */
+ * The taps: NT (3, 5, 7 or 11) of them as source_taps' assembly; 0: a->ntaps looped. */
 static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, const chunk *c,
                                                        int64_t h0, int64_t xs, float *out, const int NX,
                                                        const int NT) {
     __m256 lo[SUB], hi[SUB];
     float *sums = c->sums + (h0 / HALF * CJ_OCV_MAX_NX + xs) * HALF;
 #pragma GCC unroll 6
-    for (int x = NX; x < SUB; x++) lo[x] = hi[x] = _mm256_setzero_ps(); /* even_taps' unused operands */
+    for (int x = NX; x < SUB; x++) lo[x] = hi[x] = _mm256_setzero_ps(); /* source_taps' unused operands */
 #pragma GCC unroll 6
     for (int x = 0; x < NX; x++) {
         lo[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF) : _mm256_setzero_ps();
         hi[x] = c->s0 ? _mm256_loadu_ps(sums + x * HALF + 8) : _mm256_setzero_ps();
     }
-    for (int64_t s = c->s0; s < c->s1 && NT > 0; s++) /* NT evenly spaced taps */
-        even_taps(a->w + a->woff[s] + h0, src[s] + a->x0 + xs + a->tap_off[0], c->tap_step * (int64_t)sizeof(float),
-                  lo, hi, NX, NT);
-    for (int64_t s = c->s0; s < c->s1 && NT < 0; s++) { /* -NT taps at any offsets, unrolled */
-        const float *row = src[s] + a->x0 + xs;
-        const float *w = a->w + a->woff[s] + h0;
-#pragma GCC unroll 11
-        for (int t = 0; t < -NT; t++, w += CJ_OCV_BLOCK) {
-            const float *p = row + a->tap_off[t];
-            __asm__("" : "+r"(p));
-            tap(w, p, lo, hi, NX);
-        }
-    }
+    for (int64_t s = c->s0; s < c->s1 && NT; s++)
+        source_taps(a->w + a->woff[s] + h0, src[s] + a->x0 + xs + a->tap_off[0], c->tap_delta, lo, hi, NX, NT);
     for (int64_t s = c->s0; s < c->s1 && !NT; s++) {
         const float *row = src[s] + a->x0 + xs;
         const float *w = a->w + a->woff[s] + h0;
@@ -143,8 +139,7 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
-/* Register tiles of n pixels: any taps looped (NT 0); 3 or 5 evenly spaced ones, stride 1 (NT 3,
- * 5); 3, 5, 7 or 11 at any offsets (NT -3 ... -11), unrolled. */
+/* Register tiles of n pixels: any taps looped (NT 0), or 3, 5, 7 or 11 taps unrolled. */
 #define OCV_TILE(n, suffix, nt)                                                                    \
     static void ocv_##n##suffix(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, \
                                 int64_t xs, float *out) {                                          \
@@ -154,10 +149,8 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     OCV_TILE(n, , 0)                                                                               \
     OCV_TILE(n, _t3, 3)                                                                            \
     OCV_TILE(n, _t5, 5)                                                                            \
-    OCV_TILE(n, _v3, -3)                                                                           \
-    OCV_TILE(n, _v5, -5)                                                                           \
-    OCV_TILE(n, _v7, -7)                                                                           \
-    OCV_TILE(n, _v11, -11)
+    OCV_TILE(n, _t7, 7)                                                                            \
+    OCV_TILE(n, _t11, 11)
 OCV_WIDTH(1)
 OCV_WIDTH(2)
 OCV_WIDTH(3)
@@ -167,30 +160,25 @@ OCV_WIDTH(6)
 
 typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *, int64_t, int64_t, float *);
 
-/* The register tiles for a's taps: unrolled when there are 3 or 5 of them evenly spaced (Zen 3,
- * lenet.conv2, min / median of 7 alternating runs: forward 18.6 / 25.1 -> 17.6 / 24.4 ms,
- * grad_input 20.0 / 25.1 -> 18.1 / 19.8; the kernel alone in L1, best of 20: 77 -> 86 GFLOP/s;
- * then as even_taps' assembly: 91 -> 97 GFLOP/s on 14-pixel tiles, 76 -> 98 on 12, lenet.conv2
- * forward 14.6 -> 13.7 ms and grad_input 15.8 -> 14.7, medians of 5 alternating runs),
- * and 3, 5, 7 or 11 taps otherwise unrolled at the offsets of tap_off (strided layers, whose
- * taps alternate between stride phases: resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1
- * 22.3 -> 21.1, resnet50.res3.3x3s2 31.5 -> 28.5, medians of 3 alternating runs; the kernel alone
- * 75 -> 87 GFLOP/s). */
-static const ocv_fn *tiles_for(const cj_ocv_args *a, int64_t *tap_step) {
+/* The register tiles for a's taps, unrolled for 3, 5, 7 or 11 of them, with c's steps between
+ * them. Unrolled (in C, before the assembly): lenet.conv2, min / median of 7 alternating runs on
+ * Zen 3, forward 18.6 / 25.1 -> 17.6 / 24.4 ms, grad_input 20.0 / 25.1 -> 18.1 / 19.8 (the kernel
+ * alone in L1 77 -> 86 GFLOP/s); strided layers, whose taps alternate between stride phases:
+ * resnet50.conv1 forward 25.9 -> 23.6 ms, alexnet.conv1 22.3 -> 21.1, resnet50.res3.3x3s2 31.5 ->
+ * 28.5 (medians of 3 alternating runs). As assembly: the kernel alone 91 -> 97 GFLOP/s on 14-pixel
+ * tiles, 76 -> 98 on 12; lenet.conv2 forward 14.6 -> 13.7 ms, grad_input 15.8 -> 14.7 (medians of
+ * 5 alternating runs). */
+static const ocv_fn *tiles_for(const cj_ocv_args *a, chunk *c) {
     static const ocv_fn any[SUB] = {ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
     static const ocv_fn three[SUB] = {ocv_1_t3, ocv_2_t3, ocv_3_t3, ocv_4_t3, ocv_5_t3, ocv_6_t3};
     static const ocv_fn five[SUB] = {ocv_1_t5, ocv_2_t5, ocv_3_t5, ocv_4_t5, ocv_5_t5, ocv_6_t5};
-    static const ocv_fn three_at[SUB] = {ocv_1_v3, ocv_2_v3, ocv_3_v3, ocv_4_v3, ocv_5_v3, ocv_6_v3};
-    static const ocv_fn five_at[SUB] = {ocv_1_v5, ocv_2_v5, ocv_3_v5, ocv_4_v5, ocv_5_v5, ocv_6_v5};
-    static const ocv_fn seven_at[SUB] = {ocv_1_v7, ocv_2_v7, ocv_3_v7, ocv_4_v7, ocv_5_v7, ocv_6_v7};
-    static const ocv_fn eleven_at[SUB] = {ocv_1_v11, ocv_2_v11, ocv_3_v11, ocv_4_v11, ocv_5_v11, ocv_6_v11};
-    if (a->ntaps == 7) return seven_at;
-    if (a->ntaps == 11) return eleven_at;
-    if (a->ntaps != 3 && a->ntaps != 5) return any;
-    *tap_step = a->tap_off[1] - a->tap_off[0];
-    for (int64_t t = 2; t < a->ntaps; t++)
-        if (a->tap_off[t] - a->tap_off[t - 1] != *tap_step) return a->ntaps == 3 ? three_at : five_at;
-    return a->ntaps == 3 ? three : five;
+    static const ocv_fn seven[SUB] = {ocv_1_t7, ocv_2_t7, ocv_3_t7, ocv_4_t7, ocv_5_t7, ocv_6_t7};
+    static const ocv_fn eleven[SUB] = {ocv_1_t11, ocv_2_t11, ocv_3_t11, ocv_4_t11, ocv_5_t11, ocv_6_t11};
+    const ocv_fn *by_taps = a->ntaps == 3 ? three : a->ntaps == 5 ? five : a->ntaps == 7 ? seven
+                          : a->ntaps == 11 ? eleven : any;
+    for (int64_t t = 0; by_taps != any && t + 1 < a->ntaps; t++)
+        c->tap_delta[t] = (a->tap_off[t + 1] - a->tap_off[t]) * (int64_t)sizeof(float);
+    return by_taps;
 }
 
 /* Weights per chunk of sources, in floats: 16 KiB of each half's, so that the register tiles
@@ -206,7 +194,7 @@ static void row(const cj_ocv_args *a, const float *const *src, float *out) {
     const int64_t per_chunk = chunks ? (a->nsrc + chunks - 1) / chunks : 0;
     float sums[2 * CJ_OCV_MAX_NX * HALF];
     chunk c = {.s0 = 0, .sums = sums};
-    const ocv_fn *by_width = tiles_for(a, &c.tap_step);
+    const ocv_fn *by_width = tiles_for(a, &c);
     do { /* once at least: a row without sources still gets its bias */
         c.s1 = a->nsrc - c.s0 < per_chunk ? a->nsrc : c.s0 + per_chunk;
         for (int64_t h0 = 0; h0 < a->mr; h0 += HALF)
