@@ -3,13 +3,16 @@
  * (kernels/dwconv.h): no packing, one pass over the data, which is what a memory-bound depthwise
  * layer needs. The AVX-512 kernels read the NCHW plane in place with masked taps; the AVX2 ones
  * stage bands of rows, zero-padded, in a per-slot buffer. f32 only; everything else takes the
- * general path. Tasks are planes, split into one contiguous range per slot. */
+ * general path. Tasks are planes, split into one contiguous range per slot. No software prefetch
+ * of the next plane: the planes of a slot's range follow one another in memory, which the
+ * hardware prefetcher streams; asking for each next plane's lines (as before) cost time on Zen 3,
+ * mobilenet.dw3x3 at 1 thread: forward 1.05 -> 0.92 ms, grad_input 0.95 -> 0.91, grad_weight
+ * 1.32 -> 1.14 (medians of 3 alternating runs). */
 #include "algo/direct.h"
 #include "algo/direct_common.h"
 #include "kernels/dwconv.h"
 #include "util/checked.h"
 #include "util/error.h"
-#include "util/memory.h"
 
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass) {
 #if defined(CJ_HAVE_X86_KERNELS)
@@ -44,12 +47,6 @@ static int64_t input_plane(const cj_conv_desc *d, int64_t t) {
     return (t / d->c_out * d->c_in + t % d->c_out / d->cout_g) * d->h_in * d->w_in;
 }
 
-/* The next plane is asked for while this one runs: a plane is a few KiB, too little for the
- * hardware prefetcher to ramp up on, so each plane's first reads would wait on memory. */
-static void prefetch_plane(const float *plane, int64_t elems) {
-    cj_prefetch_range(plane, (size_t)elems * sizeof(float));
-}
-
 /* Forward: plane (n, k) of the output from plane (n, k / cout_g) of the input. grad_input: plane
  * (n, c) of grad_input from plane (n, c) of grad_output with the kernel flipped. */
 static void dw_task(void *arg, size_t slot) {
@@ -73,12 +70,10 @@ static void dw_task(void *arg, size_t slot) {
         const float *w = j->w + k * taps;
         if (j->backward) {
             for (int64_t i = 0; i < taps; i++) flipped[i] = w[taps - 1 - i];
-            if (t + 1 < t1) prefetch_plane(j->src + (t + 1) * plane_out, plane_out);
             p.src = j->src + t * plane_out;
             p.dst = j->dst + t * plane_in;
             w = flipped;
         } else {
-            if (t + 1 < t1) prefetch_plane(j->src + input_plane(d, t + 1), plane_in);
             p.src = j->src + input_plane(d, t);
             p.dst = j->dst + t * plane_out;
         }
@@ -133,13 +128,9 @@ cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, con
 void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t t0, int64_t t1,
                                void *grad_w, void *stage) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    const int64_t plane_out = d->h_out * d->w_out;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t k = t % d->c_out;
-        if (t + 1 < t1) {
-            prefetch_plane((const float *)in + input_plane(d, t + 1), plane_in);
-            prefetch_plane((const float *)grad_out + (t + 1) * plane_out, plane_out);
-        }
         const cj_dw_plane p = {
             .src = (const float *)in + input_plane(d, t),
             .src_h = d->h_in, .src_w = d->w_in,
