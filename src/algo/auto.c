@@ -23,9 +23,10 @@
  * the ISA: with AVX-512 every switch but direct_strided and direct_one_column is off by default;
  * without it (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two figures are
  * given as 1 / 2 threads) the defaults are:
- *  - winograd_32_tiles: rule 2 from 32 tiles in forward and grad_input (resnet50.res5.3x3 forward
- *    WINOGRAD 30 / 15 ms, IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; its
- *    grad_weight stays on the GEMMs: 43 / 24 against 32 / 21);
+ *  - winograd_32_tiles: rule 2 from 32 tiles (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
+ *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; grad_weight, since Winograd's
+ *    own grad_weight got faster, 16.4 / 12.7 against IMPLICIT's 21.8 / 14.3, and 8 x 384 x 7^2
+ *    8.6 / 8.1 against 12.4 / 8.3);
  *  - direct_strided and direct_one_column off: rule 3 needs stride 1 and kernels more than one
  *    column wide (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
  *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
