@@ -32,7 +32,9 @@
  *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
  *    grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29, grad_input 25
  *    against FFT's 29);
- *  - fft_100_pixels: rule 4 from 100 output pixels in forward and grad_input; fft_before_direct:
+ *  - fft_100_pixels: rule 4 from 100 output pixels (grad_weight too since the calibration flipped
+ *    it on in two sessions running: 32 x 16 x 12^2 -> 16 5x5 FFT 0.93 / 0.93 ms, IMPLICIT 2.23 /
+ *    1.14; 16 x 24 x 14^2 -> 24 7x7 3.18 / 1.73 against 4.39 / 2.23, fastest of 7); fft_before_direct:
  *    before rule 3 from 28x28 outputs (5x5 with 64 channels at 28x28: on a par; Inception-v3's 5x5
  *    branch, 48 channels at 35x35: FFT 20-22 ms, DIRECT 28-29 in every pass; lenet.conv2 at 14x14
  *    is DIRECT's);

@@ -39,9 +39,8 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
 void cj_auto_switches_default(cj_auto_switches *out) {
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     for (int p = 0; p < CJ_PASSES; p++) {
-        const bool wgrad = p == CJ_PASS_BACKWARD_WEIGHTS;
         out->on[p][CJ_SW_WINOGRAD_32_TILES] = !avx512;
-        out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512 && !wgrad;
+        out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512;
         out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512;
         out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
         out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512;
