@@ -43,8 +43,13 @@
  *    resnet50.conv1 forward 40 / 23 against IM2COL's 52 / 27, grad_weight 34 / 22 against
  *    IMPLICIT's 42 / 28; alexnet.conv1 forward 26 / 19 against 28 / 20, grad_weight 32 / 17
  *    against 36 / 19);
- *  - im2col_grad_input: grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1
- *    5.5 ms, IMPLICIT 7.0; vgg16.conv1_2 77 against 134); implicit_strided_wgrad: grad_weight with
+ *  - im2col_above_1x1: grad_input of kernels larger than 1x1 by IM2COL_GEMM (resnet50.res4.3x3.n1
+ *    5.5 ms, IMPLICIT 7.0; vgg16.conv1_2 77 against 134), and their forward since the GEMM's A
+ *    panels are packed by transposes (IM2COL 1-5% ahead of IMPLICIT on every such layer of the
+ *    suite and of bench/outside_layers.tsv that reaches this rule, medians of 3 alternating runs:
+ *    resnet50.res4.3x3.n1 3.04 / 1.69 ms against 3.12 / 1.77 at 1 / 2 threads; deeplab.dil2
+ *    160 / 81 against 163 / 82 and Inception-v3's 7x1 10.1 / 5.2 against 10.5 / 5.3 in one run
+ *    each); implicit_strided_wgrad: grad_weight with
  *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
  *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
  *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
@@ -109,7 +114,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && on[CJ_SW_IM2COL_GRAD_INPUT] && pass == CJ_PASS_BACKWARD_DATA && area > 1) a = &cj_algo_im2col_gemm;
+    if (!a && on[CJ_SW_IM2COL_ABOVE_1X1] && pass != CJ_PASS_BACKWARD_WEIGHTS && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
     if (!a) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     return a ? a : &cj_algo_im2col_gemm;

@@ -41,8 +41,8 @@ static const probe probes[] = {
     {CJ_SW_DIRECT_ONE_CHANNEL, 16, 1, 48, 48, 24, 7, 7, 3, 3, 1, 1},
     {CJ_SW_IMPLICIT_STRIDED_WGRAD, 8, 96, 28, 28, 96, 3, 3, 1, 1, 2, 1}, /* strided grad_weight */
     {CJ_SW_IMPLICIT_STRIDED_WGRAD, 8, 256, 28, 28, 512, 1, 1, 0, 0, 2, 1},
-    {CJ_SW_IM2COL_GRAD_INPUT, 2, 384, 14, 14, 384, 3, 3, 2, 2, 1, 2},    /* grad_input off the other rules */
-    {CJ_SW_IM2COL_GRAD_INPUT, 2, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1},
+    {CJ_SW_IM2COL_ABOVE_1X1, 2, 384, 14, 14, 384, 3, 3, 2, 2, 1, 2},     /* off the other rules */
+    {CJ_SW_IM2COL_ABOVE_1X1, 2, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1},
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 192, 192, 32, 3, 3, 1, 1, 2, 1},     /* RGB stems at stride 2 */
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 160, 160, 16, 3, 3, 1, 1, 2, 1},
 };

@@ -17,7 +17,7 @@
 
 static const char *const switch_names[CJ_SW_COUNT] = {
     "winograd_32_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
-    "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_grad_input",
+    "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_above_1x1",
     "first_layer_wgrad",
 };
 static const char *const pass_names[CJ_PASSES] = {"fwd", "bwd_data", "bwd_weights"};
@@ -29,7 +29,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
     switch (s) {
     case CJ_SW_DIRECT_ONE_CHANNEL: return pass == CJ_PASS_FORWARD;
     case CJ_SW_IMPLICIT_STRIDED_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
-    case CJ_SW_IM2COL_GRAD_INPUT: return pass == CJ_PASS_BACKWARD_DATA;
+    case CJ_SW_IM2COL_ABOVE_1X1: return pass != CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_FIRST_LAYER_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
     default: return true;
     }
@@ -46,7 +46,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512;
         out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
-        out->on[p][CJ_SW_IM2COL_GRAD_INPUT] = !avx512;
+        out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512;
         out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
     }
 }

@@ -34,8 +34,8 @@ typedef enum cj_auto_switch {
     CJ_SW_DIRECT_ONE_COLUMN,      /* DIRECT's channel vectors for kernels one column wide too */
     CJ_SW_DIRECT_ONE_CHANNEL,     /* DIRECT's few-channel forward from 1 input channel (else 3) */
     CJ_SW_IMPLICIT_STRIDED_WGRAD, /* grad_weight with a stride by IMPLICIT_GEMM (else IM2COL_GEMM) */
-    CJ_SW_IM2COL_GRAD_INPUT,      /* grad_input of kernels larger than 1x1 by IM2COL_GEMM (else
-                                     the GEMM rules: IMPLICIT_GEMM where it suits) */
+    CJ_SW_IM2COL_ABOVE_1X1,       /* forward and grad_input of kernels larger than 1x1 by
+                                     IM2COL_GEMM (else the GEMM rules: IMPLICIT_GEMM where it suits) */
     CJ_SW_FIRST_LAYER_WGRAD,      /* grad_weight of first layers (1-3 input channels) with a stride:
                                      DIRECT from 3x3 kernels (else from 5x5: rule 5) */
     CJ_SW_COUNT
