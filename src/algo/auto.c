@@ -26,7 +26,10 @@
  *  - winograd_32_tiles: rule 2 from 32 tiles (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
  *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; grad_weight, since Winograd's
  *    own grad_weight got faster, 16.4 / 12.7 against IMPLICIT's 21.8 / 14.3, and 8 x 384 x 7^2
- *    8.6 / 8.1 against 12.4 / 8.3);
+ *    8.6 / 8.1 against 12.4 / 8.3); grad_weight from 16 tiles (resnet50.res4.3x3.n1 1.98 / 1.11
+ *    against 2.80 / 1.75; 1 x 512 x 14^2 9.5 / 5.2 against 10.5 / 6.6; 4 x 512 x 7^2 9.5 / 5.3
+ *    against 10.8 / 6.1; 1 x 64 x 16^2 0.17 / 0.10 against 0.29 / 0.15), not from 8 (2 x 256 x
+ *    7^2: 1.63 / 0.92 against 1.56 / 0.88; 4 tiles 1.45 / 0.86 against 0.82 / 0.48);
  *  - direct_strided and direct_one_column off: rule 3 needs stride 1 and kernels more than one
  *    column wide (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
  *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
@@ -90,7 +93,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int64_t fft_pixels = on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
-    const int64_t winograd_tiles = on[CJ_SW_WINOGRAD_32_TILES] ? 32 : 64;
+    const int64_t winograd_tiles = !on[CJ_SW_WINOGRAD_32_TILES] ? 64 : pass == CJ_PASS_BACKWARD_WEIGHTS ? 16 : 32;
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
     const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
     /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */
