@@ -39,7 +39,11 @@ typedef struct {
  * never fewer than 8 NR columns, or the kernel's NR-wide tiles go half empty). A large image is
  * cut into near-equal panels of NR multiples. A small one is batched with others, choosing the
  * image count whose column count best fills whole NR tiles (7x7 images: 1 image fills 49/96 of
- * its tiles, 7 images 343/384). */
+ * its tiles, 7 images 343/384), unless one image fills 90% of them already: a unit of several
+ * images is computed into a panel and copied out, which at 14x14 with NR 16 (1 image fills
+ * 196/208, 4 images all 784) cost more than the idle lanes (Zen 3, resnet50.res4.1x1's grad_input
+ * by IMPLICIT at 2 threads, a 3.2 MB panel per slot: 6.15 -> 5.48 ms; level at 1 thread and on the
+ * other GEMM layers tried, medians of 3 alternating runs). */
 static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
     pixel_tiling t = {.hw = d->h_out * d->w_out, .batch = 1, .panels = 1};
     const int64_t nr = cfg->nr;
@@ -47,8 +51,9 @@ static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg
     target = cj_max64(8 * nr, target / nr * nr);
     if (t.hw <= target) {
         const int64_t most = cj_max64(1, (target + target / 2) / t.hw);
+        const double one_image = (double)t.hw / (double)cj_round_up(t.hw, nr);
         double best = 0;
-        for (int64_t b = 1; b <= cj_min64(d->n, most); b++) {
+        for (int64_t b = 1; b <= (one_image >= 0.9 ? 1 : cj_min64(d->n, most)); b++) {
             const double fill = (double)(b * t.hw) / (double)cj_round_up(b * t.hw, nr);
             if (fill > best + 0.01) {
                 best = fill;
