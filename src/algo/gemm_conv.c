@@ -52,8 +52,9 @@ static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg
     if (t.hw <= target) {
         const int64_t most = cj_max64(1, (target + target / 2) / t.hw);
         const double one_image = (double)t.hw / (double)cj_round_up(t.hw, nr);
+        const int64_t candidates = one_image >= 0.9 ? 1 : cj_min64(d->n, most);
         double best = 0;
-        for (int64_t b = 1; b <= (one_image >= 0.9 ? 1 : cj_min64(d->n, most)); b++) {
+        for (int64_t b = 1; b <= candidates; b++) {
             const double fill = (double)(b * t.hw) / (double)cj_round_up(b * t.hw, nr);
             if (fill > best + 0.01) {
                 best = fill;

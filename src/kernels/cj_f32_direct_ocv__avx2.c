@@ -11,7 +11,7 @@
 #include "kernels/avx2_transpose.h"
 #include "kernels/direct_ocv.h"
 
-enum { SUB = 6, HALF = 16 };
+enum { SUB = 6, HALF = 16, MOST_UNROLLED = 11 /* the most taps source_taps unrolls */ };
 
 /* 8 channels (c0..c0+7) of NX pixels, one vector of channels per pixel, into out (channel m at
  * out + m * ld_out) plus the bias; channels >= mr are not written. */
@@ -33,7 +33,7 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
 typedef struct {
     int64_t s0, s1;            /* this chunk's sources */
     float *sums;               /* the row's partial sums between chunks: [half][pixel][16 channels] */
-    int64_t tap_delta[11];     /* unrolled taps: bytes from each tap's pixels to the next's */
+    const int64_t *tap_delta;  /* unrolled taps: bytes from each tap's pixels to the next's */
 } chunk;
 
 /* One (source, tap) step: the tap's 16 weights w times pixels p[0..NX-1] into the sums. */
@@ -160,7 +160,14 @@ OCV_WIDTH(6)
 
 typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *, int64_t, int64_t, float *);
 
-/* The register tiles for a's taps, unrolled for 3, 5, 7 or 11 of them, with c's steps between
+/* A call's register tiles, by width, and the steps between their unrolled taps: the same for
+ * every chunk of both rows of a paired call. */
+typedef struct {
+    const ocv_fn *by_width;
+    int64_t tap_delta[MOST_UNROLLED];
+} tiles;
+
+/* The register tiles for a's taps, unrolled for 3, 5, 7 or 11 of them, and the steps between
  * them. Unrolled (in C, before the assembly): lenet.conv2, min / median of 7 alternating runs on
  * Zen 3, forward 18.6 / 25.1 -> 17.6 / 24.4 ms, grad_input 20.0 / 25.1 -> 18.1 / 19.8 (the kernel
  * alone in L1 77 -> 86 GFLOP/s); strided layers, whose taps alternate between stride phases:
@@ -168,7 +175,7 @@ typedef void (*ocv_fn)(const cj_ocv_args *, const float *const *, const chunk *,
  * 28.5 (medians of 3 alternating runs). As assembly: the kernel alone 91 -> 97 GFLOP/s on 14-pixel
  * tiles, 76 -> 98 on 12; lenet.conv2 forward 14.6 -> 13.7 ms, grad_input 15.8 -> 14.7 (medians of
  * 5 alternating runs). */
-static const ocv_fn *tiles_for(const cj_ocv_args *a, chunk *c) {
+static void tiles_for(const cj_ocv_args *a, tiles *out) {
     static const ocv_fn any[SUB] = {ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6};
     static const ocv_fn three[SUB] = {ocv_1_t3, ocv_2_t3, ocv_3_t3, ocv_4_t3, ocv_5_t3, ocv_6_t3};
     static const ocv_fn five[SUB] = {ocv_1_t5, ocv_2_t5, ocv_3_t5, ocv_4_t5, ocv_5_t5, ocv_6_t5};
@@ -177,8 +184,8 @@ static const ocv_fn *tiles_for(const cj_ocv_args *a, chunk *c) {
     const ocv_fn *by_taps = a->ntaps == 3 ? three : a->ntaps == 5 ? five : a->ntaps == 7 ? seven
                           : a->ntaps == 11 ? eleven : any;
     for (int64_t t = 0; by_taps != any && t + 1 < a->ntaps; t++)
-        c->tap_delta[t] = (a->tap_off[t + 1] - a->tap_off[t]) * (int64_t)sizeof(float);
-    return by_taps;
+        out->tap_delta[t] = (a->tap_off[t + 1] - a->tap_off[t]) * (int64_t)sizeof(float);
+    out->by_width = by_taps;
 }
 
 /* Weights per chunk of sources, in floats: 16 KiB of each half's, so that the register tiles
@@ -188,27 +195,28 @@ enum { CHUNK_WEIGHTS = 16 * 1024 / 64 };
 
 /* One row: per chunk of sources, the tile's pixels in even register tiles of at most SUB, for
  * each half of the channels. */
-static void row(const cj_ocv_args *a, const float *const *src, float *out) {
+static void row(const cj_ocv_args *a, const tiles *tl, const float *const *src, float *out) {
     const int64_t subs = (a->nx + SUB - 1) / SUB, width = (a->nx + subs - 1) / subs;
     const int64_t chunks = (a->nsrc * a->ntaps + CHUNK_WEIGHTS - 1) / CHUNK_WEIGHTS;
     const int64_t per_chunk = chunks ? (a->nsrc + chunks - 1) / chunks : 0;
     float sums[2 * CJ_OCV_MAX_NX * HALF];
-    chunk c = {.s0 = 0, .sums = sums};
-    const ocv_fn *by_width = tiles_for(a, &c);
+    chunk c = {.s0 = 0, .sums = sums, .tap_delta = tl->tap_delta};
     do { /* once at least: a row without sources still gets its bias */
         c.s1 = a->nsrc - c.s0 < per_chunk ? a->nsrc : c.s0 + per_chunk;
         for (int64_t h0 = 0; h0 < a->mr; h0 += HALF)
             for (int64_t xs = 0; xs < a->nx; xs += width) {
                 const int64_t n = a->nx - xs < width ? a->nx - xs : width;
-                by_width[n - 1](a, src, &c, h0, xs, out);
+                tl->by_width[n - 1](a, src, &c, h0, xs, out);
             }
         c.s0 = c.s1;
     } while (c.s0 < a->nsrc);
 }
 
 void cj_f32_direct_ocv__avx2(const cj_ocv_args *a) {
-    row(a, a->src, a->out);
-    if (a->src2) row(a, a->src2, a->out + a->out2);
+    tiles tl;
+    tiles_for(a, &tl);
+    row(a, &tl, a->src, a->out);
+    if (a->src2) row(a, &tl, a->src2, a->out + a->out2);
 }
 
 /* grad_weight: sums q0..q0+NQ-1 (q = r * jt + t) of channels h0..h0+15, NQ <= SUB, loaded from
