@@ -51,9 +51,9 @@ test-asan:
 
 test-tsan:
 	cmake -S . -B build-tsan $(SAN_FLAGS) -DCONJURE_SANITIZE=thread -DCONJURE_THREADPOOL=builtin
-	cmake --build build-tsan -j$(JOBS) --target test_threads test_errors fuzz_conv2d_replay
+	cmake --build build-tsan -j$(JOBS) --target test_threads test_errors test_isa_plan fuzz_conv2d_replay
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j$(JOBS) \
-	    -R '^(test_threads|test_errors|fuzz_corpus)$$'
+	    -R '^(test_threads|test_errors|test_isa_plan\.avx2|fuzz_corpus)$$'
 
 # Memcheck on the Release build (valgrind runs the AVX2 path: it does not emulate AVX-512).
 test-valgrind: build

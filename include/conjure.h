@@ -108,6 +108,36 @@ CJ_API cj_status cj_conv2d_backward(cj_context *ctx,
 CJ_API cj_status cj_conv2d_output_shape(const cj_tensor *input, const cj_tensor *weight,
                                         const cj_conv2d_params *params, int64_t out_shape[4]);
 
+/* ---- plans: one forward convolution prepared once, run many times ------------------------------ */
+
+typedef struct cj_conv2d_plan cj_conv2d_plan; /* opaque */
+
+/* Prepares cj_conv2d for repeated calls with one weight and bias on inputs of one shape, as an
+ * inference loop makes them. At creation the algorithm is chosen once (params->algorithm; AUTO:
+ * its choice for input's shape on ctx) and the weight and bias are copied, the weights also put
+ * in the form that algorithm computes with where it has one (WINOGRAD: the transformed weights
+ * G g G^T, 4x the weights, packed for its GEMMs; IM2COL_GEMM and IMPLICIT_GEMM: the GEMM's packed
+ * weight panels; DIRECT and FFT keep the plain copy), so that a run skips that work.
+ * input gives the shape and dtype only: its data is not read and may be NULL. The plan keeps no
+ * pointer to the caller's tensors (they may change or be freed once this returns). ctx (NULL: the
+ * default context) must outlive the plan; runs use its threads and scratch. Errors as cj_conv2d's,
+ * plus CJ_ERR_OUT_OF_MEMORY when the plan's memory (cj_conv2d_plan_bytes) cannot be had. */
+CJ_API cj_status cj_conv2d_plan_create(cj_context *ctx, const cj_tensor *input, const cj_tensor *weight,
+                                       const cj_tensor *bias, const cj_conv2d_params *params,
+                                       cj_conv2d_plan **out);
+/* output = conv2d(input, the plan's weight) + the plan's bias, by the plan's algorithm: the same
+ * result as cj_conv2d with that algorithm, within its accuracy contract. input must have the
+ * plan's dtype, C_in, H_in and W_in; its batch N may differ from the creation's (any N >= 0);
+ * output is [N, C_out, H_out, W_out]. A plan is read-only once made: several threads may run it
+ * at once. */
+CJ_API cj_status cj_conv2d_plan_run(const cj_conv2d_plan *plan, const cj_tensor *input, cj_tensor *output);
+/* The algorithm the plan runs (never CJ_ALGO_AUTO); plan NULL: CJ_ALGO_AUTO. */
+CJ_API cj_algorithm cj_conv2d_plan_algorithm(const cj_conv2d_plan *plan);
+/* The bytes the plan holds (weight, bias and the prepared form); plan NULL: 0. */
+CJ_API size_t cj_conv2d_plan_bytes(const cj_conv2d_plan *plan);
+/* Frees the plan; NULL does nothing. No run may be using it. */
+CJ_API void cj_conv2d_plan_destroy(cj_conv2d_plan *plan);
+
 /* The passes, for cj_conv2d_query_algorithm. */
 typedef enum cj_conv2d_pass {
     CJ_CONV2D_FORWARD = 0,          /* cj_conv2d */

@@ -4,9 +4,9 @@
  * CJ_ERR_OUT_OF_MEMORY (with a message) or succeed with the right bits, must leave as many live
  * blocks as it found (the library's own count; LeakSanitizer checks the rest at exit), and the
  * next call without failure must give the same bits as a call that never failed. The calls: a
- * context creation, forward and backward (every gradient) on a fresh context, on a context whose
- * cached scratch is taken (the uncached path), and on the default context; every algorithm; and
- * the default context's own creation on first use.
+ * context creation, forward, backward (every gradient) and a plan's creation, run and destruction
+ * on a fresh context, on a context whose cached scratch is taken (the uncached path), and on the
+ * default context; every algorithm; and the default context's own creation on first use.
  * Skipped (77) in a build without injection. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +40,21 @@ typedef struct problem {
 
 static size_t nbytes(const cj_tensor *t) { return (size_t)tu_numel(t) * tu_dtype_size(t->dtype); }
 
-/* One unit: (create a context,) forward or backward, (destroy it). Returns the first failure. */
-static cj_status run_unit(problem *q, int ctx_kind, int backward)
+enum { CALL_FORWARD, CALL_BACKWARD, CALL_PLAN, NCALL };
+static const char *call_name[] = {"forward", "backward", "plan"};
+
+/* A plan made, run and destroyed. */
+static cj_status plan_forward(cj_context *ctx, problem *q)
+{
+    cj_conv2d_plan *plan = NULL;
+    cj_status st = cj_conv2d_plan_create(ctx, &q->in, &q->w, &q->b, &q->p, &plan);
+    if (st == CJ_OK) st = cj_conv2d_plan_run(plan, &q->in, &q->out);
+    cj_conv2d_plan_destroy(plan);
+    return st;
+}
+
+/* One unit: (create a context,) the call, (destroy it). Returns the first failure. */
+static cj_status run_unit(problem *q, int ctx_kind, int call)
 {
     cj_context *ctx = NULL;
     cj_context_options o = {0};
@@ -59,16 +72,18 @@ static cj_status run_unit(problem *q, int ctx_kind, int backward)
         }
     }
     tu_fill_byte(&q->out, 0xA5); tu_fill_byte(&q->gin, 0xA5); tu_fill_byte(&q->gw, 0xA5); tu_fill_byte(&q->gb, 0xA5);
-    cj_status st = backward ? cj_conv2d_backward(ctx, &q->in, &q->w, &q->b, &q->p, &q->gout, &q->gin, &q->gw, &q->gb)
-                            : cj_conv2d(ctx, &q->in, &q->w, &q->b, &q->p, &q->out);
+    cj_status st = call == CALL_BACKWARD
+                       ? cj_conv2d_backward(ctx, &q->in, &q->w, &q->b, &q->p, &q->gout, &q->gin, &q->gw, &q->gb)
+                   : call == CALL_PLAN ? plan_forward(ctx, q)
+                                       : cj_conv2d(ctx, &q->in, &q->w, &q->b, &q->p, &q->out);
     if (ctx_kind == CTX_BUSY) cj_scratch_release(ctx, &held);
     cj_context_destroy(ctx);
     return st;
 }
 
-static int same(const problem *q, int backward, void *const base[4])
+static int same(const problem *q, int call, void *const base[4])
 {
-    if (!backward) return !memcmp(q->out.data, base[0], nbytes(&q->out));
+    if (call != CALL_BACKWARD) return !memcmp(q->out.data, base[0], nbytes(&q->out));
     return !memcmp(q->gin.data, base[1], nbytes(&q->gin)) && !memcmp(q->gw.data, base[2], nbytes(&q->gw)) &&
            !memcmp(q->gb.data, base[3], nbytes(&q->gb));
 }
@@ -142,15 +157,15 @@ int main(void)
             tu_fill_uniform(&rng, &q.b, NULL);
             tu_fill_uniform(&rng, &q.gout, NULL);
             for (int ai = 0; ai < NALGO; ai++)
-                for (int backward = 0; backward < 2; backward++)
+                for (int call = 0; call < NCALL; call++)
                     for (int kind = 0; kind < NCTX; kind++) {
                         char d[400];
-                        tu_cfg_str(d, sizeof d, &rc, q.dt, algos[ai], backward ? "backward" : "forward");
+                        tu_cfg_str(d, sizeof d, &rc, q.dt, algos[ai], call_name[call]);
                         cj_conv2d_params p = {{rc.ph, rc.pw}, {rc.sh, rc.sw}, {rc.dh, rc.dw}, rc.groups, algos[ai]};
                         q.p = p;
                         /* The baseline (which also warms the default context's scratch), then the count. */
                         cj_alloc_injection_arm(0);
-                        cj_status st = run_unit(&q, kind, backward);
+                        cj_status st = run_unit(&q, kind, call);
                         if (st == CJ_ERR_UNSUPPORTED && algos[ai] != CJ_ALGO_AUTO && algos[ai] != CJ_ALGO_IM2COL_GEMM)
                             continue;
                         if (!tu_expect(st == CJ_OK, "%s on %s: %s: %s", d, ctx_name[kind], cj_status_string(st),
@@ -163,13 +178,13 @@ int main(void)
                         memcpy(base[2], q.gw.data, nbytes(&q.gw));
                         memcpy(base[3], q.gb.data, nbytes(&q.gb));
                         cj_alloc_injection_arm(0);
-                        run_unit(&q, kind, backward);
+                        run_unit(&q, kind, call);
                         count = cj_alloc_injection_count();
                         units++;
                         for (long n = 1; n <= count; n++) {
                             const long live = cj_alloc_live();
                             cj_alloc_injection_arm(n);
-                            st = run_unit(&q, kind, backward);
+                            st = run_unit(&q, kind, call);
                             cj_alloc_injection_arm(0);
                             failed_sites++;
                             tu_expect(cj_alloc_live() == live, "%s on %s, allocation %ld of %ld failing: %ld blocks leaked",
@@ -178,14 +193,14 @@ int main(void)
                                 oom++;
                                 tu_expect(*cj_last_error() != '\0', "%s: OUT_OF_MEMORY without a message", d);
                             } else {
-                                tu_expect(st == CJ_OK && same(&q, backward, base),
+                                tu_expect(st == CJ_OK && same(&q, call, base),
                                           "%s on %s, allocation %ld of %ld failing: %s (%s)%s", d, ctx_name[kind], n,
                                           count, cj_status_string(st), cj_last_error(),
                                           st == CJ_OK ? ", different bits" : "");
                             }
                             /* the library is still usable, and gives the same bits */
-                            st = run_unit(&q, kind, backward);
-                            tu_expect(st == CJ_OK && same(&q, backward, base),
+                            st = run_unit(&q, kind, call);
+                            tu_expect(st == CJ_OK && same(&q, call, base),
                                       "%s on %s: the call after allocation %ld failed: %s (%s)", d, ctx_name[kind], n,
                                       cj_status_string(st), cj_last_error());
                         }

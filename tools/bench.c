@@ -88,6 +88,7 @@ typedef struct conjure_call {
     bench_pass        pass;
     cj_conv2d_params  params;
     cj_status         status;
+    const cj_conv2d_plan *plan;  /* forward through this plan instead (--algo plan) */
 } conjure_call;
 
 static int run_conjure(void *arg)
@@ -96,7 +97,8 @@ static int run_conjure(void *arg)
     layer_buffers *b = c->b;
     switch (c->pass) {
     case BENCH_FWD:
-        c->status = cj_conv2d(c->ctx, &b->input, &b->weight, &b->bias, &c->params, &b->output);
+        c->status = c->plan ? cj_conv2d_plan_run(c->plan, &b->input, &b->output)
+                            : cj_conv2d(c->ctx, &b->input, &b->weight, &b->bias, &c->params, &b->output);
         break;
     case BENCH_BWD_DATA:
         c->status = cj_conv2d_backward(c->ctx, &b->input, &b->weight, &b->bias, &c->params, &b->grad_output,
@@ -128,10 +130,36 @@ static bench_outcome time_algorithm(conjure_call *c, cj_algorithm algo, double b
     return BENCH_FAILED;
 }
 
+/* --algo plan: AUTO's forward through a plan made (weights prepared) before the timing. */
+static void time_plan(conjure_call *c, double budget, bench_row *row)
+{
+    snprintf(row->algo, sizeof row->algo, "plan");
+    row->outcome = BENCH_UNSUPPORTED; /* forward only */
+    if (c->pass != BENCH_FWD)
+        return;
+    c->params.algorithm = CJ_ALGO_AUTO;
+    cj_conv2d_plan *plan;
+    c->status = cj_conv2d_plan_create(c->ctx, &c->b->input, &c->b->weight, &c->b->bias, &c->params, &plan);
+    if (c->status != CJ_OK) {
+        fprintf(stderr, "conjure bench: plan: %s: %s\n", cj_status_string(c->status), cj_last_error());
+        row->outcome = BENCH_FAILED;
+        return;
+    }
+    snprintf(row->algo, sizeof row->algo, "plan:%s", cj_algorithm_name(cj_conv2d_plan_algorithm(plan)));
+    c->plan = plan;
+    row->outcome = time_algorithm(c, CJ_ALGO_AUTO, budget, &row->ms);
+    c->plan = NULL;
+    cj_conv2d_plan_destroy(plan);
+}
+
 /* Fills the row's conjure cells for one --algo entry. */
 static void time_entry(conjure_call *c, const bench_algo *entry, double budget, bench_row *row)
 {
-    if (!entry->is_best) {
+    if (entry->kind == BENCH_ALGO_PLAN) {
+        time_plan(c, budget, row);
+        return;
+    }
+    if (entry->kind == BENCH_ALGO_ONE) {
         snprintf(row->algo, sizeof row->algo, "%s", entry->name);
         row->outcome = time_algorithm(c, entry->algorithm, budget, &row->ms);
         if (entry->algorithm == CJ_ALGO_AUTO && row->outcome == BENCH_RAN) {
@@ -227,7 +255,7 @@ static int bench_layer_run(const bench_options *o, bench_report *r, cj_context *
     conjure_call call = {ctx, &b, BENCH_FWD,
                          {{l->pad_h, l->pad_w}, {l->stride_h, l->stride_w}, {l->dil, l->dil}, l->groups,
                           CJ_ALGO_AUTO},
-                         CJ_OK};
+                         CJ_OK, NULL};
     bench_problem prob = {l, BENCH_FWD, o->dtype, threads, b.input.data, b.weight.data, b.bias.data,
                           b.grad_output.data};
     for (int pass = 0; pass < BENCH_NUM_PASSES; pass++) {

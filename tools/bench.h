@@ -10,11 +10,13 @@
 
 enum { BENCH_MAX_ALGOS = 8, BENCH_MAX_PEERS = 4 };
 
-/* An --algo entry: one algorithm, or "best" = the fastest of the GEMM family on each row. */
+/* An --algo entry: one algorithm; "best" = the fastest of the GEMM family on each row; "plan" =
+ * AUTO's forward through a cj_conv2d_plan made before the timing. */
+typedef enum bench_algo_kind { BENCH_ALGO_ONE, BENCH_ALGO_BEST, BENCH_ALGO_PLAN } bench_algo_kind;
 typedef struct bench_algo {
-    const char  *name;
-    int          is_best;
-    cj_algorithm algorithm;
+    const char     *name;
+    bench_algo_kind kind;
+    cj_algorithm    algorithm;
 } bench_algo;
 
 typedef struct bench_options {

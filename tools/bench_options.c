@@ -9,13 +9,14 @@
 #endif
 
 static const bench_algo known_algos[] = {
-    {"auto", 0, CJ_ALGO_AUTO},
-    {"im2col_gemm", 0, CJ_ALGO_IM2COL_GEMM},
-    {"implicit_gemm", 0, CJ_ALGO_IMPLICIT_GEMM},
-    {"winograd", 0, CJ_ALGO_WINOGRAD},
-    {"fft", 0, CJ_ALGO_FFT},
-    {"direct", 0, CJ_ALGO_DIRECT},
-    {"best", 1, CJ_ALGO_AUTO},
+    {"auto", BENCH_ALGO_ONE, CJ_ALGO_AUTO},
+    {"im2col_gemm", BENCH_ALGO_ONE, CJ_ALGO_IM2COL_GEMM},
+    {"implicit_gemm", BENCH_ALGO_ONE, CJ_ALGO_IMPLICIT_GEMM},
+    {"winograd", BENCH_ALGO_ONE, CJ_ALGO_WINOGRAD},
+    {"fft", BENCH_ALGO_ONE, CJ_ALGO_FFT},
+    {"direct", BENCH_ALGO_ONE, CJ_ALGO_DIRECT},
+    {"best", BENCH_ALGO_BEST, CJ_ALGO_AUTO},
+    {"plan", BENCH_ALGO_PLAN, CJ_ALGO_AUTO},
 };
 
 static void usage(FILE *to)
@@ -28,8 +29,10 @@ static void usage(FILE *to)
             "                    name N C H W K kh kw pad_h pad_w stride_h stride_w dil groups [note]\n"
             "  --filter SUBSTR   only the layers whose name contains SUBSTR\n"
             "  --threads T       threads (default: every core)\n"
-            "  --algo A[,A...]   auto, im2col_gemm, implicit_gemm, winograd, fft, direct, or best\n"
-            "                    (the fastest of im2col_gemm, implicit_gemm, direct per row); default auto\n"
+            "  --algo A[,A...]   auto, im2col_gemm, implicit_gemm, winograd, fft, direct, best\n"
+            "                    (the fastest of im2col_gemm, implicit_gemm, direct per row), or plan\n"
+            "                    (auto's forward through a cj_conv2d_plan made before the timing,\n"
+            "                    its weights prepared once); default auto\n"
             "  --dtype f32|f64   default f32\n"
             "  --pass P[,P...]   fwd, bwd_data (grad_input), bwd_weights (grad_weight + grad_bias);\n"
             "                    default all three\n"
@@ -79,7 +82,7 @@ static int add_algo(bench_options *o, const char *name)
         return 0;
     }
     fprintf(stderr, "conjure bench: unknown algorithm '%s' (auto, im2col_gemm, implicit_gemm, winograd, "
-                    "fft, direct, best)\n", name);
+                    "fft, direct, best, plan)\n", name);
     return -1;
 }
 

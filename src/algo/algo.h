@@ -35,6 +35,14 @@ typedef struct cj_algo {
     /* grad_w = sum over the batch of grad_out x in. n >= 1. */
     cj_status (*backward_weights)(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                   const void *grad_out, void *grad_w);
+    /* Plans (api/plan.c), optional: NULL when the forward pass has no form of the weights worth
+     * making once. prepared_bytes: the size of the weights in the form the forward pass computes
+     * with (it does not depend on n); prepare writes that form; forward_prepared is forward
+     * reading it instead of making it from w (w is passed too, for what reads the plain weights). */
+    size_t (*prepared_bytes)(const cj_conv_desc *d);
+    void (*prepare)(cj_context *ctx, const cj_conv_desc *d, const void *w, void *prepared);
+    cj_status (*forward_prepared)(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                                  const void *prepared, const void *bias, void *out);
 } cj_algo;
 
 /* The algorithms that exist; NULL for one not built yet. */

@@ -110,14 +110,16 @@ static cj_status acquire_scratch(cj_context *ctx, const char *pass, size_t bytes
 }
 
 /* The packing phase fills the shared block (the packed weights), then the compute phase runs the
- * thread slots. */
+ * thread slots. pack NULL: the weights come packed already (a plan's), nothing is shared. */
 static cj_status run_phases(cj_context *ctx, const char *pass, size_t bytes, size_t count, size_t slot_bytes,
                             int64_t slots, char **shared, char **slot_mem, cj_task_fn pack, cj_task_fn compute,
                             void *job) {
     cj_scratch s;
-    CJ_FORWARD(acquire_scratch(ctx, pass, bytes, count, slot_bytes, slots, &s, slot_mem));
-    *shared = s.ptr;
-    cj_parallel_for(ctx, (size_t)slots, pack, job);
+    CJ_FORWARD(acquire_scratch(ctx, pass, pack ? bytes : 0, pack ? count : 0, slot_bytes, slots, &s, slot_mem));
+    if (pack) {
+        *shared = s.ptr;
+        cj_parallel_for(ctx, (size_t)slots, pack, job);
+    }
     cj_parallel_for(ctx, (size_t)slots, compute, job);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
@@ -133,7 +135,7 @@ typedef struct {
     char *out;
     pixel_tiling px;
     int64_t K, row_chunks, rows_per_chunk, tasks, slots;
-    char *packed_w;            /* per group, packed_w_bytes each */
+    char *packed_w;            /* per group, packed_w_bytes each (a plan's: read only) */
     size_t packed_w_bytes;
     char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
     size_t col_bytes, result_bytes, slot_bytes;
@@ -225,10 +227,27 @@ static void fwd_task(void *arg, size_t slot) {
 }
 
 
-cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
-                               const void *w, const void *bias, void *out) {
+static size_t fwd_packed_w_bytes(const cj_gemm_config *cfg, const cj_conv_desc *d) {
+    return align64(cj_packed_a_bytes(cfg, d->cout_g, d->cin_g * d->kh * d->kw));
+}
+
+size_t cj_gemm_conv_forward_packed_bytes(const cj_conv_desc *d) {
+    return fwd_packed_w_bytes(cj_gemm_config_get(d->dtype), d) * (size_t)d->groups;
+}
+
+void cj_gemm_conv_forward_pack(cj_context *ctx, const cj_conv_desc *d, const void *w, void *packed_w) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
-    fwd_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .w = w, .bias = bias, .out = out};
+    fwd_job j = {.d = d, .cfg = cfg, .w = w, .K = d->cin_g * d->kh * d->kw, .packed_w = packed_w,
+                 .packed_w_bytes = fwd_packed_w_bytes(cfg, d)};
+    j.slots = cj_min64(ctx->num_threads, d->groups * cj_div_up(d->cout_g, cfg->mr));
+    cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
+}
+
+cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
+                               const void *w, const void *packed_w, const void *bias, void *out) {
+    const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
+    fwd_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .w = w, .bias = bias, .out = out,
+                 .packed_w = (char *)packed_w};
     j.K = d->cin_g * d->kh * d->kw;
     j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
     const int64_t base_tasks = j.px.units * d->groups;
@@ -237,12 +256,12 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.row_chunks = cj_div_up(d->cout_g, j.rows_per_chunk);
     j.tasks = base_tasks * j.row_chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
-    j.packed_w_bytes = align64(cj_packed_a_bytes(cfg, d->cout_g, j.K));
+    j.packed_w_bytes = fwd_packed_w_bytes(cfg, d);
     j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
     j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
     return run_phases(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w,
-                      &j.slot_mem, fwd_pack_task, fwd_task, &j);
+                      &j.slot_mem, packed_w ? NULL : fwd_pack_task, fwd_task, &j);
 }
 
 /* ---- grad_input ---------------------------------------------------------------------------------- */

@@ -9,8 +9,12 @@
 
 typedef enum cj_gemm_conv_mode { CJ_GEMM_CONV_IM2COL, CJ_GEMM_CONV_IMPLICIT } cj_gemm_conv_mode;
 
+/* packed_w: the weights as cj_gemm_conv_forward_pack wrote them (a plan's), or NULL: packed here. */
 cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
-                               const void *w, const void *bias, void *out);
+                               const void *w, const void *packed_w, const void *bias, void *out);
+/* The forward pass's packed weights (the GEMM's A panels of every group), made once for plans. */
+size_t cj_gemm_conv_forward_packed_bytes(const cj_conv_desc *d);
+void   cj_gemm_conv_forward_pack(cj_context *ctx, const cj_conv_desc *d, const void *w, void *packed_w);
 /* grad_input as GEMM + col2im (any stride). */
 cj_status cj_gemm_conv_backward_data_col2im(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                             const void *w, void *grad_in);

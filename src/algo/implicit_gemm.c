@@ -19,7 +19,12 @@ static const char *implicit_unsupported(const cj_conv_desc *d, cj_pass pass) {
 
 static cj_status implicit_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                   const void *bias, void *out) {
-    return cj_gemm_conv_forward(ctx, d, CJ_GEMM_CONV_IMPLICIT, in, w, bias, out);
+    return cj_gemm_conv_forward(ctx, d, CJ_GEMM_CONV_IMPLICIT, in, w, NULL, bias, out);
+}
+
+static cj_status implicit_forward_prepared(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                                           const void *packed_w, const void *bias, void *out) {
+    return cj_gemm_conv_forward(ctx, d, CJ_GEMM_CONV_IMPLICIT, in, w, packed_w, bias, out);
 }
 
 static cj_status implicit_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
@@ -115,14 +120,14 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 else phase_weight_f32(d, &py, &px, w, (float *)mem);
             }
             if (single) { /* the phase is the whole of grad_input, for the whole batch at once */
-                st = cj_gemm_conv_forward(ctx, &t, CJ_GEMM_CONV_IMPLICIT, grad_out, mem, NULL, grad_in);
+                st = cj_gemm_conv_forward(ctx, &t, CJ_GEMM_CONV_IMPLICIT, grad_out, mem, NULL, NULL, grad_in);
                 continue;
             }
             t.n = 1;
             for (int64_t n = 0; n < d->n && st == CJ_OK; n++) {
                 const char *dy = (const char *)grad_out + (size_t)(n * out_plane) * d->elem;
                 char *dx = (char *)grad_in + (size_t)(n * in_plane) * d->elem;
-                if (!empty) st = cj_gemm_conv_forward(ctx, &t, CJ_GEMM_CONV_IMPLICIT, dy, mem, NULL, phase);
+                if (!empty) st = cj_gemm_conv_forward(ctx, &t, CJ_GEMM_CONV_IMPLICIT, dy, mem, NULL, NULL, phase);
                 if (d->dtype == CJ_F64)
                     phase_store_f64(d, ry, rx, &py, &px, empty ? NULL : (const double *)phase, (double *)dx);
                 else
@@ -139,4 +144,7 @@ const cj_algo cj_algo_implicit_gemm = {
     .forward = implicit_forward,
     .backward_data = implicit_backward_data,
     .backward_weights = implicit_backward_weights,
+    .prepared_bytes = cj_gemm_conv_forward_packed_bytes,
+    .prepare = cj_gemm_conv_forward_pack,
+    .forward_prepared = implicit_forward_prepared,
 };

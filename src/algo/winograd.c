@@ -95,6 +95,7 @@ typedef struct {
     tiling t;
     int64_t rows_per_chunk, chunks, tasks, slots;
     char *packed_u;                   /* per (group, element): U_e packed as GEMM A */
+    const char *prepared_u;           /* a plan's packed_u (wino_prepare), or NULL: made per call */
     size_t pu_bytes;
     int local_u;                      /* one tile block: each slot transforms its rows' weights */
     int64_t local_rows;               /* rows of U a slot transforms at a time (local_u) */
@@ -200,6 +201,8 @@ static void conv_task(void *arg, size_t slot) {
  * than FFT does, and these elements' sums are a third of the interior's or less. */
 static int64_t few_terms(int64_t channels) { return cj_max64(CJ_FEW_TERMS, 3 * channels); }
 
+static size_t packed_u_bytes(const conv_job *j) { return align64(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
+
 static cj_status run_conv(cj_context *ctx, conv_job *j) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
@@ -212,10 +215,13 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
     j->chunks = cj_div_up(j->M, j->rows_per_chunk);
     j->tasks = base * j->chunks;
-    j->local_u = j->t.blocks == 1;
-    j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->local_u ? j->tasks
-                                                                 : cj_max64(j->tasks, d->groups * cj_div_up(j->M, j->cfg->mr))));
-    j->pu_bytes = j->local_u ? 0 : align64(cj_packed_a_bytes(j->cfg, j->M, j->K));
+    /* U to make here, all of it (slots enough for its panels too) or per slot (local_u), unless a
+     * plan made it once already. */
+    const int make_u = !j->prepared_u;
+    j->local_u = make_u && j->t.blocks == 1;
+    const int64_t u_tasks = make_u && !j->local_u ? d->groups * cj_div_up(j->M, j->cfg->mr) : 0;
+    j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, u_tasks)));
+    j->pu_bytes = j->local_u ? 0 : packed_u_bytes(j);
     j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
     j->lu_bytes = j->local_u ? align64(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
     j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
@@ -223,12 +229,12 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
     j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg)) +
                     j->lu_bytes * ELEMS;
-    const size_t packed_total = j->pu_bytes * (size_t)(d->groups * ELEMS);
+    const size_t packed_total = make_u ? j->pu_bytes * (size_t)(d->groups * ELEMS) : 0;
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, packed_total + j->slot_bytes * (size_t)j->slots, &s));
-    j->packed_u = s.ptr;
+    j->packed_u = make_u ? s.ptr : (char *)j->prepared_u;
     j->slot_mem = (char *)s.ptr + packed_total;
-    if (!j->local_u) cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
+    if (make_u && !j->local_u) cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
     const int64_t work_slots = j->slots;
     j->slots = cj_min64(work_slots, j->tasks);
     cj_parallel_for(ctx, (size_t)j->slots, conv_task, j);
@@ -236,15 +242,45 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     return CJ_OK;
 }
 
-static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
-                              const void *bias, void *out) {
-    conv_job j = {.d = d, .rotate = 0, .src = in, .w = w, .bias = bias, .dst = out,
-                  .src_c = d->c_in, .src_h = d->h_in, .src_w = d->w_in,
-                  .dst_c = d->c_out, .dst_h = d->h_out, .dst_w = d->w_out,
-                  .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
+static conv_job forward_job(const cj_conv_desc *d, const void *in, const void *w, const void *bias, void *out) {
+    return (conv_job){.d = d, .rotate = 0, .src = in, .w = w, .bias = bias, .dst = out,
+                      .src_c = d->c_in, .src_h = d->h_in, .src_w = d->w_in,
+                      .dst_c = d->c_out, .dst_h = d->h_out, .dst_w = d->w_out,
+                      .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
+}
+
+/* prepared_u: a plan's transformed weights (wino_prepare), or NULL. */
+static cj_status forward_with(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                              const void *prepared_u, const void *bias, void *out) {
+    conv_job j = forward_job(d, in, w, bias, out);
+    j.prepared_u = prepared_u;
     CJ_FORWARD(run_conv(ctx, &j));
     cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d->cin_g), in, w, bias, out);
     return CJ_OK;
+}
+
+static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                              const void *bias, void *out) {
+    return forward_with(ctx, d, in, w, NULL, bias, out);
+}
+
+/* Plans: the forward pass's U of every group and element, packed as run_conv reads it. It is 4x
+ * the weights (36 elements for 9 taps); made once, it spares each call the transform, and calls
+ * whose tiles fit one block (a small batch) the per-slot transform of local_u. */
+static size_t wino_prepared_bytes(const cj_conv_desc *d) {
+    conv_job j = forward_job(d, NULL, NULL, NULL, NULL);
+    j.cfg = cj_gemm_config_get(d->dtype);
+    return packed_u_bytes(&j) * (size_t)(d->groups * ELEMS);
+}
+
+static void wino_prepare(cj_context *ctx, const cj_conv_desc *d, const void *w, void *prepared) {
+    conv_job j = forward_job(d, NULL, w, NULL, NULL);
+    j.cfg = cj_gemm_config_get(d->dtype);
+    j.tf = cj_wino_transforms_get(d->dtype);
+    j.packed_u = prepared;
+    j.pu_bytes = packed_u_bytes(&j);
+    j.slots = cj_min64(ctx->num_threads, d->groups * cj_div_up(j.M, j.cfg->mr));
+    cj_parallel_for(ctx, (size_t)j.slots, weight_task, &j);
 }
 
 /* grad_in[c, y, x] = sum_k,i,j dY[k, y + pad - i, x + pad - j] w[k, c, i, j]: a stride-1 3x3
@@ -384,4 +420,7 @@ const cj_algo cj_algo_winograd = {
     .forward = wino_forward,
     .backward_data = wino_backward_data,
     .backward_weights = wino_backward_weights,
+    .prepared_bytes = wino_prepared_bytes,
+    .prepare = wino_prepare,
+    .forward_prepared = forward_with,
 };

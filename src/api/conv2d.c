@@ -5,10 +5,11 @@
 #include "algo/algo.h"
 #include "algo/auto.h"
 #include "api/context.h"
+#include "api/dispatch.h"
 #include "api/validate.h"
 #include "util/error.h"
 
-static const cj_conv2d_params k_default_params = CJ_CONV2D_PARAMS_DEFAULT;
+const cj_conv2d_params cj_default_params = CJ_CONV2D_PARAMS_DEFAULT;
 
 static const char *pass_name(cj_pass pass) {
     switch (pass) {
@@ -19,9 +20,7 @@ static const char *pass_name(cj_pass pass) {
     return "?";
 }
 
-/* The explicit algorithm for one pass, if it exists and supports it (AUTO is resolved later,
- * once the context is known: resolve()). */
-static cj_status check_explicit(const char *fn, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass) {
+cj_status cj_check_explicit(const char *fn, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass) {
     if (requested == CJ_ALGO_AUTO) return CJ_OK;
     const cj_algo *a = cj_algo_get(requested);
     CJ_FAIL_IF(!a, CJ_ERR_UNSUPPORTED, "%s: algorithm %s is not available in this build", fn,
@@ -32,10 +31,8 @@ static cj_status check_explicit(const char *fn, cj_algorithm requested, const cj
     return CJ_OK;
 }
 
-/* The algorithm that runs the pass: the explicit one, or AUTO's choice on ctx (which may time the
- * candidates on bufs when the context autotunes; bufs NULL: never). */
-static cj_status resolve(cj_context *ctx, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass,
-                         const cj_pass_buffers *bufs, const cj_algo **out) {
+cj_status cj_resolve_algorithm(cj_context *ctx, cj_algorithm requested, const cj_conv_desc *d, cj_pass pass,
+                               const cj_pass_buffers *bufs, const cj_algo **out) {
     if (requested != CJ_ALGO_AUTO) {
         *out = cj_algo_get(requested);
         return CJ_OK;
@@ -60,7 +57,7 @@ cj_status cj_conv2d(cj_context *ctx, const cj_tensor *input, const cj_tensor *we
                     const cj_conv2d_params *params, cj_tensor *output) {
     static const char fn[] = "cj_conv2d";
     cj_clear_error();
-    const cj_conv2d_params *p = params ? params : &k_default_params;
+    const cj_conv2d_params *p = params ? params : &cj_default_params;
     cj_conv_desc d;
     int has_bias;
     CJ_FORWARD(cj_validate_conv(fn, input, weight, p, &d));
@@ -69,14 +66,14 @@ cj_status cj_conv2d(cj_context *ctx, const cj_tensor *input, const cj_tensor *we
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "input", input));
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "weight", weight));
     CJ_FORWARD(cj_validate_no_overlap(fn, "output", output, "bias", has_bias ? bias : NULL));
-    CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_FORWARD));
+    CJ_FORWARD(cj_check_explicit(fn, p->algorithm, &d, CJ_PASS_FORWARD));
     cj_context *c = cj_context_resolve(ctx);
     if (!c) return CJ_ERR_OUT_OF_MEMORY;
     if (d.n == 0) return CJ_OK; /* an empty output */
     const cj_pass_buffers bufs = {.in = input->data, .w = weight->data, .bias = has_bias ? bias->data : NULL,
                                   .out = output->data};
     const cj_algo *algo;
-    CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_FORWARD, &bufs, &algo));
+    CJ_FORWARD(cj_resolve_algorithm(c, p->algorithm, &d, CJ_PASS_FORWARD, &bufs, &algo));
     return cj_algo_run(algo, c, &d, CJ_PASS_FORWARD, &bufs);
 }
 
@@ -86,7 +83,7 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
                              cj_tensor *grad_bias) {
     static const char fn[] = "cj_conv2d_backward";
     cj_clear_error();
-    const cj_conv2d_params *p = params ? params : &k_default_params;
+    const cj_conv2d_params *p = params ? params : &cj_default_params;
     cj_conv_desc d;
     int has_bias, bias_shaped;
     CJ_FORWARD(cj_validate_conv(fn, input, weight, p, &d));
@@ -111,8 +108,8 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
         for (int o2 = o + 1; o2 < 3; o2++)
             CJ_FORWARD(cj_validate_no_overlap(fn, out_names[o], outs[o], out_names[o2], outs[o2]));
     }
-    if (grad_input) CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_DATA));
-    if (grad_weight) CJ_FORWARD(check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS));
+    if (grad_input) CJ_FORWARD(cj_check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_DATA));
+    if (grad_weight) CJ_FORWARD(cj_check_explicit(fn, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS));
     cj_context *c = cj_context_resolve(ctx);
     if (!c) return CJ_ERR_OUT_OF_MEMORY;
     if (d.n == 0) { /* sums over an empty batch */
@@ -123,13 +120,13 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
     if (grad_input) {
         const cj_pass_buffers bufs = {.grad_out = grad_output->data, .w = weight->data, .out = grad_input->data};
         const cj_algo *algo;
-        CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_BACKWARD_DATA, &bufs, &algo));
+        CJ_FORWARD(cj_resolve_algorithm(c, p->algorithm, &d, CJ_PASS_BACKWARD_DATA, &bufs, &algo));
         CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_DATA, &bufs));
     }
     if (grad_weight) {
         const cj_pass_buffers bufs = {.in = input->data, .grad_out = grad_output->data, .out = grad_weight->data};
         const cj_algo *algo;
-        CJ_FORWARD(resolve(c, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs, &algo));
+        CJ_FORWARD(cj_resolve_algorithm(c, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs, &algo));
         CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs));
     }
     if (grad_bias) cj_bias_grad(c, &d, grad_output->data, grad_bias->data);
@@ -142,17 +139,17 @@ cj_status cj_conv2d_query_algorithm(cj_context *ctx, const cj_tensor *input, con
     cj_clear_error();
     CJ_FAIL_IF(!algorithm, CJ_ERR_INVALID_ARGUMENT, "%s: algorithm is NULL", fn);
     CJ_FAIL_IF((int)pass < 0 || (int)pass > 2, CJ_ERR_INVALID_ARGUMENT, "%s: unknown pass %d", fn, (int)pass);
-    const cj_conv2d_params *p = params ? params : &k_default_params;
+    const cj_conv2d_params *p = params ? params : &cj_default_params;
     const cj_pass internal = pass == CJ_CONV2D_FORWARD         ? CJ_PASS_FORWARD
                              : pass == CJ_CONV2D_BACKWARD_DATA ? CJ_PASS_BACKWARD_DATA
                                                                : CJ_PASS_BACKWARD_WEIGHTS;
     cj_conv_desc d;
     CJ_FORWARD(cj_validate_conv(fn, input, weight, p, &d));
-    CJ_FORWARD(check_explicit(fn, p->algorithm, &d, internal));
+    CJ_FORWARD(cj_check_explicit(fn, p->algorithm, &d, internal));
     cj_context *c = cj_context_resolve(ctx);
     if (!c) return CJ_ERR_OUT_OF_MEMORY;
     const cj_algo *a;
-    CJ_FORWARD(resolve(c, p->algorithm, &d, internal, NULL, &a));
+    CJ_FORWARD(cj_resolve_algorithm(c, p->algorithm, &d, internal, NULL, &a));
     *algorithm = a->id;
     return CJ_OK;
 }

@@ -2,7 +2,8 @@
  *
  * The input bytes choose a convolution (dtype, shapes bounded so that the naive reference stays
  * fast, padding, stride, dilation, groups), an algorithm (including values that do not exist), a
- * call (forward, backward with any subset of gradients, output_shape), a context (the default one,
+ * call (forward, directly or through a plan made and run on the same tensors, backward with any
+ * subset of gradients, output_shape), a context (the default one,
  * or 1 to 3 threads), the bias form (none, empty, [K], [K,1,1]), and at most one corruption that
  * SPEC says makes the call invalid: a NULL tensor, NULL data, a wrong or unknown dtype, a wrong
  * ndim, a negative, mismatched or overflowing extent, a bad parameter, or an output overlapping an
@@ -106,6 +107,19 @@ static void setup_contexts(void)
         }                                                                             \
     } while (0)
 
+/* Forward through a plan: made, run, destroyed (the plan's creation reads the input's shape only,
+ * so a corruption of its data must be caught by the run). */
+static cj_status plan_forward(cj_context *ctx, const cj_tensor *in, const cj_tensor *w, const cj_tensor *bias,
+                              const cj_conv2d_params *p, cj_tensor *out)
+{
+    cj_conv2d_plan *plan = NULL;
+    cj_status st = cj_conv2d_plan_create(ctx, in, w, bias, p, &plan);
+    if (st == CJ_OK) st = cj_conv2d_plan_run(plan, in, out);
+    else if (plan) abort(); /* a failed creation must leave no plan */
+    cj_conv2d_plan_destroy(plan);
+    return st;
+}
+
 static int64_t extent(unsigned byte, int64_t lo, int64_t span) { return lo + (int64_t)(byte % (unsigned)span); }
 
 static cj_tensor tensor4(cj_dtype dt, int64_t a, int64_t b, int64_t c, int64_t d, void *data)
@@ -150,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               : algo_byte == 7 ? (cj_algorithm)-1 : (cj_algorithm)1000;
     const int bias_form = (int)(take(&r) % 5); /* NULL, ndim 0, [0], [K], [K,1,1] */
     const unsigned grads = take(&r) % 8;       /* bit 0 grad_input, 1 grad_weight, 2 grad_bias */
+    const int via_plan = call == CALL_FORWARD && (grads & 1); /* forward: bit 0 says through a plan */
     const unsigned cbyte = take(&r);
     /* Half the inputs are valid calls; the other half carry one corruption. */
     const enum corruption bad = cbyte < 128 ? OK_CALL : (enum corruption)(1 + cbyte % (NCORRUPTIONS - 1));
@@ -172,7 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(g_desc, sizeof g_desc,
              "%s dtype=%s ctx=%d N=%lld C=%lld H=%lld W=%lld K=%lld k=%lldx%lld pad=%lldx%lld stride=%lldx%lld "
              "dil=%lldx%lld groups=%lld algo=%d bias_form=%d grads=%u corruption=%s%s%s",
-             call == CALL_FORWARD ? "forward" : call == CALL_BACKWARD ? "backward" : "output_shape",
+             call == CALL_FORWARD ? (via_plan ? "forward by a plan" : "forward")
+                                  : call == CALL_BACKWARD ? "backward" : "output_shape",
              tu_dtype_name(dt), (flags >> 1) & 3, (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W,
              (long long)c.K, (long long)c.kh, (long long)c.kw, (long long)c.ph, (long long)c.pw, (long long)c.sh,
              (long long)c.sw, (long long)c.dh, (long long)c.dw, (long long)c.groups, (int)algo, bias_form, grads,
@@ -287,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cj_status st;
     int64_t shape[4] = {-7, -7, -7, -7};
-    if (call == CALL_FORWARD) st = cj_conv2d(ctx, pin, pw, pb, pp, pout);
+    if (call == CALL_FORWARD) st = via_plan ? plan_forward(ctx, pin, pw, pb, pp, pout) : cj_conv2d(ctx, pin, pw, pb, pp, pout);
     else if (call == CALL_BACKWARD) st = cj_conv2d_backward(ctx, pin, pw, pb, pp, pgout, pgin, pgw, pgb);
     else st = cj_conv2d_output_shape(pin, pw, pp, shape);
 
