@@ -88,7 +88,7 @@ class Context:
             if self._handle is None:
                 return
             if self._running:
-                raise RuntimeError(f"conjure.Context.close: {self._running} call(s) still running on it")
+                raise RuntimeError(f"conjure.Context.close: {self._running} call(s) or plan(s) still using it")
             lib.cj_context_destroy(self._handle)
             self._handle = None
 
@@ -242,3 +242,109 @@ def conv2d_backward(grad_output, input, weight, bias=None, padding=0, stride=1, 
     _call(context, lib.cj_conv2d_backward, _mismatch(x, w, b, g), _tensor(x), _tensor(w),
           None if b is None else _tensor(b), params, _tensor(g), *(None if a is None else _tensor(a) for a in grads))
     return tuple(grads)
+
+
+class Plan:
+    """A forward convolution prepared once for repeated calls with one weight and bias, as an
+    inference loop makes them (cj_conv2d_plan). At creation the algorithm is chosen (`algorithm`;
+    "auto": its choice for input_shape) and the weight and bias are copied, the weights also put
+    in the form that algorithm computes with (Winograd's transformed weights, the GEMM's packed
+    panels); each call then skips that work and gives the result conv2d gives with that algorithm.
+
+        plan = conjure.Plan((8, 64, 56, 56), w, b, padding=1)
+        y = plan(x)              # x: [any N, 64, 56, 56] of w's dtype; or plan(x, out=y)
+
+    input_shape fixes C_in, H and W (its batch may differ at each call). `algorithm` reports the one
+    chosen, `nbytes` the memory the plan holds. The plan keeps its context (if given) from being
+    closed until the plan is closed; close() (or `with`) frees it now rather than when collected.
+    """
+
+    def __init__(self, input_shape, weight, bias=None, padding=0, stride=1, dilation=1, groups=1,
+                 algorithm="auto", context=None):
+        if context is not None and not isinstance(context, Context):
+            raise TypeError(f"conjure: context must be a conjure.Context or None, got {type(context).__name__}")
+        shape = tuple(operator.index(v) for v in input_shape)
+        if len(shape) != 4:
+            raise InvalidArgumentError(f"conjure.Plan: input_shape must have 4 extents, got {len(shape)}",
+                                       _lib.INVALID_ARGUMENT)
+        w = _array("weight", weight)
+        b = None if bias is None else _array("bias", bias)
+        x = _lib.Tensor()  # a shape only: the library reads no data at creation
+        x.dtype = _lib.F32 if w.dtype.itemsize == 4 else _lib.F64
+        x.ndim = 4
+        x.shape[:4] = shape
+        params = _params(padding, stride, dilation, groups, algorithm)
+        handle = ctypes.c_void_p()
+        ctx = context._enter() if context is not None else None
+        try:
+            status = lib.cj_conv2d_plan_create(ctx, ctypes.byref(x), _tensor(w), None if b is None else _tensor(b),
+                                               ctypes.byref(params), ctypes.byref(handle))
+            if status != _lib.OK:
+                _raise(status, _mismatch(w, b))
+        except BaseException:
+            if context is not None:
+                context._exit()
+            raise
+        self._handle, self._context, self._dtype = handle.value, context, w.dtype
+        (ph, pw), (sh, sw), (dh, dw) = (params.padding.height, params.padding.width), \
+            (params.stride.height, params.stride.width), (params.dilation.height, params.dilation.width)
+        self._channels_out = w.shape[0]
+        self._out_hw = ((shape[2] + 2 * ph - dh * (w.shape[2] - 1) - 1) // sh + 1,
+                        (shape[3] + 2 * pw - dw * (w.shape[3] - 1) - 1) // sw + 1)
+
+    def _use(self):
+        if self._handle is None:
+            raise ValueError("conjure.Plan: the plan is closed")
+        return self._handle
+
+    @property
+    def algorithm(self):
+        """The algorithm the plan runs (one of conjure.ALGORITHMS, never "auto")."""
+        return _lib.ALGORITHMS[lib.cj_conv2d_plan_algorithm(self._use())]
+
+    @property
+    def nbytes(self):
+        """The bytes the plan holds: weight, bias and the prepared form of the weights."""
+        return lib.cj_conv2d_plan_bytes(self._use())
+
+    def __call__(self, input, out=None):
+        """conv2d(input, the plan's weight) + its bias; out: as conv2d's."""
+        x = _array("input", input)
+        if x.ndim != 4:
+            raise InvalidArgumentError(f"conjure.Plan: input has {x.ndim} dimensions, must be 4", _lib.INVALID_ARGUMENT)
+        shape = (x.shape[0], self._channels_out) + self._out_hw
+        if out is None:
+            out = np.empty(shape, dtype=x.dtype)
+        elif not isinstance(out, np.ndarray):
+            raise TypeError(f"conjure.Plan: out must be a numpy array, got {type(out).__name__}")
+        elif not (out.flags.c_contiguous and out.flags.writeable and out.dtype.isnative):
+            raise InvalidArgumentError("conjure.Plan: out must be a C-contiguous, writeable array of native byte order",
+                                       _lib.INVALID_ARGUMENT)
+        status = lib.cj_conv2d_plan_run(self._use(), _tensor(x), _tensor(out))  # the GIL is released
+        if status != _lib.OK:
+            _raise(status, x.dtype != self._dtype or out.dtype != self._dtype)
+        return out
+
+    def close(self):
+        if getattr(self, "_handle", None) is None:
+            return
+        lib.cj_conv2d_plan_destroy(self._handle)
+        self._handle = None
+        if self._context is not None:
+            self._context._exit()
+            self._context = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if lib is not None:  # None at interpreter exit
+            self.close()
+
+    def __repr__(self):
+        if self._handle is None:
+            return "conjure.Plan(closed)"
+        return f"conjure.Plan(algorithm={self.algorithm!r}, nbytes={self.nbytes})"

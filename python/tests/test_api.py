@@ -182,3 +182,41 @@ def test_the_gil_is_released_during_the_c_call():
         sys.setswitchinterval(interval)
         ctx.close()
     assert any(during), f"the main thread never ran while conv2d was running: {during}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plan_matches_conv2d_at_any_batch_and_keeps_its_own_weights(dtype):
+    x, w, b = data(dtype, (3, 16, 12, 12), (16, 16, 3, 3))
+    with conjure.Context(2) as ctx:
+        with conjure.Plan(x.shape, w, b, padding=1, context=ctx) as plan:
+            assert plan.algorithm in conjure.ALGORITHMS and plan.algorithm != "auto"
+            assert plan.nbytes >= w.nbytes + b.nbytes
+            expected = conjure.conv2d(x, w, b, padding=1, algorithm=plan.algorithm, context=ctx)
+            w[...] = 0  # the plan copied the weights at creation
+            b[...] = 0
+            np.testing.assert_array_equal(plan(x), expected)
+            np.testing.assert_array_equal(plan(x[:1]), expected[:1])  # another batch size
+            out = np.empty_like(expected)
+            assert plan(x, out=out) is out
+            np.testing.assert_array_equal(out, expected)
+            with pytest.raises(RuntimeError, match="still using it"):
+                ctx.close()  # the plan holds its context open
+        ctx.close()
+    with pytest.raises(ValueError, match="closed"):
+        plan(x)
+
+
+def test_plan_errors_carry_the_library_message():
+    x, w, b = data(np.float32, (2, 4, 9, 10), (6, 4, 3, 3))
+    with pytest.raises(conjure.InvalidArgumentError, match="5"):
+        conjure.Plan((2, 5, 9, 10), w)  # channels that do not match the weight
+    with pytest.raises(conjure.UnsupportedError):
+        conjure.Plan(x.shape, np.ones((6, 4, 5, 5), np.float32), algorithm="winograd")
+    plan = conjure.Plan(x.shape, w, b)
+    with pytest.raises(conjure.InvalidArgumentError, match="plan was made for"):
+        plan(np.ones((2, 4, 9, 11), np.float32))
+    with pytest.raises(conjure.DtypeError):
+        plan(x.astype(np.float64))
+    assert "algorithm=" in repr(plan)
+    plan.close()
+    assert repr(plan) == "conjure.Plan(closed)"
