@@ -46,7 +46,17 @@ def _raise(status, dtype_mismatch):
     raise InvalidArgumentError(message, status)
 
 
-class Context:
+class _Closeable:
+    """`with` closes the object (its close() frees the C resource now rather than when collected)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Context(_Closeable):
     """A conjure context: a thread pool of `threads` threads (0: every online core) and reusable
     scratch memory. Pass it as `context=` to conv2d / conv2d_backward; calls on one context from
     several Python threads at once are safe. Close it (or use `with`) to free it now rather than
@@ -91,12 +101,6 @@ class Context:
                 raise RuntimeError(f"conjure.Context.close: {self._running} call(s) or plan(s) still using it")
             lib.cj_context_destroy(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __del__(self):
         # No call can be running: each holds a reference to its context.
@@ -182,6 +186,20 @@ def _call(context, fn, dtype_mismatch, *args):
         _raise(status, dtype_mismatch)
 
 
+def _output(fn, out, shape, dtype):
+    """A new output array, or the caller's out= checked for what the library cannot see."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: out must be a numpy array, got {type(out).__name__}")
+    if not (out.flags.c_contiguous and out.flags.writeable and out.dtype.isnative):
+        raise InvalidArgumentError(f"{fn}: out must be a C-contiguous, writeable array of native byte order",
+                                   _lib.INVALID_ARGUMENT)
+    if out.dtype != dtype:
+        raise DtypeError(f"{fn}: out is {out.dtype} but input is {dtype}", _lib.INVALID_ARGUMENT)
+    return out
+
+
 def output_shape(input, weight, padding=0, stride=1, dilation=1, groups=1):
     """The output shape (N, C_out, H_out, W_out) of conv2d for these arguments."""
     x, w = _array("input", input), _array("weight", weight)
@@ -205,16 +223,7 @@ def conv2d(input, weight, bias=None, padding=0, stride=1, dilation=1, groups=1, 
     x, w = _array("input", input), _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
     params = ctypes.byref(_params(padding, stride, dilation, groups, algorithm))
-    shape = output_shape(x, w, padding, stride, dilation, groups)
-    if out is None:
-        out = np.empty(shape, dtype=x.dtype)
-    elif not isinstance(out, np.ndarray):
-        raise TypeError(f"conjure.conv2d: out must be a numpy array, got {type(out).__name__}")
-    elif not (out.flags.c_contiguous and out.flags.writeable and out.dtype.isnative):
-        raise InvalidArgumentError("conjure.conv2d: out must be a C-contiguous, writeable array of native byte order",
-                                   _lib.INVALID_ARGUMENT)
-    elif out.dtype != x.dtype:
-        raise DtypeError(f"conjure.conv2d: out is {out.dtype} but input is {x.dtype}", _lib.INVALID_ARGUMENT)
+    out = _output("conjure.conv2d", out, output_shape(x, w, padding, stride, dilation, groups), x.dtype)
     _call(context, lib.cj_conv2d, _mismatch(x, w, b), _tensor(x), _tensor(w),
           None if b is None else _tensor(b), params, _tensor(out))
     return out
@@ -244,7 +253,7 @@ def conv2d_backward(grad_output, input, weight, bias=None, padding=0, stride=1, 
     return tuple(grads)
 
 
-class Plan:
+class Plan(_Closeable):
     """A forward convolution prepared once for repeated calls with one weight and bias, as an
     inference loop makes them (cj_conv2d_plan). At creation the algorithm is chosen (`algorithm`;
     "auto": its choice for input_shape) and the weight and bias are copied, the weights also put
@@ -312,17 +321,10 @@ class Plan:
         x = _array("input", input)
         if x.ndim != 4:
             raise InvalidArgumentError(f"conjure.Plan: input has {x.ndim} dimensions, must be 4", _lib.INVALID_ARGUMENT)
-        shape = (x.shape[0], self._channels_out) + self._out_hw
-        if out is None:
-            out = np.empty(shape, dtype=x.dtype)
-        elif not isinstance(out, np.ndarray):
-            raise TypeError(f"conjure.Plan: out must be a numpy array, got {type(out).__name__}")
-        elif not (out.flags.c_contiguous and out.flags.writeable and out.dtype.isnative):
-            raise InvalidArgumentError("conjure.Plan: out must be a C-contiguous, writeable array of native byte order",
-                                       _lib.INVALID_ARGUMENT)
+        out = _output("conjure.Plan", out, (x.shape[0], self._channels_out) + self._out_hw, x.dtype)
         status = lib.cj_conv2d_plan_run(self._use(), _tensor(x), _tensor(out))  # the GIL is released
         if status != _lib.OK:
-            _raise(status, x.dtype != self._dtype or out.dtype != self._dtype)
+            _raise(status, x.dtype != self._dtype)
         return out
 
     def close(self):
@@ -333,12 +335,6 @@ class Plan:
         if self._context is not None:
             self._context._exit()
             self._context = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __del__(self):
         if lib is not None:  # None at interpreter exit
