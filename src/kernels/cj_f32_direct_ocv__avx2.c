@@ -6,6 +6,7 @@
  * pixel-major, through 8 x 8 transposes in registers. A paired forward call (src2) runs its two
  * rows one after the other. */
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "kernels/avx2_lanes.h"
 #include "kernels/avx2_transpose.h"
@@ -56,61 +57,69 @@ static inline __attribute__((always_inline)) void tap(const float *w, const floa
  * edges). All twelve accumulators are operands whatever NX (those past NX are unused, held at
  * zero) in ymm0-11, the two weight vectors go in ymm12-13, broadcasts in ymm14-15. Reads only the
  * weights, pixels and deltas, which nothing writes while the kernel runs.
- * EDGE (a tile at a row's end, taps one pixel apart): the products that read the staged row's
- * zero padding are left out, bit 0 those of the first NT / 2 positions the tile reads (pixel x at
- * tap t reads position x + t), bit 1 those of the last NT / 2, as the assembler's .if decides: a
- * 14-pixel row of 5 taps does 64 of its 70 products per source (lenet.conv2). */
-#define AS_PIX(t, i, off, b, first, end)                                                           \
+ * FORM 0: any steps between the taps, added to p from delta[]. FORM 1 + EDGE: taps one pixel
+ * apart, whose pixels are displacements from p (pixel x at tap t reads position x + t): no step
+ * per tap (lenet.conv2 on Zen 3, grad_input 13.54 -> 13.30 ms, forward 14.63 -> 14.21, medians
+ * of 15 and 9 alternating runs), and an edge tile (EDGE bits) leaves out the products that read the
+ * staged row's zero padding, bit 0 those of the first NT / 2 positions the tile reads, bit 1 those
+ * of the last NT / 2, as the assembler's .if decides: a 14-pixel row of 5 taps does 64 of its 70
+ * products per source (lenet.conv2). */
+#define AS_PIX(t, i, off, b, first, end, adj)                                                      \
     ".if " #i "+" #t " >= " first "\n\t.if " #i "+" #t " < " end "\n\t"                            \
-    "vbroadcastss " #off "(%[p]), %%" #b "\n\t"                                                    \
+    "vbroadcastss " #off "+" #t "*4*" adj "(%[p]), %%" #b "\n\t"                                   \
     "vfmadd231ps %%ymm12, %%" #b ", %[lo" #i "]\n\t"                                               \
     "vfmadd231ps %%ymm13, %%" #b ", %[hi" #i "]\n\t"                                               \
     ".endif\n\t.endif\n\t"
-#define AS_PIXELS1(t, f, e) AS_PIX(t, 0, 0, ymm14, f, e)
-#define AS_PIXELS2(t, f, e) AS_PIXELS1(t, f, e) AS_PIX(t, 1, 4, ymm15, f, e)
-#define AS_PIXELS3(t, f, e) AS_PIXELS2(t, f, e) AS_PIX(t, 2, 8, ymm14, f, e)
-#define AS_PIXELS4(t, f, e) AS_PIXELS3(t, f, e) AS_PIX(t, 3, 12, ymm15, f, e)
-#define AS_PIXELS5(t, f, e) AS_PIXELS4(t, f, e) AS_PIX(t, 4, 16, ymm14, f, e)
-#define AS_PIXELS6(t, f, e) AS_PIXELS5(t, f, e) AS_PIX(t, 5, 20, ymm15, f, e)
-/* tap t: its weights at t * 128 bytes, then the step to tap t + 1's pixels */
-#define AS_TAP(nx, t, f, e)                                                                        \
+#define AS_PIXELS1(t, f, e, a) AS_PIX(t, 0, 0, ymm14, f, e, a)
+#define AS_PIXELS2(t, f, e, a) AS_PIXELS1(t, f, e, a) AS_PIX(t, 1, 4, ymm15, f, e, a)
+#define AS_PIXELS3(t, f, e, a) AS_PIXELS2(t, f, e, a) AS_PIX(t, 2, 8, ymm14, f, e, a)
+#define AS_PIXELS4(t, f, e, a) AS_PIXELS3(t, f, e, a) AS_PIX(t, 3, 12, ymm15, f, e, a)
+#define AS_PIXELS5(t, f, e, a) AS_PIXELS4(t, f, e, a) AS_PIX(t, 4, 16, ymm14, f, e, a)
+#define AS_PIXELS6(t, f, e, a) AS_PIXELS5(t, f, e, a) AS_PIX(t, 5, 20, ymm15, f, e, a)
+/* tap t: its weights at t * 128 bytes, then (FORM 0) the step to tap t + 1's pixels */
+#define AS_TAP(nx, t, f, e, a)                                                                     \
     "vmovups " #t "*128(%[w]), %%ymm12\n\t"                                                        \
-    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx(t, f, e) "add " #t "*8(%[d]), %[p]\n\t"
-#define AS_LAST(nx, t, f, e)                                                                       \
+    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx(t, f, e, a)                           \
+    ".if " a " == 0\n\tadd " #t "*8(%[d]), %[p]\n\t.endif\n\t"
+#define AS_LAST(nx, t, f, e, a)                                                                    \
     "vmovups " #t "*128(%[w]), %%ymm12\n\t"                                                        \
-    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx(t, f, e)
-#define AS_TAPS3(nx, f, e) AS_TAP(nx, 0, f, e) AS_TAP(nx, 1, f, e) AS_LAST(nx, 2, f, e)
-#define AS_TAPS5(nx, f, e) AS_TAP(nx, 0, f, e) AS_TAP(nx, 1, f, e) AS_TAP(nx, 2, f, e) AS_TAP(nx, 3, f, e) \
-    AS_LAST(nx, 4, f, e)
-#define AS_TAPS7(nx, f, e) AS_TAP(nx, 0, f, e) AS_TAP(nx, 1, f, e) AS_TAP(nx, 2, f, e) AS_TAP(nx, 3, f, e) \
-    AS_TAP(nx, 4, f, e) AS_TAP(nx, 5, f, e) AS_LAST(nx, 6, f, e)
-#define AS_TAPS11(nx, f, e)                                                                        \
-    AS_TAP(nx, 0, f, e) AS_TAP(nx, 1, f, e) AS_TAP(nx, 2, f, e) AS_TAP(nx, 3, f, e) AS_TAP(nx, 4, f, e) \
-    AS_TAP(nx, 5, f, e) AS_TAP(nx, 6, f, e) AS_TAP(nx, 7, f, e) AS_TAP(nx, 8, f, e) AS_TAP(nx, 9, f, e) \
-    AS_LAST(nx, 10, f, e)
+    "vmovups " #t "*128+32(%[w]), %%ymm13\n\t" AS_PIXELS##nx(t, f, e, a)
+#define AS_TAPS3(nx, f, e, a) AS_TAP(nx, 0, f, e, a) AS_TAP(nx, 1, f, e, a) AS_LAST(nx, 2, f, e, a)
+#define AS_TAPS5(nx, f, e, a)                                                                      \
+    AS_TAP(nx, 0, f, e, a) AS_TAP(nx, 1, f, e, a) AS_TAP(nx, 2, f, e, a) AS_TAP(nx, 3, f, e, a)    \
+    AS_LAST(nx, 4, f, e, a)
+#define AS_TAPS7(nx, f, e, a)                                                                      \
+    AS_TAP(nx, 0, f, e, a) AS_TAP(nx, 1, f, e, a) AS_TAP(nx, 2, f, e, a) AS_TAP(nx, 3, f, e, a)    \
+    AS_TAP(nx, 4, f, e, a) AS_TAP(nx, 5, f, e, a) AS_LAST(nx, 6, f, e, a)
+#define AS_TAPS11(nx, f, e, a)                                                                     \
+    AS_TAP(nx, 0, f, e, a) AS_TAP(nx, 1, f, e, a) AS_TAP(nx, 2, f, e, a) AS_TAP(nx, 3, f, e, a)    \
+    AS_TAP(nx, 4, f, e, a) AS_TAP(nx, 5, f, e, a) AS_TAP(nx, 6, f, e, a) AS_TAP(nx, 7, f, e, a)    \
+    AS_TAP(nx, 8, f, e, a) AS_TAP(nx, 9, f, e, a) AS_LAST(nx, 10, f, e, a)
 /* the first position kept and the end of those kept, as assembler expressions ('/' starts a
  * comment in x86 gas: halves are shifts) */
 #define AS_FIRST(nt, edge) "((" #edge "&1)*(" #nt ">>1))"
 #define AS_END(nt, nx, edge) "(" #nx "+" #nt "-1-(" #edge ">>1)*(" #nt ">>1))"
-#define AS_RUN(nt, nx, edge)                                                                       \
-    __asm__(AS_TAPS##nt(nx, AS_FIRST(nt, edge), AS_END(nt, nx, edge))                              \
+#define AS_RUN(nt, nx, adj, edge)                                                                  \
+    __asm__(AS_TAPS##nt(nx, AS_FIRST(nt, edge), AS_END(nt, nx, edge), #adj)                        \
             : [lo0] "+x"(lo[0]), [lo1] "+x"(lo[1]), [lo2] "+x"(lo[2]), [lo3] "+x"(lo[3]), [lo4] "+x"(lo[4]), \
               [lo5] "+x"(lo[5]), [hi0] "+x"(hi[0]), [hi1] "+x"(hi[1]), [hi2] "+x"(hi[2]), [hi3] "+x"(hi[3]), \
               [hi4] "+x"(hi[4]), [hi5] "+x"(hi[5]), [p] "+r"(p)                                    \
             : [w] "r"(w), [d] "r"(delta)                                                           \
             : "xmm12", "xmm13", "xmm14", "xmm15")
-#define AS_EDGES(nt, nx)                                                                           \
-    case (nt * 8 + nx) * 4 + 0: AS_RUN(nt, nx, 0); break;                                          \
-    case (nt * 8 + nx) * 4 + 1: AS_RUN(nt, nx, 1); break;                                          \
-    case (nt * 8 + nx) * 4 + 2: AS_RUN(nt, nx, 2); break;                                          \
-    case (nt * 8 + nx) * 4 + 3: AS_RUN(nt, nx, 3); break;
+enum { FORMS = 5 };
+#define AS_FORMS(nt, nx)                                                                           \
+    case (nt * 8 + nx) * FORMS + 0: AS_RUN(nt, nx, 0, 0); break;                                   \
+    case (nt * 8 + nx) * FORMS + 1: AS_RUN(nt, nx, 1, 0); break;                                   \
+    case (nt * 8 + nx) * FORMS + 2: AS_RUN(nt, nx, 1, 1); break;                                   \
+    case (nt * 8 + nx) * FORMS + 3: AS_RUN(nt, nx, 1, 2); break;                                   \
+    case (nt * 8 + nx) * FORMS + 4: AS_RUN(nt, nx, 1, 3); break;
 #define AS_WIDTHS(nt)                                                                              \
-    AS_EDGES(nt, 1) AS_EDGES(nt, 2) AS_EDGES(nt, 3) AS_EDGES(nt, 4) AS_EDGES(nt, 5) AS_EDGES(nt, 6)
+    AS_FORMS(nt, 1) AS_FORMS(nt, 2) AS_FORMS(nt, 3) AS_FORMS(nt, 4) AS_FORMS(nt, 5) AS_FORMS(nt, 6)
 
 static inline __attribute__((always_inline)) void source_taps(const float *w, const float *p, const int64_t *delta,
                                                               __m256 *lo, __m256 *hi, const int NX, const int NT,
-                                                              const int EDGE) {
-    switch ((NT * 8 + NX) * 4 + EDGE) {
+                                                              const int FORM) {
+    switch ((NT * 8 + NX) * FORMS + FORM) {
         AS_WIDTHS(3)
         AS_WIDTHS(5)
         AS_WIDTHS(7)
@@ -121,10 +130,10 @@ static inline __attribute__((always_inline)) void source_taps(const float *w, co
 
 /* Channels h0..h0+15 of pixels xs..xs+NX-1 (relative to the tile's x0) of one row, over the
  * chunk's sources: started from the sums of the chunks before it, stored to out after the last.
- * The taps: NT (3, 5, 7 or 11) of them as source_taps' assembly, EDGE its padding skipped; 0: a->ntaps looped. */
+ * The taps: NT (3, 5, 7 or 11) of them as source_taps' assembly of that FORM; 0: a->ntaps looped. */
 static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, const float *const *src, const chunk *c,
                                                        int64_t h0, int64_t xs, float *out, const int NX,
-                                                       const int NT, const int EDGE) {
+                                                       const int NT, const int FORM) {
     __m256 lo[SUB], hi[SUB];
     float *sums = c->sums + (h0 / HALF * CJ_OCV_MAX_NX + xs) * HALF;
 #pragma GCC unroll 6
@@ -136,7 +145,7 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     }
     for (int64_t s = c->s0; s < c->s1 && NT; s++)
         source_taps(a->w + a->woff[s] + h0, src[s] + a->x0 + xs + a->tap_off[0], c->tap_delta, lo, hi, NX, NT,
-                    EDGE);
+                    FORM);
     for (int64_t s = c->s0; s < c->s1 && !NT; s++) {
         const float *row = src[s] + a->x0 + xs;
         const float *w = a->w + a->woff[s] + h0;
@@ -154,19 +163,19 @@ static inline __attribute__((always_inline)) void body(const cj_ocv_args *a, con
     store_channels(a, hi, h0 + 8, out + xs, NX);
 }
 
-/* Register tiles of n pixels: any taps looped (NT 0), or 3, 5, 7 or 11 taps unrolled, each with
- * its EDGES variants (source_taps). */
-enum { EDGES = 4 };
-#define OCV_TILE(n, suffix, nt, edge)                                                              \
+/* Register tiles of n pixels: any taps looped (NT 0), or 3, 5, 7 or 11 taps unrolled in each
+ * FORM of source_taps. */
+#define OCV_TILE(n, suffix, nt, form)                                                              \
     static void ocv_##n##suffix(const cj_ocv_args *a, const float *const *src, const chunk *c, int64_t h0, \
                                 int64_t xs, float *out) {                                          \
-        body(a, src, c, h0, xs, out, n, nt, edge);                                                 \
+        body(a, src, c, h0, xs, out, n, nt, form);                                                 \
     }
 #define OCV_TAPS(n, nt)                                                                            \
-    OCV_TILE(n, _t##nt##_e0, nt, 0)                                                                \
-    OCV_TILE(n, _t##nt##_e1, nt, 1)                                                                \
-    OCV_TILE(n, _t##nt##_e2, nt, 2)                                                                \
-    OCV_TILE(n, _t##nt##_e3, nt, 3)
+    OCV_TILE(n, _t##nt##_f0, nt, 0)                                                                \
+    OCV_TILE(n, _t##nt##_f1, nt, 1)                                                                \
+    OCV_TILE(n, _t##nt##_f2, nt, 2)                                                                \
+    OCV_TILE(n, _t##nt##_f3, nt, 3)                                                                \
+    OCV_TILE(n, _t##nt##_f4, nt, 4)
 #define OCV_WIDTH(n)                                                                               \
     OCV_TILE(n, , 0, 0)                                                                            \
     OCV_TAPS(n, 3)                                                                                 \
@@ -210,38 +219,43 @@ typedef struct {
  * edge tiles (and direct_common.c's staging and source lists trimmed): lenet.conv2 at 1 thread,
  * forward 14.8 -> 13.6 ms, grad_input 15.8 -> 13.3 (medians of 5 alternating runs). */
 static void tiles_for(const cj_ocv_args *a, tiles *out) {
-#define OCV_BY_WIDTH(nt, e) {ocv_1_t##nt##_e##e, ocv_2_t##nt##_e##e, ocv_3_t##nt##_e##e, \
-                             ocv_4_t##nt##_e##e, ocv_5_t##nt##_e##e, ocv_6_t##nt##_e##e}
-#define OCV_BY_EDGE(nt) {OCV_BY_WIDTH(nt, 0), OCV_BY_WIDTH(nt, 1), OCV_BY_WIDTH(nt, 2), OCV_BY_WIDTH(nt, 3)}
+#define OCV_BY_WIDTH(nt, f) {ocv_1_t##nt##_f##f, ocv_2_t##nt##_f##f, ocv_3_t##nt##_f##f, \
+                             ocv_4_t##nt##_f##f, ocv_5_t##nt##_f##f, ocv_6_t##nt##_f##f}
+#define OCV_BY_FORM(nt) {OCV_BY_WIDTH(nt, 0), OCV_BY_WIDTH(nt, 1), OCV_BY_WIDTH(nt, 2), OCV_BY_WIDTH(nt, 3), \
+                         OCV_BY_WIDTH(nt, 4)}
     static const ocv_fn any[1][SUB] = {{ocv_1, ocv_2, ocv_3, ocv_4, ocv_5, ocv_6}};
-    static const ocv_fn three[EDGES][SUB] = OCV_BY_EDGE(3), five[EDGES][SUB] = OCV_BY_EDGE(5);
-    static const ocv_fn seven[EDGES][SUB] = OCV_BY_EDGE(7), eleven[EDGES][SUB] = OCV_BY_EDGE(11);
-#undef OCV_BY_EDGE
+    static const ocv_fn three[FORMS][SUB] = OCV_BY_FORM(3), five[FORMS][SUB] = OCV_BY_FORM(5);
+    static const ocv_fn seven[FORMS][SUB] = OCV_BY_FORM(7), eleven[FORMS][SUB] = OCV_BY_FORM(11);
+#undef OCV_BY_FORM
 #undef OCV_BY_WIDTH
-    const ocv_fn(*by_edge)[SUB] = a->ntaps == 3 ? three : a->ntaps == 5 ? five : a->ntaps == 7 ? seven
+    const ocv_fn(*by_form)[SUB] = a->ntaps == 3 ? three : a->ntaps == 5 ? five : a->ntaps == 7 ? seven
                                 : a->ntaps == 11 ? eleven : any;
-    int64_t skip = by_edge != any ? a->ntaps / 2 : 0; /* positions an edge tile leaves out */
-    for (int64_t t = 0; by_edge != any && t + 1 < a->ntaps; t++) {
+    bool adjacent = by_form != any; /* taps one pixel apart */
+    for (int64_t t = 0; by_form != any && t + 1 < a->ntaps; t++) {
         out->tap_delta[t] = (a->tap_off[t + 1] - a->tap_off[t]) * (int64_t)sizeof(float);
-        if (out->tap_delta[t] != (int64_t)sizeof(float)) skip = 0;
+        if (out->tap_delta[t] != (int64_t)sizeof(float)) adjacent = false;
     }
+    const int64_t skip = a->ntaps / 2; /* positions an edge tile leaves out */
     out->subs = (a->nx + SUB - 1) / SUB;
     const int64_t narrow = a->nx / out->subs, wide = a->nx % out->subs;
     for (int64_t i = 0, xs = 0; i < out->subs; i++) {
         /* the first (wide + 1) / 2 tiles and the last wide / 2 are a pixel wider */
         const int64_t n = narrow + (i < (wide + 1) / 2 || i >= out->subs - wide / 2);
         const int64_t first = a->x0 + xs + a->tap_off[0], end = first + n + a->ntaps - 1; /* positions read */
-        const int edge = skip ? (first + skip <= a->data0) | (end - skip >= a->data1) << 1 : 0;
-        out->fn[i] = by_edge[edge][n - 1];
+        const int edge = (first + skip <= a->data0) | (end - skip >= a->data1) << 1;
+        out->fn[i] = by_form[adjacent ? 1 + edge : 0][n - 1];
         out->xs[i] = xs;
         xs += n;
     }
 }
 
-/* Weights per chunk of sources, in floats: 16 KiB of each half's, so that the register tiles
+/* Source taps per chunk of sources: 8 KiB of each half's weights, so that the register tiles
  * after the first find them in L1 (a whole block, up to half of L2, came from L2 for each of a
- * row's 4-6 register tiles). */
-enum { CHUNK_WEIGHTS = 16 * 1024 / 64 };
+ * row's 4-6 register tiles). 16 KiB of each half's, 32 KiB of both halves' lines with the staged
+ * rows on top, left lenet.conv2 on Zen 3 (32 KiB of L1) slower: grad_input 13.93 against 13.24
+ * ms, forward 13.99 against 13.52 (medians of 9 alternating runs; 10 and 6 KiB: grad_input 13.39
+ * and 13.60). */
+enum { CHUNK_WEIGHTS = 8 * 1024 / 64 };
 
 /* One row: per chunk of sources, the register tiles for each half of the channels. */
 static void row(const cj_ocv_args *a, const tiles *tl, const float *const *src, float *out) {
