@@ -2,7 +2,7 @@
  * channel-vector path on AVX-512 and AVX2 (src/algo/direct_ocv.c; the portable path runs the same
  * shapes through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
  * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
- * groups, rows of up to 7 pixels (two per kernel call), 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
+ * groups, rows of up to 7 pixels (two per kernel call), edge tiles skipping the padding, 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
  * path needs 32+ output channels per group) against the float64 reference, and a NaN weight in grad_input, which must reach only
  * the elements that depend on it (the path is exact only for finite weights and steps aside). */
 #include <math.h>
@@ -32,6 +32,12 @@ static const ref_conv cases[] = {
     {2, 3, 47, 47, 40, 11, 11, 0, 0, 4, 4, 1, 1, 1, 0, 0}, /* AVX2: 11 taps unrolled at stride-4 phase offsets */
     {1, 8, 9, 26, 32, 2, 7, 1, 3, 1, 1, 1, 1, 1, 0, 0},    /* AVX2: 7 evenly spaced taps, unrolled likewise */
     {1, 4, 21, 23, 32, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0, 0},   /* AVX2: 5 taps at stride-2 phase offsets */
+    /* AVX2 edge tiles, which leave out the products reading a row's padding (taps one pixel apart) */
+    {1, 32, 4, 13, 32, 1, 11, 0, 5, 1, 1, 1, 1, 1, 0, 0},  /* 11 taps, 5 positions skipped at each end */
+    {2, 32, 6, 5, 32, 3, 5, 1, 2, 1, 1, 1, 1, 1, 0, 0},    /* one tile holding both ends (5-pixel rows, paired) */
+    {1, 32, 5, 6, 32, 1, 7, 0, 3, 1, 1, 1, 1, 1, 0, 0},    /* likewise at 7 taps */
+    {1, 32, 8, 16, 32, 3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* padding 1 < 5 / 2: forward skips nothing, grad_input (3) some */
+    {1, 32, 9, 20, 32, 1, 5, 0, 2, 1, 1, 1, 2, 1, 0, 0},   /* dilation 2: taps two pixels apart, nothing skipped */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

@@ -31,7 +31,7 @@ bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
      * of L2 stream from L3 and the path runs at a third of the GEMMs' speed (deeplab.dil2, 590
      * KiB per block, on Zen 3: 650 ms against 250), and at 300 KiB it already trails them
      * (resnet50.res4.3x3.n1 6.7 ms against implicit GEMM's 5.4; alexnet.conv2 151 against FFT's
-     * 102); lenet.conv2's grad_input, 200 KiB, takes 25 ms against FFT's 29. */
+     * 102); lenet.conv2's grad_input, 200 KiB, takes 13.3 ms against FFT's 20.7. */
     const int64_t sources = pass == CJ_PASS_BACKWARD_DATA ? d->cout_g : d->cin_g;
     const int64_t block_bytes = sources * d->kh * d->kw * BLOCK * (int64_t)sizeof(float);
     if (cj_cpu()->isa == CJ_ISA_AVX2 && block_bytes > (int64_t)cj_cpu()->l2_bytes / 2) return false;
@@ -125,6 +125,9 @@ static void run_task(void *arg, size_t slot) {
     const int64_t plane = d->h_out * d->w_out;
     memset(zero, 0, sizeof(float) * (size_t)pl->row_elems);
     for (int64_t t = 0; t < d->kw; t++) tap_off[t] = cj_direct_tap_offset(d, pl->pl, t);
+    /* where a staged row holds the image's pixels (at stride 1: past pad_w zeros; strided rows
+     * interleave their phases' padding, told as none) */
+    const int64_t data0 = d->stride_w == 1 ? d->pad_w : 0, data1 = d->stride_w == 1 ? d->pad_w + d->w_in : INT64_MAX;
     int64_t t0, t1;
     cj_split_range(pl->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
@@ -140,7 +143,8 @@ static void run_task(void *arg, size_t slot) {
                 cj_ocv_args a = {.nsrc = nsrc, .src = src, .woff = woff,
                                  .w = j->packed + (g * j->blocks + b) * j->block_elems,
                                  .ntaps = d->kw, .tap_off = tap_off, .src2 = rows == 2 ? src2 : NULL,
-                                 .ld_out = plane, .out2 = d->w_out, .mr = mr, .bias = j->bias ? j->bias + k0 : NULL};
+                                 .ld_out = plane, .out2 = d->w_out, .mr = mr, .bias = j->bias ? j->bias + k0 : NULL,
+                                 .data0 = data0, .data1 = data1};
                 for (int64_t xt = 0; xt < j->tiles; xt++) {
                     a.x0 = xt * j->nx;
                     a.nx = cj_min64(j->nx, d->w_out - a.x0);

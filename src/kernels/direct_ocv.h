@@ -13,7 +13,10 @@
  * registers and masked stores.
  * Rows of at most CJ_OCV_MAX_NX / 2 pixels go two at a time (src2 not NULL: the second row's
  * sources, with the same weights as src's, in the same order), written at out + out2, and each
- * weight load feeds twice the pixels (7x7 images are bound by the weight stream). */
+ * weight load feeds twice the pixels (7x7 images are bound by the weight stream).
+ * A kernel may leave out the products that read staged positions outside [data0, data1), the
+ * rows' zero padding: they are no terms of the convolution, and add nothing with finite weights
+ * (AVX2 leaves out those of its edge register tiles). (0, INT64_MAX) tells of no padding. */
 #ifndef CJ_KERNELS_DIRECT_OCV_H
 #define CJ_KERNELS_DIRECT_OCV_H
 #include <stdint.h>
@@ -33,6 +36,7 @@ typedef struct cj_ocv_args {
     int64_t ld_out, out2;      /* elements between channels; from the first row's outputs to the second's */
     int64_t mr;                /* channels written */
     const float *bias;         /* mr values, or NULL */
+    int64_t data0, data1;      /* only positions [data0, data1) of any staged row may be nonzero */
 } cj_ocv_args;
 
 /* grad_weight's kernel, the same vectors the other way round: sums over the rows of one image
