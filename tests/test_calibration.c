@@ -91,20 +91,20 @@ int main(void) {
      * (the nearest below), and the other switches keep their defaults. */
     cj_auto_switches def;
     cj_auto_switches_default(&def);
-    const int wino = def.on[CJ_PASS_FORWARD][CJ_SW_WINOGRAD_32_TILES];
+    const int wino = def.on[CJ_PASS_FORWARD][CJ_SW_WINOGRAD_16_TILES];
     char body[512];
-    snprintf(body, sizeof body, "# a note\nwinograd_32_tiles fwd 1 %s\nfft_100_pixels bwd_weights 4 %s\n",
+    snprintf(body, sizeof body, "# a note\nwinograd_16_tiles fwd 1 %s\nfft_100_pixels bwd_weights 4 %s\n",
              wino ? "off" : "on", def.on[CJ_PASS_BACKWARD_WEIGHTS][CJ_SW_FFT_100_PIXELS] ? "off" : "on");
     write_file(NULL, NULL, body);
     tu_expect(cj_calibration_load(NULL), "a valid file is read");
     char status[512];
     cj_calibration_describe(status, sizeof status);
     tu_expect(strstr(status, ": 2 decisions") != NULL, "status \"%s\"", status);
-    tu_expect(switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 1) == !wino &&
-                  switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 2) == !wino,
+    tu_expect(switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 1) == !wino &&
+                  switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 2) == !wino,
               "the entry at 1 thread holds at 1 and 2");
-    tu_expect(switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_BACKWARD_DATA, 1) ==
-                  def.on[CJ_PASS_BACKWARD_DATA][CJ_SW_WINOGRAD_32_TILES], "another pass keeps its default");
+    tu_expect(switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_BACKWARD_DATA, 1) ==
+                  def.on[CJ_PASS_BACKWARD_DATA][CJ_SW_WINOGRAD_16_TILES], "another pass keeps its default");
     const int fft_w = def.on[CJ_PASS_BACKWARD_WEIGHTS][CJ_SW_FFT_100_PIXELS];
     tu_expect(switch_at(CJ_SW_FFT_100_PIXELS, CJ_PASS_BACKWARD_WEIGHTS, 1) == !fft_w &&
                   switch_at(CJ_SW_FFT_100_PIXELS, CJ_PASS_BACKWARD_WEIGHTS, 8) == !fft_w,
@@ -115,27 +115,27 @@ int main(void) {
 
     /* The nearest thread count below wins over one above; an exact one over both. */
     write_file(NULL, NULL,
-               "winograd_32_tiles fwd 1 on\nwinograd_32_tiles fwd 4 off\nwinograd_32_tiles fwd 2 on\n"
-               "winograd_32_tiles fwd 3 off\n");
+               "winograd_16_tiles fwd 1 on\nwinograd_16_tiles fwd 4 off\nwinograd_16_tiles fwd 2 on\n"
+               "winograd_16_tiles fwd 3 off\n");
     cj_calibration_load(NULL);
-    tu_expect(switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 2) == 1 &&
-                  switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 3) == 0 &&
-                  switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 16) == 0,
+    tu_expect(switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 2) == 1 &&
+                  switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 3) == 0 &&
+                  switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 16) == 0,
               "thread counts: exact, then the nearest below");
 
     /* An unknown switch (a newer build's) is skipped; the rest is used. */
-    write_file(NULL, NULL, "warp_drive fwd 1 on\nwinograd_32_tiles fwd 1 off\n");
-    tu_expect(cj_calibration_load(NULL) && switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 1) == 0,
+    write_file(NULL, NULL, "warp_drive fwd 1 on\nwinograd_16_tiles fwd 1 off\n");
+    tu_expect(cj_calibration_load(NULL) && switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 1) == 0,
               "an unknown switch is skipped");
 
     /* Ignored whole: another CPU, ISA path or format, and malformed entries. */
-    expect_ignored("another CPU", "cpu GenuineIntel family 6 model 143", NULL, "winograd_32_tiles fwd 1 off\n");
-    expect_ignored("another ISA path", NULL, "isa avx1024", "winograd_32_tiles fwd 1 off\n");
-    expect_ignored("an unknown pass", NULL, NULL, "winograd_32_tiles sideways 1 off\n");
-    expect_ignored("zero threads", NULL, NULL, "winograd_32_tiles fwd 0 off\n");
-    expect_ignored("neither on nor off", NULL, NULL, "winograd_32_tiles fwd 1 maybe\n");
-    expect_ignored("trailing words", NULL, NULL, "winograd_32_tiles fwd 1 off please\n");
-    expect_ignored("a missing field", NULL, NULL, "winograd_32_tiles fwd 1\n");
+    expect_ignored("another CPU", "cpu GenuineIntel family 6 model 143", NULL, "winograd_16_tiles fwd 1 off\n");
+    expect_ignored("another ISA path", NULL, "isa avx1024", "winograd_16_tiles fwd 1 off\n");
+    expect_ignored("an unknown pass", NULL, NULL, "winograd_16_tiles sideways 1 off\n");
+    expect_ignored("zero threads", NULL, NULL, "winograd_16_tiles fwd 0 off\n");
+    expect_ignored("neither on nor off", NULL, NULL, "winograd_16_tiles fwd 1 maybe\n");
+    expect_ignored("trailing words", NULL, NULL, "winograd_16_tiles fwd 1 off please\n");
+    expect_ignored("a missing field", NULL, NULL, "winograd_16_tiles fwd 1\n");
     char long_line[400];
     memset(long_line, 'x', sizeof long_line - 2);
     long_line[sizeof long_line - 2] = '\n';
@@ -152,13 +152,13 @@ int main(void) {
     setenv("CONJURE_CALIBRATION", path, 1);
 
     /* Storing replaces one thread count's entries, keeps the others and their notes. */
-    write_file(NULL, NULL, "# measured at one thread\nwinograd_32_tiles fwd 1 off\nwinograd_32_tiles fwd 2 off\n");
+    write_file(NULL, NULL, "# measured at one thread\nwinograd_16_tiles fwd 1 off\nwinograd_16_tiles fwd 2 off\n");
     cj_calibration_entry e = {CJ_SW_DIRECT_STRIDED, CJ_PASS_FORWARD, 2, true, "a probe"};
     tu_expect(cj_calibration_store(NULL, 2, &e, 1) == CJ_OK, "store: %s", cj_last_error());
     tu_expect(cj_calibration_load(NULL), "the stored file reads back");
-    tu_expect(switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 1) == 0 &&
+    tu_expect(switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 1) == 0 &&
                   switch_at(CJ_SW_DIRECT_STRIDED, CJ_PASS_FORWARD, 2) == 1 &&
-                  switch_at(CJ_SW_WINOGRAD_32_TILES, CJ_PASS_FORWARD, 2) == 0,
+                  switch_at(CJ_SW_WINOGRAD_16_TILES, CJ_PASS_FORWARD, 2) == 0,
               "the other thread count kept, the stored entry in, the replaced one gone (1's holds at 2)");
     char text[1024] = "";
     f = fopen(path, "r");
@@ -166,7 +166,7 @@ int main(void) {
         text[fread(text, 1, sizeof text - 1, f)] = '\0';
         fclose(f);
     }
-    tu_expect(strstr(text, "# measured at one thread\nwinograd_32_tiles fwd 1 off\n") && strstr(text, "# a probe\n"),
+    tu_expect(strstr(text, "# measured at one thread\nwinograd_16_tiles fwd 1 off\n") && strstr(text, "# a probe\n"),
               "notes kept with their entries:\n%s", text);
     tu_expect(cj_calibration_store("/nonexistent/dir/calibration", 1, &e, 1) == CJ_ERR_INVALID_ARGUMENT &&
                   strstr(cj_last_error(), "/nonexistent/dir/calibration") != NULL,

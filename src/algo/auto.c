@@ -5,7 +5,8 @@
  *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4: WINOGRAD
  *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; at 32 tiles,
- *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15%);
+ *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15% on Zen 5; AVX2 takes it
+ *     from 16 tiles: winograd_16_tiles below);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -23,13 +24,15 @@
  * the ISA: with AVX-512 every switch but direct_strided and direct_one_column is off by default;
  * without it (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two figures are
  * given as 1 / 2 threads) the defaults are:
- *  - winograd_32_tiles: rule 2 from 32 tiles (resnet50.res5.3x3 forward WINOGRAD 30 / 15 ms,
- *    IMPLICIT 35 / 22; grad_input 33 / 17 against IM2COL's 42 / 22; grad_weight, since Winograd's
- *    own grad_weight got faster, 16.4 / 12.7 against IMPLICIT's 21.8 / 14.3, and 8 x 384 x 7^2
- *    8.6 / 8.1 against 12.4 / 8.3); grad_weight from 16 tiles (resnet50.res4.3x3.n1 1.98 / 1.11
- *    against 2.80 / 1.75; 1 x 512 x 14^2 9.5 / 5.2 against 10.5 / 6.6; 4 x 512 x 7^2 9.5 / 5.3
- *    against 10.8 / 6.1; 1 x 64 x 16^2 0.17 / 0.10 against 0.29 / 0.15), not from 8 (2 x 256 x
- *    7^2: 1.63 / 0.92 against 1.56 / 0.88; 4 tiles 1.45 / 0.86 against 0.82 / 0.48);
+ *  - winograd_16_tiles: rule 2 from 16 tiles in every pass since the weight transform got cheap
+ *    (ms at 1 / 2 threads, forward and grad_input, Winograd against the best GEMM or DIRECT:
+ *    resnet50.res4.3x3.n1 2.60 / 1.99 against 3.36 / 2.24 and 3.60 / 1.96 against 3.44 / 2.17;
+ *    1 x 512 x 14^2 10.0 / 5.2 against 15.9 / 7.9 and 10.4 / 5.2 against 13.6 / 6.5; 4 x 512 x 7^2
+ *    14.7 / 4.9 against 14.6 / 7.2 and 10.9 / 5.3 against 19.4 / 11.2; 1 x 64 x 16^2 0.20 / 0.12
+ *    against 0.29 / 0.19 and 0.19 / 0.20 against 0.30 / 0.16; one run of 3 each), not from 8
+ *    (2 x 256 x 7^2: 2.64 / 2.18 against 1.95 / 1.66; 9 tiles, 1 x 128 x 12^2, 0.85 against
+ *    0.66); grad_weight was measured from 16 before (resnet50.res4.3x3.n1 1.98 / 1.11 against
+ *    IMPLICIT's 2.80 / 1.75; 4 tiles 1.45 / 0.86 against 0.82 / 0.48);
  *  - direct_strided and direct_one_column off: rule 3 needs stride 1 and kernels more than one
  *    column wide (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
  *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
@@ -93,7 +96,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int64_t fft_pixels = on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
-    const int64_t winograd_tiles = !on[CJ_SW_WINOGRAD_32_TILES] ? 64 : pass == CJ_PASS_BACKWARD_WEIGHTS ? 16 : 32;
+    const int64_t winograd_tiles = on[CJ_SW_WINOGRAD_16_TILES] ? 16 : 64;
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
     const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
     /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */

@@ -23,11 +23,11 @@ typedef struct probe {
 } probe;
 
 /* Two probes per switch, on its rule's boundary and apart from each other in channels or kernel
- * (a rule's line moves with them: Winograd's grad_weight at 32 tiles wins at 256 channels and
- * loses at 512 on Zen 3). A switch leaves its default only where every probe agrees. */
+ * (a rule's line moves with them: Winograd's grad_weight at 32 tiles once won at 256 channels and
+ * lost at 512 on Zen 3). A switch leaves its default only where every probe agrees. */
 static const probe probes[] = {
-    {CJ_SW_WINOGRAD_32_TILES, 8, 256, 7, 7, 256, 3, 3, 1, 1, 1, 1},      /* 32 tiles of 4x4 */
-    {CJ_SW_WINOGRAD_32_TILES, 8, 512, 6, 6, 512, 3, 3, 1, 1, 1, 1},
+    {CJ_SW_WINOGRAD_16_TILES, 4, 256, 7, 7, 256, 3, 3, 1, 1, 1, 1},      /* 16 tiles of 4x4 */
+    {CJ_SW_WINOGRAD_16_TILES, 1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1},
     {CJ_SW_FFT_100_PIXELS, 32, 16, 12, 12, 16, 5, 5, 2, 2, 1, 1},        /* 144 output pixels */
     {CJ_SW_FFT_100_PIXELS, 16, 24, 14, 14, 24, 7, 7, 3, 3, 1, 1},        /* 196 */
     {CJ_SW_FFT_BEFORE_DIRECT, 8, 48, 32, 32, 64, 5, 5, 2, 2, 1, 1},      /* 32x32 outputs, channel vectors */

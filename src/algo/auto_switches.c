@@ -16,7 +16,7 @@
 #include "util/error.h"
 
 static const char *const switch_names[CJ_SW_COUNT] = {
-    "winograd_32_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
+    "winograd_16_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
     "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_above_1x1",
     "first_layer_wgrad",
 };
@@ -39,7 +39,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
 void cj_auto_switches_default(cj_auto_switches *out) {
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     for (int p = 0; p < CJ_PASSES; p++) {
-        out->on[p][CJ_SW_WINOGRAD_32_TILES] = !avx512;
+        out->on[p][CJ_SW_WINOGRAD_16_TILES] = !avx512;
         out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512;
         out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512;
         out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
