@@ -12,17 +12,24 @@
 #include "kernels/gather.h"
 #include "util/checked.h"
 
-/* The x for which ix = x*sw + off lies in [0, w_in): [first, past), clamped to [0, wo]. */
+/* The x for which ix = x*sw + off lies in [0, w_in): [first, past), clamped to [0, wo]. It runs
+ * for every column-matrix row of every packed panel (implicit GEMM's are NR pixels wide), so
+ * stride 1 takes no division. */
 static void valid_x(int64_t off, int64_t sw, int64_t w_in, int64_t wo, int64_t *first, int64_t *past) {
+    if (sw == 1) {
+        *first = cj_min64(wo, cj_max64(0, -off));
+        *past = cj_max64(*first, cj_min64(wo, w_in - off));
+        return;
+    }
     *first = cj_min64(wo, off >= 0 ? 0 : cj_div_up(-off, sw));
     *past = cj_max64(*first, cj_min64(wo, w_in - off <= 0 ? 0 : cj_div_up(w_in - off, sw)));
 }
 
-/* Visits the output-row segments of pixels [p0, p0+np): for each, y, the x range [xa, xb) and the
- * offset q of pixel (y, xa) within the panel. */
-#define FOR_EACH_ROW_SEGMENT(wo, p0, np, ...)                                                  \
+/* Visits the output-row segments of pixels [p0, p0+np), pixel p0 being (y0, x0): for each, y, the
+ * x range [xa, xb) and the offset q of pixel (y, xa) within the panel. */
+#define FOR_EACH_ROW_SEGMENT(wo, y0, x0, np, ...)                                              \
     do {                                                                                          \
-        int64_t y = (p0) / (wo), xa = (p0) % (wo), q = 0;                                         \
+        int64_t y = (y0), xa = (x0), q = 0;                                                       \
         while (q < (np)) {                                                                        \
             const int64_t xb = cj_min64((wo), xa + ((np) - q));                                   \
             __VA_ARGS__;                                                                          \
@@ -71,12 +78,13 @@ static inline void gather2_f64(double *dst, const double *src, int64_t n, int si
                                 int64_t p0, int64_t np, T *col, int64_t ldcol) {                   \
         const int64_t wo = d->w_out, plane = d->h_in * d->w_in, sw = d->stride_w;                  \
         const int simd = sw == 2 && cj_cpu()->isa >= CJ_ISA_AVX2;                                   \
+        const int64_t y0 = p0 / wo, x0 = p0 % wo; /* once: the rows below revisit the same pixels */ \
         FOR_EACH_ROW(d, r0, r1, {                                                                  \
                     T *dst = col + (r - r0) * ldcol;                                               \
                     const int64_t xoff = j * d->dil_w - d->pad_w;                                  \
                     int64_t first, past;                                                           \
                     valid_x(xoff, sw, d->w_in, wo, &first, &past);                                 \
-                    FOR_EACH_ROW_SEGMENT(wo, p0, np, {                                             \
+                    FOR_EACH_ROW_SEGMENT(wo, y0, x0, np, {                                             \
                         T *out = dst + q - xa; /* out[x] is pixel (y, x) */                        \
                         const int64_t iy = y * d->stride_h - d->pad_h + i * d->dil_h;              \
                         if (iy < 0 || iy >= d->h_in) {                                             \
@@ -100,12 +108,13 @@ static inline void gather2_f64(double *dst, const double *src, int64_t n, int si
     static void col2im_##suffix(const cj_conv_desc *d, const T *col, int64_t ldcol, int64_t r0,   \
                                 int64_t r1, int64_t p0, int64_t np, T *image) {                    \
         const int64_t wo = d->w_out, plane = d->h_in * d->w_in, sw = d->stride_w;                  \
+        const int64_t y0 = p0 / wo, x0 = p0 % wo;                                                  \
         FOR_EACH_ROW(d, r0, r1, {                                                                  \
                     const T *srcrow = col + (r - r0) * ldcol;                                      \
                     const int64_t xoff = j * d->dil_w - d->pad_w;                                  \
                     int64_t first, past;                                                           \
                     valid_x(xoff, sw, d->w_in, wo, &first, &past);                                 \
-                    FOR_EACH_ROW_SEGMENT(wo, p0, np, {                                             \
+                    FOR_EACH_ROW_SEGMENT(wo, y0, x0, np, {                                             \
                         const int64_t iy = y * d->stride_h - d->pad_h + i * d->dil_h;              \
                         if (iy >= 0 && iy < d->h_in) {                                             \
                             const T *in = srcrow + q - xa;                                         \
