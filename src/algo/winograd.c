@@ -208,6 +208,9 @@ static int64_t few_terms(int64_t channels) { return cj_max64(CJ_FEW_TERMS, 3 * c
 static size_t unaliased(size_t bytes) { return (bytes + 4095) / 4096 * 4096 + 64; }
 static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
+/* weight_task's work: every group's MR-row panels of U. */
+static int64_t u_panels(const conv_job *j) { return j->d->groups * cj_div_up(j->M, j->cfg->mr); }
+
 static cj_status run_conv(cj_context *ctx, conv_job *j) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
@@ -224,7 +227,7 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
      * plan made it once already. */
     const int make_u = !j->prepared_u;
     j->local_u = make_u && j->t.blocks == 1;
-    const int64_t u_tasks = make_u && !j->local_u ? d->groups * cj_div_up(j->M, j->cfg->mr) : 0;
+    const int64_t u_tasks = make_u && !j->local_u ? u_panels(j) : 0;
     j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, u_tasks)));
     j->pu_bytes = j->local_u ? 0 : packed_u_bytes(j);
     j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
@@ -284,7 +287,7 @@ static void wino_prepare(cj_context *ctx, const cj_conv_desc *d, const void *w, 
     j.tf = cj_wino_transforms_get(d->dtype);
     j.packed_u = prepared;
     j.pu_bytes = packed_u_bytes(&j);
-    j.slots = cj_min64(ctx->num_threads, d->groups * cj_div_up(j.M, j.cfg->mr));
+    j.slots = cj_min64(ctx->num_threads, u_panels(&j));
     cj_parallel_for(ctx, (size_t)j.slots, weight_task, &j);
 }
 
