@@ -92,7 +92,7 @@ int main(void) {
             tu_expect(cj_conv2d_query_algorithm(tuned, &in, &w, &p, pass, &chosen) == CJ_OK, "tuned query");
             char what[64];
             snprintf(what, sizeof what, "config %zu pass %d auto(%s)", ci, (int)pass, cj_algorithm_name(chosen));
-            tu_check_close(what, &out, exact, mag, tu_tol(chosen, dt));
+            tu_expect(tu_check_close(what, &out, exact, mag, tu_tol(chosen, dt)), "%s: wrong values", what);
             tu_fill_nan(&again);
             tu_expect(run(tuned, &c, chosen, pass, &in, &w, &gout, &again) == CJ_OK, "explicit rerun");
             tu_fill_nan(&out);

@@ -62,7 +62,7 @@ static void check_run(cj_context *ctx, const cj_conv2d_plan *plan, const ref_con
     if (tu_expect(st == CJ_OK, "%s: %s (%s)", msg, cj_status_string(st), cj_last_error()) && n > 0) {
         const cj_algorithm a = cj_conv2d_plan_algorithm(plan);
         ref_forward(&c, ind, wd, bd, ref, mag);
-        tu_check_close(msg, &out, ref, mag, tu_tol(a, dt));
+        tu_expect(tu_check_close(msg, &out, ref, mag, tu_tol(a, dt)), "%s: wrong values", msg);
         const cj_conv2d_params p = params_of(&c, a);
         st = cj_conv2d(ctx, &in, w, b, &p, &direct_out);
         tu_expect(st == CJ_OK && !memcmp(out.data, direct_out.data, nbytes(&out)),

@@ -36,7 +36,9 @@ double   tu_get(const cj_tensor *t, int64_t i);
 void     tu_set(cj_tensor *t, int64_t i, double v);
 double  *tu_dalloc(int64_t n);                          /* zeroed, at least one element */
 
-/* ---- accuracy: |got - exact| <= tol * s (+ 1e-30 floor). Reports the worst element. ---- */
+/* ---- accuracy: |got - exact| <= tol * s (+ 1e-30 floor). Reports the worst element; counts
+ * nothing itself, so its result must reach tu_expect (the attribute makes dropping it a warning). ---- */
+__attribute__((warn_unused_result))
 int      tu_check_close(const char *what, const cj_tensor *got, const double *exact, const double *mag,
                         double tol);
 double   tu_tol(cj_algorithm algo, cj_dtype dt);
