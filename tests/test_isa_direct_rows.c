@@ -20,6 +20,16 @@ static const ref_conv cases[] = {
     {1, 2, 8, 33, 2, 9, 9, 4, 4, 1, 1, 1, 1, 2, 0, 0},     /* one past it: the general path */
     {2, 3, 13, 29, 3, 7, 7, 3, 3, 1, 1, 1, 1, 3, 0, 0},    /* depthwise 7x7 (unrolled on AVX2) */
     {1, 2, 12, 20, 2, 9, 3, 4, 1, 1, 1, 1, 1, 2, 0, 0},    /* depthwise, taller than AVX2's stage allows */
+    /* AVX2's in-place depthwise planes (undilated 3x3, 5x5, 7x7): inner and edge columns, tiles of 7
+     * rows with the last one overlapping, rows above and below the plane, edges of 1-3 columns */
+    {2, 8, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 0, 0},    /* mobilenet's shape */
+    {1, 2, 16, 8, 2, 3, 3, 0, 0, 1, 1, 1, 1, 2, 0, 0},     /* one partial column, no padding */
+    {1, 2, 20, 41, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2, 0, 0},    /* padding 2: grad_input reads from column 0 */
+    {1, 2, 15, 50, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 0, 0},    /* padding > k-1: grad_input's offset > 0 */
+    {1, 2, 10, 30, 2, 3, 3, 20, 20, 1, 1, 1, 1, 2, 0, 0},  /* 3 edge columns a side, the most in place */
+    {1, 2, 10, 30, 2, 3, 3, 26, 26, 1, 1, 1, 1, 2, 0, 0},  /* 4: the staged path */
+    {1, 3, 23, 17, 3, 5, 5, 2, 2, 1, 1, 1, 1, 3, 0, 0},    /* 5x5 */
+    {1, 2, 7, 64, 2, 7, 7, 3, 3, 1, 1, 1, 1, 2, 0, 0},     /* 7x7, one tile exactly */
     {1, 2, 61, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* depthwise planes staged in several bands */
     {1, 2, 3, 2800, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* rows wider than AVX2's stage: general path */
     {2, 1, 12, 130, 9, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* first layer, 9 = an 8 block + 1 */
@@ -55,16 +65,19 @@ static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
     tu_fill_nan(&out);
     if (tu_expect(cj_conv2d(ctx, &in, &w, &b, &p, &out) == CJ_OK, "%s: %s", tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "forward"), cj_last_error())) {
         ref_forward(&c, din, dw, db, exact, mag);
-        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "forward"), &out, exact, mag, tol);
+        tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "forward"), &out, exact, mag, tol),
+                  "wrong forward values");
     }
     tu_fill_nan(&gin);
     tu_fill_nan(&gw);
     if (tu_expect(cj_conv2d_backward(ctx, &in, &w, &b, &p, &gout, &gin, &gw, NULL) == CJ_OK, "%s: %s",
                   tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "backward"), cj_last_error())) {
         ref_grad_input(&c, dw, dgo, exact, mag);
-        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input"), &gin, exact, mag, tol);
+        tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input"), &gin, exact, mag, tol),
+                  "wrong grad_input values");
         ref_grad_weight(&c, din, dgo, exact, mag);
-        tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_weight"), &gw, exact, mag, tol);
+        tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_weight"), &gw, exact, mag, tol),
+                  "wrong grad_weight values");
     }
     free(din), free(dw), free(db), free(dgo), free(exact), free(mag);
     tu_free(&in), tu_free(&w), tu_free(&b), tu_free(&out), tu_free(&gout), tu_free(&gin), tu_free(&gw);

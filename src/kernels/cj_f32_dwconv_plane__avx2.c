@@ -1,6 +1,7 @@
-/* Depthwise plane kernels, f32 AVX2 (contract: dwconv.h). AVX2 has no masked FMA, so instead of
- * masking every tap (the AVX-512 kernels) a band of source rows is staged into a zero-padded
- * buffer and the hot loops are plain loads and FMAs. A padding zero times a finite value adds
+/* Depthwise plane kernels, f32 AVX2 (contract: dwconv.h). AVX2 has no masked FMA. correlate with an
+ * undilated 3x3, 5x5 or 7x7 kernel reads the plane in place, masking only the loads of the edge
+ * columns (see correlate_inplace); everything else stages a band of source rows into a zero-padded
+ * buffer so that the hot loops are plain loads and FMAs. A padding zero times a finite value adds
  * exactly nothing; where it could meet a non-finite one (a plane's weights in correlate, its
  * weight-gradient sums in wgrad come out non-finite) the plane is redone by the exact kernels.
  *
@@ -135,6 +136,125 @@ ALWAYS_INLINE void correlate_band(const cj_dw_plane *p, const float *st, int64_t
     }
 }
 
+/* In place, undilated K x K (3, 5, 7): the source plane is read where it lies, no staging. A tile
+ * is R destination rows; its R + K - 1 source rows are pointers, a row outside the plane pointing
+ * at a zeroed row. In a column of vectors whose taps reach past either end of the source rows
+ * (EDGE, the first and last column or two) each tap column's load is masked to the lanes inside,
+ * so nothing outside the plane is read. The zeros (masked-off lanes, the zero row) meet finite
+ * weights only (the caller checks), so they add exactly nothing. */
+enum { MAX_EDGE_COLUMNS = 3 };
+typedef struct {
+    __m256i tap[CJ_DW_MAX_KW]; /* per tap column: the lanes whose source column is inside */
+} edge_masks;
+
+typedef struct {
+    int64_t columns;           /* vectors of 8 per destination row */
+    int64_t first_inner;       /* columns [first_inner, end_inner) read no lane outside the rows */
+    int64_t end_inner;
+    edge_masks left[MAX_EDGE_COLUMNS], right[MAX_EDGE_COLUMNS];
+} column_plan;
+
+/* R rows x one vector at destination column x0: rows[s] + x0 is where tap (s - r, 0) of row r reads.
+ * Sizes come as values, not through p: the vector stores may alias anything, which would make the
+ * compiler reload p's fields after each. */
+ALWAYS_INLINE void inplace_vector(const float *const *rows, const __m256 *wv, __m256 bias, float *dst,
+                                  int64_t dst_w, int64_t x0, const __m256i *mask, const int K, const int R,
+                                  const int EDGE) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) acc[r] = bias;
+#pragma GCC unroll 16
+    for (int s = 0; s < R + K - 1; s++) {
+        const float *row = rows[s] + x0;
+#pragma GCC unroll 8
+        for (int j = 0; j < K; j++) {
+            const __m256 x = EDGE ? _mm256_maskload_ps(row + j, mask[j]) : _mm256_loadu_ps(row + j);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                const int i = s - r;
+                if (i >= 0 && i < K) acc[r] = _mm256_fmadd_ps(wv[i * K + j], x, acc[r]);
+            }
+        }
+    }
+    const int64_t lanes = dst_w - x0;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        if (lanes >= LANES) _mm256_storeu_ps(dst + r * dst_w + x0, acc[r]);
+        else cj_avx2_store_lanes(dst + r * dst_w + x0, acc[r], lanes);
+    }
+}
+
+/* Destination rows y .. y + R - 1, every column. With CHECK, source rows outside the plane read the
+ * zero row; without, the caller knows they are all inside. */
+ALWAYS_INLINE void inplace_rows(const cj_dw_plane *p, const column_plan *cp, const float *zero_row,
+                                const __m256 *wv, __m256 bias, int64_t y, const int K, const int R, const int CHECK) {
+    const int64_t src_w = p->src_w, dst_w = p->dst_w, first = cp->first_inner, end = cp->end_inner;
+    const int64_t columns = cp->columns, sy0 = y + p->off_h;
+    const float *rows[8 + 7 - 1];
+    const float *top = p->src + sy0 * src_w + p->off_w;
+#pragma GCC unroll 16
+    for (int s = 0; s < R + K - 1; s++) {
+        rows[s] = top + s * src_w;
+        if (CHECK && (sy0 + s < 0 || sy0 + s >= p->src_h)) rows[s] = zero_row + p->off_w;
+    }
+    float *dst = p->dst + y * dst_w;
+    int64_t c = 0;
+    for (; c < first; c++) inplace_vector(rows, wv, bias, dst, dst_w, c * LANES, cp->left[c].tap, K, R, 1);
+    for (; c < end; c++) inplace_vector(rows, wv, bias, dst, dst_w, c * LANES, NULL, K, R, 0);
+    for (; c < columns; c++) inplace_vector(rows, wv, bias, dst, dst_w, c * LANES, cp->right[c - end].tap, K, R, 1);
+}
+
+ALWAYS_INLINE void correlate_inplace(const cj_dw_plane *p, const column_plan *cp, const float *zero_row,
+                                     const float *w, float bias, const int K) {
+    enum { R = 7 }; /* 7 accumulators beside a 3x3's 9 weights fill the 16 registers */
+    __m256 wv[K * K];
+#pragma GCC unroll 64
+    for (int t = 0; t < K * K; t++) wv[t] = _mm256_broadcast_ss(w + t);
+    const __m256 b = _mm256_set1_ps(bias);
+    const int64_t dst_h = p->dst_h;
+    if (dst_h < R) { /* too short for one tile */
+        for (int64_t y = 0; y < dst_h; y++) inplace_rows(p, cp, zero_row, wv, b, y, K, 1, 1);
+        return;
+    }
+    /* Rows [lo, hi) read only source rows inside the plane. */
+    const int64_t lo = -p->off_h, hi = p->src_h - p->off_h - K + 1;
+    /* Whole tiles; the last one ends at the last row, redoing up to R - 1 rows (the same values). */
+    for (int64_t y = 0;; y += R) {
+        if (y > dst_h - R) y = dst_h - R;
+        if (y >= lo && y + R <= hi) inplace_rows(p, cp, zero_row, wv, b, y, K, R, 0);
+        else inplace_rows(p, cp, zero_row, wv, b, y, K, R, 1);
+        if (y == dst_h - R) break;
+    }
+}
+
+/* The columns of the plane: inner ones and the edge ones' masks. 0 when an edge has more columns
+ * than the plan holds (padding wider than ~2 vectors: the staged path takes the plane). */
+static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
+    cp->columns = (p->dst_w + LANES - 1) / LANES;
+    /* Column c reads source columns c*8 + off_w .. c*8 + off_w + K - 1 + 7. */
+    int64_t first = p->off_w >= 0 ? 0 : (-p->off_w + LANES - 1) / LANES;
+    int64_t last = p->src_w - p->off_w - K + 1 - LANES; /* the last inner column's x0, floored to columns */
+    int64_t end = last < 0 ? 0 : last / LANES + 1;
+    first = first > cp->columns ? cp->columns : first;
+    end = end < first ? first : end > cp->columns ? cp->columns : end;
+    cp->first_inner = first, cp->end_inner = end;
+    if (first > MAX_EDGE_COLUMNS || cp->columns - end > MAX_EDGE_COLUMNS) return 0;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t c = 0; c < cp->columns; c++) {
+        if (c == first) c = end;
+        if (c >= cp->columns) break;
+        edge_masks *m = c < first ? &cp->left[c] : &cp->right[c - end];
+        const int64_t sx = c * LANES + p->off_w;
+        /* Lane l of tap column j reads source column sx + j + l: inside when -sx-j <= l < src_w-sx-j. */
+        for (int64_t j = 0; j < K; j++) {
+            const __m256i above_lo = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(-sx - j - 1)));
+            const __m256i below_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(p->src_w - sx - j)), lane);
+            m->tap[j] = _mm256_and_si256(above_lo, below_hi);
+        }
+    }
+    return 1;
+}
+
 static int all_finite(const float *v, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(v[i])) return 0;
@@ -157,6 +277,15 @@ void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias,
                       : 0;
     __m256 wv[CJ_DW_MAX_KW * CJ_DW_MAX_KW];
     for (int64_t t = 0; K && t < taps; t++) wv[t] = _mm256_set1_ps(w[t]);
+    column_plan cp;
+    if (K && p->src_w <= CJ_DW_STAGE_FLOATS && plan_columns(p, K, &cp)) {
+        for (int64_t x = 0; x < p->src_w; x++) stage[x] = 0.0f; /* the zero row */
+        switch (K) {
+        case 3: correlate_inplace(p, &cp, stage, w, bias, 3); return;
+        case 5: correlate_inplace(p, &cp, stage, w, bias, 5); return;
+        default: correlate_inplace(p, &cp, stage, w, bias, 7); return;
+        }
+    }
     const int64_t sw = cj_dw_stage_width(p->dst_w, p->kw, p->dil_w), band = band_rows(p, sw);
     for (int64_t y0 = 0; y0 < p->dst_h; y0 += band) {
         const int64_t rows = p->dst_h - y0 < band ? p->dst_h - y0 : band;
