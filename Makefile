@@ -61,6 +61,7 @@ test-valgrind: build
 	$(VALGRIND) $(BUILD)/tests/test_ukernels
 	$(VALGRIND) $(BUILD)/tests/fuzz_conv2d_replay tests/fuzz/corpus tests/fuzz/regressions
 	CONJURE_ARCH=avx2 $(VALGRIND) $(BUILD)/tests/test_isa_nan
+	CONJURE_ARCH=avx2 $(VALGRIND) $(BUILD)/tests/test_isa_direct_rows
 
 # New inputs go to a scratch directory (the corpus in the repo changes only by scripts/fuzz.sh).
 test-fuzz:
