@@ -1,11 +1,15 @@
 /* Packing the GEMM's B panels straight from the input tensor: implicit GEMM's only difference
  * from im2col + GEMM. A KC x NR micro-panel of the column matrix is exactly the im2col of NR
  * pixels with a row stride of NR, so the packer reuses cj_im2col on each panel (split where the
- * panel's pixels cross from one image to the next); no column matrix is ever written. */
+ * panel's pixels cross from one image to the next); no column matrix is ever written. f32 panels
+ * at stride_w 1 on AVX2 take kernels/implicit_pack.h instead: masked vector loads per run of
+ * pixels, a quarter of cj_im2col's instructions (resnet50.res3.3x3). */
 #include <string.h>
 
 #include "algo/gemm_conv.h"
 #include "algo/im2col.h"
+#include "arch/cpu.h"
+#include "kernels/implicit_pack.h"
 #include "util/checked.h"
 
 /* im2col of rows [r0, r1) and unit columns [q0, q0+count) into dst with row stride ld. */
@@ -27,6 +31,48 @@ static void zero_columns(char *dst, int64_t rows, int64_t from, int64_t nr, size
     for (int64_t k = 0; k < rows; k++) memset(dst + (size_t)(k * nr + from) * elem, 0, (size_t)(nr - from) * elem);
 }
 
+#if defined(CJ_HAVE_X86_KERNELS)
+/* Unit columns [q0, q0+count) as segments (runs of pixels in one output row of one image); -1 when
+ * there are more than the kernel takes (output rows much narrower than the panel). */
+static int panel_segments(const cj_implicit_b *s, int64_t q0, int64_t count, cj_pack_segment *seg) {
+    const cj_conv_desc *d = s->d;
+    const cj_pixel_unit *u = &s->unit;
+    const int64_t plane_in = d->h_in * d->w_in, wo = d->w_out;
+    int n = 0;
+    for (int64_t q = q0; q < q0 + count;) {
+        const int64_t i = q / u->np, p = q % u->np, pixel = u->p0 + p, x = pixel % wo;
+        const int64_t len = cj_min64(cj_min64(wo - x, u->np - p), q0 + count - q);
+        if (n == CJ_PACK_MAX_SEGMENTS) return -1;
+        seg[n++] = (cj_pack_segment){
+            .image = (const float *)s->in + ((u->n0 + i) * d->c_in + s->g * d->cin_g) * plane_in,
+            .y = pixel / wo, .x = x, .lane = q - q0, .lanes = len};
+        q += len;
+    }
+    return n;
+}
+
+/* f32 at stride_w 1 with AVX2's 16-column panels: the AVX2 kernel; 0: take the generic packer. */
+static int pack_panel_w1(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
+                         float *panel) {
+    const cj_conv_desc *d = s->d;
+    if (d->dtype != CJ_F32 || d->stride_w != 1 || !cj_pack_panel_w1_ok(nr, d->kh, d->kw) || cj_cpu()->isa < CJ_ISA_AVX2)
+        return 0;
+    cj_pack_segment seg[CJ_PACK_MAX_SEGMENTS];
+    const int nseg = panel_segments(s, q0, count, seg);
+    if (nseg < 0) return 0;
+    const cj_pack_geometry g = {.h_in = d->h_in, .w_in = d->w_in, .kh = d->kh, .kw = d->kw, .pad_h = d->pad_h,
+                                .pad_w = d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w, .stride_h = d->stride_h};
+    cj_f32_pack_panel_w1__avx2(&g, seg, nseg, r0, r1, nr, panel);
+    return 1;
+}
+#else
+static int pack_panel_w1(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
+                         float *panel) {
+    (void)s, (void)r0, (void)r1, (void)q0, (void)count, (void)nr, (void)panel;
+    return 0;
+}
+#endif
+
 static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr,
                          void *dst) {
     const cj_implicit_b *s = b->user;
@@ -34,6 +80,7 @@ static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0,
     char *panel = dst;
     for (int64_t j0 = 0; j0 < nc; j0 += nr, panel += (size_t)(kc * nr) * elem) {
         const int64_t cols = cj_min64(nr, nc - j0);
+        if (pack_panel_w1(s, k0, k0 + kc, n0 + j0, cols, nr, (float *)panel)) continue;
         unit_columns(s, k0, k0 + kc, n0 + j0, cols, panel, nr);
         zero_columns(panel, kc, cols, nr, elem);
     }
