@@ -2,7 +2,7 @@
  * from im2col + GEMM. A KC x NR micro-panel of the column matrix is exactly the im2col of NR
  * pixels with a row stride of NR, so the packer reuses cj_im2col on each panel (split where the
  * panel's pixels cross from one image to the next); no column matrix is ever written. f32 panels
- * at stride_w 1 on AVX2 take kernels/implicit_pack.h instead: masked vector loads per run of
+ * at stride_w 1 or 2 on AVX2 take kernels/implicit_pack.h instead: masked vector loads per run of
  * pixels, a quarter of cj_im2col's instructions (resnet50.res3.3x3). */
 #include <string.h>
 
@@ -51,23 +51,24 @@ static int panel_segments(const cj_implicit_b *s, int64_t q0, int64_t count, cj_
     return n;
 }
 
-/* f32 at stride_w 1 with AVX2's 16-column panels: the AVX2 kernel; 0: take the generic packer. */
-static int pack_panel_w1(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
-                         float *panel) {
+/* f32 at stride_w 1 or 2 with AVX2's 16-column panels: the AVX2 kernel; 0: take the generic packer. */
+static int pack_panel_simd(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
+                           float *panel) {
     const cj_conv_desc *d = s->d;
-    if (d->dtype != CJ_F32 || d->stride_w != 1 || !cj_pack_panel_w1_ok(nr, d->kh, d->kw) || cj_cpu()->isa < CJ_ISA_AVX2)
+    if (d->dtype != CJ_F32 || !cj_pack_panel_ok(nr, d->kh, d->kw, d->stride_w) || cj_cpu()->isa < CJ_ISA_AVX2)
         return 0;
     cj_pack_segment seg[CJ_PACK_MAX_SEGMENTS];
     const int nseg = panel_segments(s, q0, count, seg);
     if (nseg < 0) return 0;
     const cj_pack_geometry g = {.h_in = d->h_in, .w_in = d->w_in, .kh = d->kh, .kw = d->kw, .pad_h = d->pad_h,
-                                .pad_w = d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w, .stride_h = d->stride_h};
-    cj_f32_pack_panel_w1__avx2(&g, seg, nseg, r0, r1, nr, panel);
+                                .pad_w = d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w, .stride_h = d->stride_h,
+                                .stride_w = d->stride_w};
+    cj_f32_pack_panel__avx2(&g, seg, nseg, r0, r1, panel);
     return 1;
 }
 #else
-static int pack_panel_w1(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
-                         float *panel) {
+static int pack_panel_simd(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
+                           float *panel) {
     (void)s, (void)r0, (void)r1, (void)q0, (void)count, (void)nr, (void)panel;
     return 0;
 }
@@ -80,7 +81,7 @@ static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0,
     char *panel = dst;
     for (int64_t j0 = 0; j0 < nc; j0 += nr, panel += (size_t)(kc * nr) * elem) {
         const int64_t cols = cj_min64(nr, nc - j0);
-        if (pack_panel_w1(s, k0, k0 + kc, n0 + j0, cols, nr, (float *)panel)) continue;
+        if (pack_panel_simd(s, k0, k0 + kc, n0 + j0, cols, nr, (float *)panel)) continue;
         unit_columns(s, k0, k0 + kc, n0 + j0, cols, panel, nr);
         zero_columns(panel, kc, cols, nr, elem);
     }

@@ -1,17 +1,17 @@
-/* Implicit GEMM's B panels at unit stride along W, f32: KC rows x NR pixels of the column matrix,
- * read straight from the input. The panel's pixels come as segments, runs of consecutive output
- * pixels in one output row of one image; at stride_w 1 a segment's pixels read consecutive input
- * columns, so each row of the panel is a few masked vector loads (the masks clip the input row's
- * ends and the segment's lanes) merged and stored: no per-element work.
+/* Implicit GEMM's B panels at stride_w 1 or 2, f32: KC rows x NR pixels of the column matrix, read
+ * straight from the input. The panel's pixels come as segments, runs of consecutive output pixels
+ * in one output row of one image; a segment's pixels read input columns stride_w apart, so each row
+ * of the panel is a few masked vector loads per segment (the masks clip the input row's ends and
+ * the segment's lanes), merged and stored: no per-element work.
  *
  *   panel[(r - r0) * nr + lane] = input[c][iy][ix] (0 outside the input), for r = (c, i, j) and the
- *   pixel (y, x) at that lane: iy = y * stride_h - pad_h + i * dil_h, ix = x - pad_w + j * dil_w. */
+ *   pixel (y, x) at that lane: iy = y * stride_h - pad_h + i * dil_h, ix = x * stride_w - pad_w + j * dil_w. */
 #ifndef CJ_KERNELS_IMPLICIT_PACK_H
 #define CJ_KERNELS_IMPLICIT_PACK_H
 #include <stdint.h>
 
 typedef struct cj_pack_geometry {
-    int64_t h_in, w_in, kh, kw, pad_h, pad_w, dil_h, dil_w, stride_h;
+    int64_t h_in, w_in, kh, kw, pad_h, pad_w, dil_h, dil_w, stride_h, stride_w;
 } cj_pack_geometry;
 
 typedef struct cj_pack_segment {
@@ -20,18 +20,19 @@ typedef struct cj_pack_segment {
     int64_t      lane, lanes; /* panel columns [lane, lane + lanes) */
 } cj_pack_segment;
 
-/* At most this many segments per panel and kernels this high and wide; panels of 16 columns
- * (cj_pack_panel_w1_ok says whether the kernel takes a call; callers fall back otherwise). */
+/* At most this many segments per panel and kernels this high and wide; panels of 16 columns,
+ * stride_w 1 or 2 (cj_pack_panel_ok says whether the kernel takes a call; callers fall back
+ * otherwise). */
 enum { CJ_PACK_MAX_SEGMENTS = 8, CJ_PACK_NR = 16, CJ_PACK_MAX_TAPS = 16 };
 
-static inline int cj_pack_panel_w1_ok(int64_t nr, int64_t kh, int64_t kw) {
-    return nr == CJ_PACK_NR && kh <= CJ_PACK_MAX_TAPS && kw <= CJ_PACK_MAX_TAPS;
+static inline int cj_pack_panel_ok(int64_t nr, int64_t kh, int64_t kw, int64_t stride_w) {
+    return nr == CJ_PACK_NR && kh <= CJ_PACK_MAX_TAPS && kw <= CJ_PACK_MAX_TAPS && (stride_w == 1 || stride_w == 2);
 }
 
 #if defined(CJ_HAVE_X86_KERNELS)
-/* Rows [r0, r1) of one panel of nr = CJ_PACK_NR columns; columns no segment covers are zero. */
-void cj_f32_pack_panel_w1__avx2(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
-                                int64_t r1, int64_t nr, float *panel);
+/* Rows [r0, r1) of one panel of CJ_PACK_NR columns; columns no segment covers are zero. */
+void cj_f32_pack_panel__avx2(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
+                             int64_t r1, float *panel);
 #endif
 
 #endif
