@@ -57,6 +57,11 @@
  *    160 / 81 against 163 / 82 and Inception-v3's 7x1 10.1 / 5.2 against 10.5 / 5.3 in one run
  *    each); implicit_strided_wgrad: grad_weight with
  *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
+ *  - implicit_strided_fwd: forward of kernels above 1x1 at stride_w 1-2 with a stride by
+ *    IMPLICIT_GEMM, since its AVX2 panel packer reads stride-2 rows by masked loads and shuffles
+ *    (min of 3 runs of 20 calls, 1 thread: 2 x 128 x 56^2 -> 128 3x3 s2 9.41 ms against IM2COL's
+ *    10.50, 8 x 96 x 28^2 3x3 s2 6.03 against 7.37); 1x1 strided stays IM2COL's (8 x 256 x 28^2
+ *    -> 512 s2 5.86 against 6.97);
  *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
  *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
  *    IMPLICIT 5.56 / 2.72; Inception-v3's conv1a 8.19 / 4.03 against 10.27 / 5.19; with 16
@@ -119,6 +124,8 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
+        a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD && area > 1 && d->stride_w <= 2)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && on[CJ_SW_IM2COL_ABOVE_1X1] && pass != CJ_PASS_BACKWARD_WEIGHTS && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;

@@ -45,6 +45,8 @@ static const probe probes[] = {
     {CJ_SW_IM2COL_ABOVE_1X1, 2, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1},
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 192, 192, 32, 3, 3, 1, 1, 2, 1},     /* RGB stems at stride 2 */
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 160, 160, 16, 3, 3, 1, 1, 2, 1},
+    {CJ_SW_IMPLICIT_STRIDED_FWD, 8, 96, 28, 28, 96, 3, 3, 1, 1, 2, 1},   /* 3x3 at stride 2 */
+    {CJ_SW_IMPLICIT_STRIDED_FWD, 2, 128, 56, 56, 128, 3, 3, 1, 1, 2, 1},
 };
 
 /* One probe's tensors (f32, values in [-1, 1) from a fixed sequence). */

@@ -18,7 +18,7 @@
 static const char *const switch_names[CJ_SW_COUNT] = {
     "winograd_16_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
     "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_above_1x1",
-    "first_layer_wgrad",
+    "first_layer_wgrad", "implicit_strided_fwd",
 };
 static const char *const pass_names[CJ_PASSES] = {"fwd", "bwd_data", "bwd_weights"};
 
@@ -31,6 +31,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
     case CJ_SW_IMPLICIT_STRIDED_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_IM2COL_ABOVE_1X1: return pass != CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_FIRST_LAYER_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
+    case CJ_SW_IMPLICIT_STRIDED_FWD: return pass == CJ_PASS_FORWARD;
     default: return true;
     }
 }
@@ -48,6 +49,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
         out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512;
         out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
+        out->on[p][CJ_SW_IMPLICIT_STRIDED_FWD] = !avx512;
     }
 }
 

@@ -38,6 +38,8 @@ typedef enum cj_auto_switch {
                                      IM2COL_GEMM (else the GEMM rules: IMPLICIT_GEMM where it suits) */
     CJ_SW_FIRST_LAYER_WGRAD,      /* grad_weight of first layers (1-3 input channels) with a stride:
                                      DIRECT from 3x3 kernels (else from 5x5: rule 5) */
+    CJ_SW_IMPLICIT_STRIDED_FWD,   /* forward of kernels above 1x1 at stride_w 2 (or 1 with stride_h
+                                     above 1) by IMPLICIT_GEMM (else IM2COL_GEMM) */
     CJ_SW_COUNT
 } cj_auto_switch;
 
