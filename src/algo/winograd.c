@@ -15,7 +15,9 @@
  * are numbered together and cut into blocks of NB tiles (a multiple of NR); each thread slot
  * transforms one block at a time into its own buffers, so scratch depends on the channel counts
  * and NB, never on N or the image size. Tasks are (block, group, row chunk), cut into one
- * contiguous range per slot: results depend only on the thread count. */
+ * contiguous range per slot: results depend only on the thread count. grad_weight with an
+ * accumulator beyond L2 shares instead: all slots transform a super-block of tiles (up to 16 MiB
+ * of transforms) together, then split the 36 elements' GEMMs (wgrad_shared). */
 #include <string.h>
 
 #include "algo/algo.h"
@@ -385,6 +387,101 @@ static void finish_task(void *arg, size_t part) {
     }
 }
 
+/* Large accumulators (beyond L2): the tiles go in super-blocks of up to SHARED_BYTES of transforms,
+ * which all slots fill together (Z by grad_output channel, V by input channel, each transformed
+ * once), then each slot runs the GEMMs of its own transform elements with the super-block's tiles
+ * as their depth. So no slot repeats another's transforms, and an accumulator element's C block is
+ * read and written once per super-block instead of once per L2-sized block of tiles (for 512
+ * channels the accumulator is 36 MiB). Each element is summed by one slot in super-block order,
+ * so the result does not depend on the thread count. */
+#define SHARED_BYTES ((size_t)16 << 20)
+
+typedef struct {
+    const wgrad_job *j;
+    int64_t g, count;                 /* group, tiles in this super-block */
+    const cj_wino_tile *tiles;
+    char *V, *Z;                      /* [e][channel][tile], NB tiles per channel */
+    int accumulate;
+} shared_step;
+
+static void shared_transform_task(void *arg, size_t slot) {
+    const shared_step *st = arg;
+    const wgrad_job *j = st->j;
+    const cj_conv_desc *d = j->d;
+    const int64_t M = d->cout_g, N = d->cin_g, nb = j->t.nb;
+    const int64_t plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
+    int64_t r0, r1; /* rows [0, M) are grad_output channels, [M, M + N) input channels */
+    cj_split_range(M + N, j->slots, (int64_t)slot, &r0, &r1);
+    const int64_t z1 = cj_min64(r1, M);
+    if (r0 < z1)
+        j->tf->grad_output(j->grad_out + (size_t)((st->g * M + r0) * plane_out) * d->elem, plane_out, d->h_out,
+                           d->w_out, z1 - r0, st->tiles, st->count, st->Z + (size_t)(r0 * nb) * d->elem, M * nb, nb);
+    const int64_t v0 = cj_max64(r0, M) - M, v1 = r1 - M;
+    if (v0 < v1)
+        j->tf->input(j->in + (size_t)((st->g * N + v0) * plane_in) * d->elem, plane_in, d->h_in, d->w_in, d->pad_h,
+                     d->pad_w, v1 - v0, st->tiles, st->count, st->V + (size_t)(v0 * nb) * d->elem, N * nb, nb);
+}
+
+static void shared_gemm_task(void *arg, size_t slot) {
+    const shared_step *st = arg;
+    const wgrad_job *j = st->j;
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t M = d->cout_g, N = d->cin_g, nb = j->t.nb;
+    char *pz = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = pz + j->pz_bytes;
+    int64_t e0, e1;
+    cj_split_range(ELEMS, j->slots, (int64_t)slot, &e0, &e1);
+    for (int64_t e = e0; e < e1; e++) {
+        const cj_matrix ze = {st->Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+        cj_packed_a pa = {pz, 0, 0};
+        cj_pack_a(j->cfg, &ze, M, st->count, &pa);
+        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * N * nb) * elem, 1, nb);
+        cj_gemm(j->cfg, &pa, &vt, 0, N, j->acc + (size_t)((st->g * ELEMS + e) * M * N) * elem, N, st->accumulate,
+                gemm_scratch);
+    }
+}
+
+/* The super-block path: j->t cut into super-blocks, j->acc one part; slot memory: packed Z_e and
+ * the GEMM's buffer per slot, then the shared tiles, V and Z. */
+static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
+    const cj_conv_desc *d = j->d;
+    const size_t elem = d->elem;
+    const int64_t M = d->cout_g, N = d->cin_g, nr = j->cfg->nr;
+    j->t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(M + N) * elem, nr, 8, 1);
+    const int64_t most = cj_max64(nr, (int64_t)(SHARED_BYTES / (ELEMS * (size_t)(M + N) * elem)) / nr * nr);
+    j->t.nb = cj_min64(most, j->t.total);
+    j->t.blocks = cj_div_up(j->t.total, j->t.nb);
+    const int64_t nb = j->t.nb;
+    j->parts = 1;
+    j->slots = cj_min64(ctx->num_threads, ELEMS);
+    j->acc_bytes = align64(ELEMS * (size_t)(d->c_out * N) * elem);
+    j->pz_bytes = align64(cj_packed_a_bytes(j->cfg, M, nb));
+    j->slot_bytes = j->pz_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
+    const size_t tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)nb);
+    const size_t v_bytes = align64(ELEMS * (size_t)(N * nb) * elem), z_bytes = align64(ELEMS * (size_t)(M * nb) * elem);
+    cj_scratch s;
+    CJ_FORWARD(cj_scratch_acquire(ctx, j->acc_bytes + j->slot_bytes * (size_t)j->slots + tile_bytes + v_bytes + z_bytes,
+                                  &s));
+    j->acc = s.ptr;
+    j->slot_mem = j->acc + j->acc_bytes;
+    cj_wino_tile *tiles = (cj_wino_tile *)(j->slot_mem + j->slot_bytes * (size_t)j->slots);
+    shared_step st = {.j = j, .tiles = tiles, .V = (char *)tiles + tile_bytes};
+    st.Z = st.V + v_bytes;
+    for (int64_t g = 0; g < d->groups; g++)
+        for (int64_t b = 0; b < j->t.blocks; b++) {
+            st.g = g;
+            st.count = block_tiles(&j->t, b, d->c_in * d->h_in * d->w_in, d->c_out * d->h_out * d->w_out, tiles);
+            st.accumulate = b > 0;
+            cj_parallel_for(ctx, (size_t)j->slots, shared_transform_task, &st);
+            cj_parallel_for(ctx, (size_t)j->slots, shared_gemm_task, &st);
+        }
+    finish_job f = {j, cj_min64(ctx->num_threads, d->c_out)};
+    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
+    cj_scratch_release(ctx, &s);
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, j->in, j->grad_out, NULL, j->grad_w);
+    return CJ_OK;
+}
+
 static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                        const void *grad_out, void *grad_w) {
     const size_t elem = d->elem;
@@ -397,7 +494,13 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     /* Threads split the batch when the accumulator is small (each gets a copy, added at the end),
      * else the accumulator's columns (each thread transforms every block's grad_output tiles). */
     j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
-    const int split_batch = j.acc_bytes <= cj_cpu()->l2_bytes && j.t.blocks >= ctx->num_threads;
+    /* Super-blocks for accumulators beyond L2, but at 1 thread only from 4x L2: below that the
+     * per-block path's accumulator stays in L3 and its transforms in L2 (1 thread, min of 3 runs of
+     * 6 calls: resnet50.res3.3x3, 2.3 MiB, 11.0 ms against 13.4 for super-blocks; res4.3x3, 9 MiB,
+     * 13.0 against 14.0; res5.3x3, 36 MiB, 23.9 against 24.2; vgg16.conv5_1 51.7 against 73.8). */
+    const size_t l2 = cj_cpu()->l2_bytes;
+    if (j.acc_bytes > l2 && (ctx->num_threads > 1 || j.acc_bytes > 4 * l2)) return wgrad_shared(ctx, &j);
+    const int split_batch = j.t.blocks >= ctx->num_threads;
     j.parts = split_batch ? ctx->num_threads : 1;
     j.cols_per_chunk = split_batch ? d->cin_g
                                    : cj_div_up(d->cin_g, cj_pieces_per_task(d->groups, ctx->num_threads, TASKS_PER_THREAD));
