@@ -42,6 +42,7 @@ static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, in
             int64_t lo = q->lane, hi = q->lane + q->lanes;
             if (sh < 0 && lo < (-sh + S - 1) / S) lo = (-sh + S - 1) / S;
             if (hi > (g->w_in - sh + S - 1) / S) hi = (g->w_in - sh + S - 1) / S;
+            if (lo > NR) lo = NR; /* (huge paddings: keep the int lane arithmetic below in range) */
             if (hi < lo) hi = lo;
             t->shift[j][s] = sh;
             for (int k = 0; k < 2; k++)
