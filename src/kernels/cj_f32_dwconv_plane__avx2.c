@@ -1,5 +1,5 @@
 /* Depthwise plane kernels, f32 AVX2 (contract: dwconv.h). AVX2 has no masked FMA. correlate with an
- * undilated 3x3, 5x5 or 7x7 kernel reads the plane in place, masking only the loads of the edge
+ * undilated 3x3 or 7x7 kernel reads the plane in place, masking only the loads of the edge
  * columns (see correlate_inplace); everything else stages a band of source rows into a zero-padded
  * buffer so that the hot loops are plain loads and FMAs. A padding zero times a finite value adds
  * exactly nothing; where it could meet a non-finite one (a plane's weights in correlate, its
@@ -136,7 +136,7 @@ ALWAYS_INLINE void correlate_band(const cj_dw_plane *p, const float *st, int64_t
     }
 }
 
-/* In place, undilated K x K (3, 5, 7): the source plane is read where it lies. A tile is R
+/* In place, undilated K x K (3, 7): the source plane is read where it lies. A tile is R
  * destination rows; its R + K - 1 source rows are pointers, a row outside the plane pointing at a
  * zeroed row. A column of vectors whose taps reach past either end of the source rows (EDGE: the
  * first and last column or two) loads its 8 + K - 1 source columns of a row as two masked vectors
@@ -202,24 +202,28 @@ ALWAYS_INLINE void inplace_vector(const float *const *rows, const __m256i *insid
     }
 }
 
-/* Destination rows y .. y + R - 1, every column. With CHECK, source rows outside the plane read the
- * zero row; without, the caller knows they are all inside. */
+/* Destination rows y .. y + R - 1, every column; source rows outside the plane read the zero row.
+ * One loop takes both edges' columns so that the edge tile is compiled once per (K, R): the
+ * unrolled tiles are large, and twice as many made the sanitizer and fuzzer builds of this file
+ * take minutes. */
 ALWAYS_INLINE void inplace_rows(const cj_dw_plane *p, const column_plan *cp, const float *zero_row,
-                                const __m256 *wv, __m256 bias, int64_t y, const int K, const int R, const int CHECK) {
+                                const __m256 *wv, __m256 bias, int64_t y, const int K, const int R) {
     const int64_t src_w = p->src_w, dst_w = p->dst_w, first = cp->first_inner, end = cp->end_inner;
     const int64_t columns = cp->columns, sy0 = y + p->off_h;
     const float *rows[8 + 7 - 1];
     const float *top = p->src + sy0 * src_w + p->off_w;
 #pragma GCC unroll 16
-    for (int s = 0; s < R + K - 1; s++) {
-        rows[s] = top + s * src_w;
-        if (CHECK && (sy0 + s < 0 || sy0 + s >= p->src_h)) rows[s] = zero_row + p->off_w;
-    }
+    for (int s = 0; s < R + K - 1; s++)
+        rows[s] = sy0 + s < 0 || sy0 + s >= p->src_h ? zero_row + p->off_w : top + s * src_w;
     float *dst = p->dst + y * dst_w;
-    int64_t c = 0;
-    for (; c < first; c++) inplace_vector(rows, cp->left[c], wv, bias, dst, dst_w, c * LANES, K, R, 1);
-    for (; c < end; c++) inplace_vector(rows, NULL, wv, bias, dst, dst_w, c * LANES, K, R, 0);
-    for (; c < columns; c++) inplace_vector(rows, cp->right[c - end], wv, bias, dst, dst_w, c * LANES, K, R, 1);
+    for (int64_t c = 0; c < columns; c++) {
+        if (c == first) {
+            for (; c < end; c++) inplace_vector(rows, NULL, wv, bias, dst, dst_w, c * LANES, K, R, 0);
+            if (c == columns) break;
+        }
+        const __m256i *inside = c < first ? cp->left[c] : cp->right[c - end];
+        inplace_vector(rows, inside, wv, bias, dst, dst_w, c * LANES, K, R, 1);
+    }
 }
 
 ALWAYS_INLINE void correlate_inplace(const cj_dw_plane *p, const column_plan *cp, const float *zero_row,
@@ -233,16 +237,13 @@ ALWAYS_INLINE void correlate_inplace(const cj_dw_plane *p, const column_plan *cp
     const __m256 b = _mm256_set1_ps(bias);
     const int64_t dst_h = p->dst_h;
     if (dst_h < R) { /* too short for one tile */
-        for (int64_t y = 0; y < dst_h; y++) inplace_rows(p, cp, zero_row, wv, b, y, K, 1, 1);
+        for (int64_t y = 0; y < dst_h; y++) inplace_rows(p, cp, zero_row, wv, b, y, K, 1);
         return;
     }
-    /* Rows [lo, hi) read only source rows inside the plane. */
-    const int64_t lo = -p->off_h, hi = p->src_h - p->off_h - K + 1;
     /* Whole tiles; the last one ends at the last row, redoing up to R - 1 rows (the same values). */
     for (int64_t y = 0;; y += R) {
         if (y > dst_h - R) y = dst_h - R;
-        if (y >= lo && y + R <= hi) inplace_rows(p, cp, zero_row, wv, b, y, K, R, 0);
-        else inplace_rows(p, cp, zero_row, wv, b, y, K, R, 1);
+        inplace_rows(p, cp, zero_row, wv, b, y, K, R);
         if (y == dst_h - R) break;
     }
 }
@@ -298,14 +299,14 @@ void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias,
                       : 0;
     __m256 wv[CJ_DW_MAX_KW * CJ_DW_MAX_KW];
     for (int64_t t = 0; K && t < taps; t++) wv[t] = _mm256_set1_ps(w[t]);
+    /* In place for 3x3 and 7x7 (MobileNet's, ConvNeXt's); 5x5 gained only 5% there (945 against
+     * 1005 ns per 28x28 plane) and its unrolled tiles cost the sanitizer and fuzzer builds minutes. */
     column_plan cp;
-    if (K && p->src_w <= CJ_DW_STAGE_FLOATS && plan_columns(p, K, &cp)) {
+    if ((K == 3 || K == 7) && p->src_w <= CJ_DW_STAGE_FLOATS && plan_columns(p, K, &cp)) {
         for (int64_t x = 0; x < p->src_w; x++) stage[x] = 0.0f; /* the zero row */
-        switch (K) {
-        case 3: correlate_inplace(p, &cp, stage, w, bias, 3); return;
-        case 5: correlate_inplace(p, &cp, stage, w, bias, 5); return;
-        default: correlate_inplace(p, &cp, stage, w, bias, 7); return;
-        }
+        if (K == 3) correlate_inplace(p, &cp, stage, w, bias, 3);
+        else correlate_inplace(p, &cp, stage, w, bias, 7);
+        return;
     }
     const int64_t sw = cj_dw_stage_width(p->dst_w, p->kw, p->dil_w), band = band_rows(p, sw);
     for (int64_t y0 = 0; y0 < p->dst_h; y0 += band) {
