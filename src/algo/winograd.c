@@ -387,6 +387,16 @@ static void finish_task(void *arg, size_t part) {
     }
 }
 
+/* grad_weight's end for both paths: G^T dW_e G from the accumulator (its parts added in order),
+ * the scratch released, the elements with few terms recomputed. */
+static cj_status wgrad_finish(cj_context *ctx, const wgrad_job *j, cj_scratch *s) {
+    finish_job f = {j, cj_min64(ctx->num_threads, j->d->c_out)};
+    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
+    cj_scratch_release(ctx, s);
+    cj_fix_few_terms(ctx, j->d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, j->in, j->grad_out, NULL, j->grad_w);
+    return CJ_OK;
+}
+
 /* Large accumulators (beyond L2): the tiles go in super-blocks of up to SHARED_BYTES of transforms,
  * which all slots fill together (Z by grad_output channel, V by input channel, each transformed
  * once), then each slot runs the GEMMs of its own transform elements with the super-block's tiles
@@ -441,20 +451,18 @@ static void shared_gemm_task(void *arg, size_t slot) {
     }
 }
 
-/* The super-block path: j->t cut into super-blocks, j->acc one part; slot memory: packed Z_e and
- * the GEMM's buffer per slot, then the shared tiles, V and Z. */
+/* The super-block path (j->t and j->acc_bytes set): j->t's blocks widened to super-blocks, j->acc
+ * one part; slot memory: packed Z_e and the GEMM's buffer per slot, then the shared tiles, V and Z. */
 static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
     const int64_t M = d->cout_g, N = d->cin_g, nr = j->cfg->nr;
-    j->t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(M + N) * elem, nr, 8, 1);
     const int64_t most = cj_max64(nr, (int64_t)(SHARED_BYTES / (ELEMS * (size_t)(M + N) * elem)) / nr * nr);
     j->t.nb = cj_min64(most, j->t.total);
     j->t.blocks = cj_div_up(j->t.total, j->t.nb);
     const int64_t nb = j->t.nb;
     j->parts = 1;
     j->slots = cj_min64(ctx->num_threads, ELEMS);
-    j->acc_bytes = align64(ELEMS * (size_t)(d->c_out * N) * elem);
     j->pz_bytes = align64(cj_packed_a_bytes(j->cfg, M, nb));
     j->slot_bytes = j->pz_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
     const size_t tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)nb);
@@ -475,11 +483,7 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
             cj_parallel_for(ctx, (size_t)j->slots, shared_transform_task, &st);
             cj_parallel_for(ctx, (size_t)j->slots, shared_gemm_task, &st);
         }
-    finish_job f = {j, cj_min64(ctx->num_threads, d->c_out)};
-    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
-    cj_scratch_release(ctx, &s);
-    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, j->in, j->grad_out, NULL, j->grad_w);
-    return CJ_OK;
+    return wgrad_finish(ctx, j, &s);
 }
 
 static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
@@ -491,8 +495,6 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
     j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
                       j.cfg->nr, 8, 1); /* threads split columns, not blocks */
-    /* Threads split the batch when the accumulator is small (each gets a copy, added at the end),
-     * else the accumulator's columns (each thread transforms every block's grad_output tiles). */
     j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
     /* Super-blocks for accumulators beyond L2, but at 1 thread only from 4x L2: below that the
      * per-block path's accumulator stays in L3 and its transforms in L2 (1 thread, min of 3 runs of
@@ -500,6 +502,9 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
      * 13.0 against 14.0; res5.3x3, 36 MiB, 23.9 against 24.2; vgg16.conv5_1 51.7 against 73.8). */
     const size_t l2 = cj_cpu()->l2_bytes;
     if (j.acc_bytes > l2 && (ctx->num_threads > 1 || j.acc_bytes > 4 * l2)) return wgrad_shared(ctx, &j);
+    /* Else threads split the batch when it has a block per thread (each gets a copy of the
+     * accumulator, added at the end), else the accumulator's columns (each thread transforms every
+     * block's grad_output tiles). */
     const int split_batch = j.t.blocks >= ctx->num_threads;
     j.parts = split_batch ? ctx->num_threads : 1;
     j.cols_per_chunk = split_batch ? d->cin_g
@@ -518,11 +523,7 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.acc = s.ptr;
     j.slot_mem = (char *)s.ptr + acc_total;
     cj_parallel_for(ctx, (size_t)j.slots, wgrad_task, &j);
-    finish_job f = {&j, cj_min64(ctx->num_threads, d->c_out)};
-    cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
-    cj_scratch_release(ctx, &s);
-    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, in, grad_out, NULL, grad_w);
-    return CJ_OK;
+    return wgrad_finish(ctx, &j, &s);
 }
 
 const cj_algo cj_algo_winograd = {

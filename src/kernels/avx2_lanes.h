@@ -11,6 +11,13 @@ static inline __attribute__((always_inline)) __m256i cj_avx2_tail_mask(int64_t l
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* Lanes lo .. hi-1 set (any lo, hi; clamped to the vector's 8 lanes). */
+static inline __attribute__((always_inline)) __m256i cj_avx2_range_mask(int64_t lo, int64_t hi) {
+    lo = lo < 0 ? 0 : lo > 8 ? 8 : lo;
+    hi = hi < 0 ? 0 : hi > 8 ? 8 : hi;
+    return _mm256_andnot_si256(cj_avx2_tail_mask(lo), cj_avx2_tail_mask(hi));
+}
+
 static inline __attribute__((always_inline)) void cj_avx2_store_lanes(float *dst, __m256 v, int64_t lanes) {
     if (lanes >= 8) {
         _mm256_storeu_ps(dst, v);

@@ -194,12 +194,8 @@ ALWAYS_INLINE void inplace_vector(const float *const *rows, const __m256i *insid
             }
         }
     }
-    const int64_t lanes = dst_w - x0;
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-        if (lanes >= LANES) _mm256_storeu_ps(dst + r * dst_w + x0, acc[r]);
-        else cj_avx2_store_lanes(dst + r * dst_w + x0, acc[r], lanes);
-    }
+    for (int r = 0; r < R; r++) cj_avx2_store_lanes(dst + r * dst_w + x0, acc[r], dst_w - x0);
 }
 
 /* Destination rows y .. y + R - 1, every column; source rows outside the plane read the zero row.
@@ -260,19 +256,13 @@ static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
     end = end < first ? first : end > cp->columns ? cp->columns : end;
     cp->first_inner = first, cp->end_inner = end;
     if (first > MAX_EDGE_COLUMNS || cp->columns - end > MAX_EDGE_COLUMNS) return 0;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t c = 0; c < cp->columns; c++) {
         if (c == first) c = end;
         if (c >= cp->columns) break;
         __m256i *m = c < first ? cp->left[c] : cp->right[c - end];
         /* Lane l of half h holds source column sx + 8h + l: inside when -sx-8h <= l < src_w-sx-8h. */
         const int64_t sx = c * LANES + p->off_w;
-        for (int64_t h = 0; h < 2; h++) {
-            const int64_t lo = -sx - h * LANES, hi = p->src_w - sx - h * LANES;
-            const __m256i above_lo = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(lo < -1 ? -1 : lo - 1)));
-            const __m256i below_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(hi > LANES ? LANES : hi)), lane);
-            m[h] = _mm256_and_si256(above_lo, below_hi);
-        }
+        for (int64_t h = 0; h < 2; h++) m[h] = cj_avx2_range_mask(-sx - h * LANES, p->src_w - sx - h * LANES);
     }
     return 1;
 }

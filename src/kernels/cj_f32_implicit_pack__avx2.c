@@ -9,6 +9,7 @@
  * kernel row, so a panel row costs a few instructions per segment. */
 #include <immintrin.h>
 
+#include "kernels/avx2_lanes.h"
 #include "kernels/implicit_pack.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -32,7 +33,6 @@ static void input_rows(const cj_pack_geometry *g, const cj_pack_segment *seg, in
 }
 
 static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, const int S, tap_table *t) {
-    const __m256i pos = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t j = 0; j < g->kw; j++)
         for (int s = 0; s < nseg; s++) {
             const cj_pack_segment *q = &seg[s];
@@ -42,16 +42,13 @@ static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, in
             int64_t lo = q->lane, hi = q->lane + q->lanes;
             if (sh < 0 && lo < (-sh + S - 1) / S) lo = (-sh + S - 1) / S;
             if (hi > (g->w_in - sh + S - 1) / S) hi = (g->w_in - sh + S - 1) / S;
-            if (lo > NR) lo = NR; /* (huge paddings: keep the int lane arithmetic below in range) */
-            if (hi < lo) hi = lo;
             t->shift[j][s] = sh;
             for (int k = 0; k < 2; k++)
                 for (int h = 0; h < S; h++) {
                     /* Position p of this load is input column S*8*k + 8h + p + sh: lane (8Sk + 8h + p)/S,
                      * used when the position is a multiple of S. */
-                    const __m256i col = _mm256_add_epi32(pos, _mm256_set1_epi32(S * LANES * k + LANES * h));
-                    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32((int)(S * lo) - 1)),
-                                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(S * hi)), col));
+                    const int64_t at = S * LANES * k + LANES * h;
+                    __m256i m = cj_avx2_range_mask(S * lo - at, S * hi - at);
                     if (S == 2) /* odd positions are not read */
                         m = _mm256_and_si256(m, _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0));
                     t->mask[j][s][k][h] = m;
