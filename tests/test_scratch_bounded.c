@@ -5,7 +5,10 @@
  * Scratch may grow with N up to a cap that does not depend on N: small images are batched side by
  * side on the GEMM's pixel axis up to an L2-sized panel, and with few images the work is cut finer
  * for the threads. So the two batch sizes are both past that point (N and 2N must agree): what
- * "never grows with N" can mean. Per-thread panels are sized by the caches, so a medium layer's
+ * "never grows with N" can mean. That point moves with L2 (a unit holds up to 1.5 L2 of columns,
+ * and the threads' cut stops once there are 4 units a thread), so the small-image layer's batch
+ * sizes scale with L2 beyond 512 KiB: with 2 MiB (Granite Rapids) N = 96 gave 3 units of 36
+ * images, cut by channel for 2 threads, where N = 192's 6 units were not. Per-thread panels are sized by the caches, so a medium layer's
  * scratch can be a sizeable part of its im2col matrix; only a large one is held to the quarter.
  *
  * `test_scratch_bounded --vgg16` measures instead (not part of the suite: it takes a while):
@@ -17,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "api/context.h"
+#include "arch/cpu.h"
 #include "conjure.h"
 #include "testutil.h"
 
@@ -32,16 +36,17 @@ typedef struct layer {
     const char *name;
     ref_conv c;
     int large;      /* im2col bound checked */
-    int64_t na, nb; /* the two batch sizes */
+    int64_t na, nb; /* the two batch sizes (at 512 KiB of L2; see l2_scale) */
+    int l2_scale;   /* batched by L2: na and nb grow with it */
 } layer;
 
 static const layer layers[] = {
     /* N (overridden), C, H, W, K, kh, kw, ph, pw, sh, sw, dh, dw, groups */
-    {"resnet-like 3x3", {0, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0, 4, 8},
-    {"strided 5x5", {0, 16, 40, 36, 24, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0, 0}, 0, 4, 8},
-    {"small images", {0, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0, 96, 192},
-    {"depthwise", {0, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0, 0}, 0, 64, 128},
-    {"large (vgg-like 112x112)", {0, 64, 112, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1, 1, 1},
+    {"resnet-like 3x3", {0, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0, 4, 8, 0},
+    {"strided 5x5", {0, 16, 40, 36, 24, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0, 0}, 0, 4, 8, 0},
+    {"small images", {0, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0, 96, 192, 1},
+    {"depthwise", {0, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0, 0}, 0, 64, 128, 0},
+    {"large (vgg-like 112x112)", {0, 64, 112, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1, 1, 1, 0},
 };
 
 typedef struct tensors {
@@ -127,8 +132,9 @@ int main(int argc, char **argv)
             const cj_dtype dt = di ? CJ_F64 : CJ_F32;
             if (layers[li].large && dt == CJ_F64) continue; /* one dtype is enough for the slow one */
             ref_conv c1 = layers[li].c, c2 = layers[li].c;
-            c1.N = layers[li].na;
-            c2.N = layers[li].nb;
+            const int64_t scale = layers[li].l2_scale ? cj_max64(1, (int64_t)(cj_cpu()->l2_bytes / (512 * 1024))) : 1;
+            c1.N = layers[li].na * scale;
+            c2.N = layers[li].nb * scale;
             ref_conv_init(&c1);
             ref_conv_init(&c2);
             tensors t1 = make(&c1, dt, &rng), t2 = c2.N == c1.N ? t1 : make(&c2, dt, &rng);
