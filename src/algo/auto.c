@@ -3,10 +3,14 @@
  * bench/layers.tsv (1 thread, f32, AMD Zen 5 with AVX-512; the figures are in the closing notes):
  *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 5-15x the GEMM
  *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
- *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4: WINOGRAD
- *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; at 32 tiles,
- *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15% on Zen 5; AVX2 takes it
- *     from 16 tiles: winograd_16_tiles below);
+ *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4, or 32+ tiles
+ *     with 256+ channels each way: WINOGRAD (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the
+ *     ResNet/VGG 3x3 layers; AVX2 takes it from 16 tiles: winograd_16_tiles below). At 32 tiles,
+ *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15% on Zen 5 before the
+ *     vector tile gather (stop 18); on Granite Rapids after it (1 thread, min of 5 x 4 calls),
+ *     Winograd / best other: res5.3x3 12.95 / 15.97 ms (IMPLICIT) forward, 18.2 / ~18.3 (IM2COL)
+ *     grad_input, 9.13 / 14.19 grad_weight; 2 x 512 x 14^2 13.1 / 15.1, 18.1 / 16.6, 9.3 / 13.6.
+ *     At 32 channels (2 x 32 x 14^2) DIRECT stays ahead (0.064 against 0.078 ms), hence 256+;
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -117,7 +121,10 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int64_t few_area = on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
-    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 && tiles >= winograd_tiles)
+    /* rule 2's wide layers: from 32 tiles at 256+ channels each way */
+    const int wide_tiles = tiles >= 32 && d->cin_g >= 256 && d->cout_g >= 256;
+    if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 &&
+        (tiles >= winograd_tiles || wide_tiles))
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
