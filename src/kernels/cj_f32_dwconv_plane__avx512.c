@@ -1,9 +1,14 @@
-/* Depthwise plane kernels, f32 AVX-512 (contract: dwconv.h). A row is cut into chunks of up to
- * 4 vectors (64 outputs); the masks of a chunk (per tap column and vector) are computed once and
- * reused by every row, so the hot loop is a masked load and a masked FMA per tap and vector. */
+/* Depthwise plane kernels, f32 AVX-512 (contract: dwconv.h). Undilated 3x3 and 7x7 correlate
+ * with finite weights in place by register tiles (correlate_inplace); the general path cuts a row
+ * into chunks of up to 4 vectors (64 outputs); the masks of a chunk (per tap column and vector) are
+ * computed once and reused by every row, so the hot loop is a masked load and a masked FMA per tap
+ * and vector. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels/dwconv.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 enum { CHUNK_VECS = 4, LANES = 16 };
 
@@ -80,7 +85,133 @@ static inline __attribute__((always_inline)) void correlate_chunk(const cj_dw_pl
     for (; y < p->dst_h; y++) correlate_rows(p, w, bias, x0, y, masks, store, NV, 1);
 }
 
+/* ---- In place, undilated K x K (3, 7), finite weights ------------------------------------------
+ * A tile is R destination rows x one vector of 16 columns with the weights in registers; source
+ * row s feeds destination rows r = s - i for each kernel row i, so it is loaded once per tap
+ * column for all R rows. Source rows outside the plane point at a static zero row; columns whose
+ * taps reach past either end of the source rows (at most MAX_EDGE_COLUMNS a side) load each tap
+ * masked to the row (zeros outside it, nothing outside the plane read). Those zeros meet finite
+ * weights only, so they add exactly nothing. The general path below spent a mask load, a masked
+ * load and a masked FMA per tap, vector and row, with the kernel's loops at run time: 500 ns per
+ * 28x28 3x3 plane on Granite Rapids, where AVX2's in-place tiles took 330. */
+enum { MAX_EDGE_COLUMNS = 3, MAX_K = 7, ZERO_ROW = 4096 };
+static const float zero_row[ZERO_ROW + 2 * LANES];
+
+typedef struct {
+    int64_t columns;     /* vectors of 16 per destination row */
+    int64_t first_inner; /* columns [first_inner, end_inner) read no lane outside the rows */
+    int64_t end_inner;
+    __mmask16 left[MAX_EDGE_COLUMNS][MAX_K], right[MAX_EDGE_COLUMNS][MAX_K]; /* per tap column */
+    __mmask16 last_store;                                                    /* the last column's lanes */
+} column_plan;
+
+/* R rows x one vector at destination column x0; rows[s] + x0 + j is where tap (s - r, j) of row r
+ * reads. inside: per tap column, the lanes inside the source row (EDGE only). */
+ALWAYS_INLINE void inplace_vector(const float *const *rows, const __mmask16 *inside, const __m512 *wv, __m512 bias,
+                                  float *dst, int64_t dst_w, int64_t x0, __mmask16 store, const int K, const int R,
+                                  const int EDGE) {
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) acc[r] = bias;
+#pragma GCC unroll 24
+    for (int s = 0; s < R + K - 1; s++) {
+        const float *row = rows[s] + x0;
+#pragma GCC unroll 8
+        for (int j = 0; j < K; j++) {
+            const __m512 x = EDGE ? _mm512_maskz_loadu_ps(inside[j], row + j) : _mm512_loadu_ps(row + j);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                const int i = s - r;
+                if (i >= 0 && i < K) acc[r] = _mm512_fmadd_ps(wv[i * K + j], x, acc[r]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(dst + r * dst_w + x0, store, acc[r]);
+}
+
+/* Destination rows y .. y + R - 1, every column: the inner columns, then both edges' in one loop
+ * (the edge tile compiled once per K and R). */
+ALWAYS_INLINE void inplace_rows(const cj_dw_plane *p, const column_plan *cp, const __m512 *wv, __m512 bias, int64_t y,
+                                const int K, const int R) {
+    const int64_t src_w = p->src_w, dst_w = p->dst_w, sy0 = y + p->off_h, columns = cp->columns;
+    const float *rows[16 + MAX_K - 1];
+    const float *top = p->src + sy0 * src_w + p->off_w;
+#pragma GCC unroll 24
+    for (int s = 0; s < R + K - 1; s++)
+        rows[s] = sy0 + s < 0 || sy0 + s >= p->src_h ? zero_row + LANES + p->off_w : top + s * src_w;
+    float *dst = p->dst + y * dst_w;
+    for (int64_t c = cp->first_inner; c < cp->end_inner; c++)
+        inplace_vector(rows, NULL, wv, bias, dst, dst_w, c * LANES, c == columns - 1 ? cp->last_store : 0xFFFF, K, R,
+                       0);
+    for (int64_t c = 0; c < columns; c++) {
+        if (c == cp->first_inner) c = cp->end_inner;
+        if (c >= columns) break;
+        const __mmask16 *inside = c < cp->first_inner ? cp->left[c] : cp->right[c - cp->end_inner];
+        inplace_vector(rows, inside, wv, bias, dst, dst_w, c * LANES, c == columns - 1 ? cp->last_store : 0xFFFF, K,
+                       R, 1);
+    }
+}
+
+ALWAYS_INLINE void correlate_inplace(const cj_dw_plane *p, const column_plan *cp, const float *w, float bias,
+                                     const int K, const int R) {
+    __m512 wv[MAX_K * MAX_K];
+#pragma GCC unroll 64
+    for (int t = 0; t < K * K; t++) wv[t] = _mm512_set1_ps(w[t]);
+    const __m512 b = _mm512_set1_ps(bias);
+    const int64_t dst_h = p->dst_h;
+    if (dst_h < R) { /* too short for one tile */
+        for (int64_t y = 0; y < dst_h; y++) inplace_rows(p, cp, wv, b, y, K, 1);
+        return;
+    }
+    /* Whole tiles; the last one ends at the last row, redoing up to R - 1 rows (the same values). */
+    for (int64_t y = 0;; y += R) {
+        if (y > dst_h - R) y = dst_h - R;
+        inplace_rows(p, cp, wv, b, y, K, R);
+        if (y == dst_h - R) break;
+    }
+}
+
+/* The columns of the plane: inner ones, the edge ones' masks. 0 when the plan cannot hold the
+ * plane (an edge wider than MAX_EDGE_COLUMNS vectors, or rows past the zero row). */
+static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
+    if (p->src_w > ZERO_ROW || p->off_w < -LANES || p->off_w > LANES) return 0;
+    cp->columns = (p->dst_w + LANES - 1) / LANES;
+    /* Column c reads source columns c*16 + off_w .. c*16 + off_w + K - 1 + 15. */
+    int64_t first = p->off_w >= 0 ? 0 : (-p->off_w + LANES - 1) / LANES;
+    const int64_t last = p->src_w - p->off_w - K + 1 - LANES; /* the last inner column's x0, floored to columns */
+    int64_t end = last < 0 ? 0 : last / LANES + 1;
+    first = first > cp->columns ? cp->columns : first;
+    end = end < first ? first : end > cp->columns ? cp->columns : end;
+    cp->first_inner = first, cp->end_inner = end;
+    if (first > MAX_EDGE_COLUMNS || cp->columns - end > MAX_EDGE_COLUMNS) return 0;
+    cp->last_store = lane_mask(0, p->dst_w - (cp->columns - 1) * LANES, LANES);
+    for (int64_t c = 0; c < cp->columns; c++) {
+        if (c == first) c = end;
+        if (c >= cp->columns) break;
+        __mmask16 *m = c < first ? cp->left[c] : cp->right[c - end];
+        for (int64_t j = 0; j < K; j++) m[j] = lane_mask(c * LANES + p->off_w + j, p->src_w, LANES);
+    }
+    return 1;
+}
+
+static int all_finite(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias) {
+    column_plan cp;
+    const int K = p->kh == p->kw && p->dil_h == 1 && p->dil_w == 1 && (p->kh == 3 || p->kh == 7) ? (int)p->kh : 0;
+    if (K && plan_columns(p, K, &cp) && all_finite(w, K * K)) {
+        /* Rows per tile (1 x 256 x 28^2 planes, min of 6 x 400 calls, Granite Rapids): 3x3 7 rows
+         * 65-67 us, 4 rows 74-79, 10 rows 67-68, 14 rows 63-64 but single rows on planes under 14;
+         * 7x7 (weights from memory) 6 rows 284-285 us, 4 rows 299-303, 8 rows 293. */
+        if (K == 3) correlate_inplace(p, &cp, w, bias, 3, 7);
+        else correlate_inplace(p, &cp, w, bias, 7, 6);
+        return;
+    }
     for (int64_t x0 = 0; x0 < p->dst_w; x0 += CHUNK_VECS * LANES) {
         const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
         switch (left >= CHUNK_VECS ? CHUNK_VECS : left) {
