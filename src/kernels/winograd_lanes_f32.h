@@ -16,6 +16,7 @@
 
 #include "kernels/avx2_lanes.h"
 #include "kernels/avx2_transpose.h"
+#include "kernels/winograd_transforms.h"
 
 #define CJ_WINO_LANES 16
 
@@ -41,26 +42,26 @@ static inline __attribute__((always_inline)) __m256 masked_load(const float *p, 
 }
 #endif
 
-/* buf[i*n + j][l] = plane_l[(y_l + i)*w + x_l + j] for the n x n windows (n <= 8) at (ys[l], xs[l])
- * of the planes at src + base[l]; zero outside the h x w plane and for lanes >= count. Prefetches
+/* buf[i*n + j][l] = plane_l[(y_l + i)*w + x_l + j] for the n x n windows (n <= 8) of the lanes g
+ * (plane at src + its base, origin (y_l, x_l)); zero outside the h x w plane and for lanes >= count. Prefetches
  * the same windows of the plane h*w further on. */
 static inline void cj_wino_gather_f32(float (*restrict buf)[CJ_WINO_LANES], int n, const float *src,
-                                      const int64_t *base, const int64_t *ys, const int64_t *xs, int count,
-                                      int64_t h, int64_t w) {
+                                      const cj_wino_lanes *g, int count, int64_t h, int64_t w) {
     for (int half = 0; half < CJ_WINO_LANES; half += 8) {
         lane_mask mask[8];
-        int64_t origin[8]; /* offset of the window's first row from src (may be before the plane) */
+        int64_t origin[8], top[8]; /* the window's first row: offset from src (may be before the plane), row */
         for (int k = 0; k < 8; k++) {
             const int l = half + k;
             const int live = l < count;
-            mask[k] = live ? columns_mask(-xs[l], w - xs[l] < n ? w - xs[l] : n) : columns_mask(0, 0);
-            origin[k] = live ? base[l] + ys[l] * w + xs[l] : 0;
+            const int64_t x = live ? cj_wino_lane_x(g, l) : 0;
+            top[k] = live ? cj_wino_lane_y(g, l) : h;
+            mask[k] = live ? columns_mask(-x, w - x < n ? w - x : n) : columns_mask(0, 0);
+            origin[k] = live ? cj_wino_lane_base(g, l) + top[k] * w + x : 0;
         }
         for (int i = 0; i < n; i++) {
             __m256 r[8];
             for (int k = 0; k < 8; k++) {
-                const int l = half + k;
-                const int64_t y = l < count ? ys[l] + i : -1;
+                const int64_t y = top[k] + i;
                 r[k] = y >= 0 && y < h ? masked_load(src + origin[k] + i * w, mask[k]) : _mm256_setzero_ps();
             }
             /* The same rows of the next channel, whose plane follows (the callers go channel by
@@ -75,11 +76,10 @@ static inline void cj_wino_gather_f32(float (*restrict buf)[CJ_WINO_LANES], int 
     }
 }
 
-/* The 4x4 output tiles y[i*4 + j][l] (+ bias) to dst at row ys[l] + i, column xs[l] + j of the
- * planes at dst + base[l], for lanes < count; the parts past the h x w plane are dropped. */
-static inline void cj_wino_scatter4_f32(float *dst, const int64_t *base, const int64_t *ys, const int64_t *xs,
-                                        int count, int64_t h, int64_t w, float (*restrict y)[CJ_WINO_LANES],
-                                        float bias) {
+/* The 4x4 output tiles y[i*4 + j][l] (+ bias) to row y_l + i, column x_l + j of lane l's plane
+ * (g: at dst + its base), for lanes < count; the parts past the h x w plane are dropped. */
+static inline void cj_wino_scatter4_f32(float *dst, const cj_wino_lanes *g, int count, int64_t h, int64_t w,
+                                        float (*restrict y)[CJ_WINO_LANES], float bias) {
     const __m256 b = _mm256_set1_ps(bias);
     for (int half = 0; half < count; half += 8) {
         for (int i = 0; i < 4; i++) {
@@ -96,16 +96,16 @@ static inline void cj_wino_scatter4_f32(float *dst, const int64_t *base, const i
             u[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
             for (int k = 0; k < 8 && half + k < count; k++) {
                 const int l = half + k;
-                const int64_t row = ys[l] + i;
+                const int64_t row = cj_wino_lane_y(g, l) + i, x = cj_wino_lane_x(g, l);
                 if (row >= h) continue;
                 const __m128 v = k < 4 ? _mm256_castps256_ps128(u[k]) : _mm256_extractf128_ps(u[k - 4], 1);
-                float *out = dst + base[l] + row * w + xs[l];
-                if (xs[l] + 4 <= w) {
+                float *out = dst + cj_wino_lane_base(g, l) + row * w + x;
+                if (x + 4 <= w) {
                     _mm_storeu_ps(out, v);
                 } else {
                     float part[4];
                     _mm_storeu_ps(part, v);
-                    for (int64_t j = 0; j < w - xs[l]; j++) out[j] = part[j];
+                    for (int64_t j = 0; j < w - x; j++) out[j] = part[j];
                 }
             }
         }
