@@ -2,8 +2,8 @@
  * from im2col + GEMM. A KC x NR micro-panel of the column matrix is exactly the im2col of NR
  * pixels with a row stride of NR, so the packer reuses cj_im2col on each panel (split where the
  * panel's pixels cross from one image to the next); no column matrix is ever written. f32 panels
- * at stride_w 1 or 2 on AVX2 take kernels/implicit_pack.h instead: masked vector loads per run of
- * pixels, a quarter of cj_im2col's instructions (resnet50.res3.3x3). */
+ * at stride_w 1 or 2 on AVX2 and AVX-512 take kernels/implicit_pack.h instead: masked vector loads
+ * per run of pixels, a quarter of cj_im2col's instructions (resnet50.res3.3x3, AVX2). */
 #include <string.h>
 
 #include "algo/gemm_conv.h"
@@ -51,11 +51,15 @@ static int panel_segments(const cj_implicit_b *s, int64_t q0, int64_t count, cj_
     return n;
 }
 
-/* f32 at stride_w 1 or 2 with AVX2's 16-column panels: the AVX2 kernel; 0: take the generic packer. */
+/* f32 at stride_w 1 or 2 with AVX2's 16-column or AVX-512's 48-column panels: that ISA's kernel;
+ * 0: take the generic packer. */
 static int pack_panel_simd(const cj_implicit_b *s, int64_t r0, int64_t r1, int64_t q0, int64_t count, int64_t nr,
                            float *panel) {
     const cj_conv_desc *d = s->d;
-    if (d->dtype != CJ_F32 || !cj_pack_panel_ok(nr, d->kh, d->kw, d->stride_w) || cj_cpu()->isa < CJ_ISA_AVX2)
+    const cj_isa isa = cj_cpu()->isa;
+    const int avx512 = nr == CJ_PACK_NR_AVX512 && isa >= CJ_ISA_AVX512;
+    if (d->dtype != CJ_F32 || !cj_pack_panel_ok(d->kh, d->kw, d->stride_w) ||
+        !(avx512 || (nr == CJ_PACK_NR_AVX2 && isa >= CJ_ISA_AVX2)))
         return 0;
     cj_pack_segment seg[CJ_PACK_MAX_SEGMENTS];
     const int nseg = panel_segments(s, q0, count, seg);
@@ -63,7 +67,8 @@ static int pack_panel_simd(const cj_implicit_b *s, int64_t r0, int64_t r1, int64
     const cj_pack_geometry g = {.h_in = d->h_in, .w_in = d->w_in, .kh = d->kh, .kw = d->kw, .pad_h = d->pad_h,
                                 .pad_w = d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w, .stride_h = d->stride_h,
                                 .stride_w = d->stride_w};
-    cj_f32_pack_panel__avx2(&g, seg, nseg, r0, r1, panel);
+    if (avx512) cj_f32_pack_panel__avx512(&g, seg, nseg, r0, r1, panel);
+    else cj_f32_pack_panel__avx2(&g, seg, nseg, r0, r1, panel);
     return 1;
 }
 #else

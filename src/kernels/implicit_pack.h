@@ -20,19 +20,22 @@ typedef struct cj_pack_segment {
     int64_t      lane, lanes; /* panel columns [lane, lane + lanes) */
 } cj_pack_segment;
 
-/* At most this many segments per panel and kernels this high and wide; panels of 16 columns,
- * stride_w 1 or 2 (cj_pack_panel_ok says whether the kernel takes a call; callers fall back
- * otherwise). */
-enum { CJ_PACK_MAX_SEGMENTS = 8, CJ_PACK_NR = 16, CJ_PACK_MAX_TAPS = 16 };
+/* At most this many segments per panel and kernels this high and wide, stride_w 1 or 2; panels of
+ * 16 columns (AVX2) or 48 (AVX-512). cj_pack_panel_ok says whether a kernel takes a call; callers
+ * fall back otherwise. */
+enum { CJ_PACK_MAX_SEGMENTS = 8, CJ_PACK_NR_AVX2 = 16, CJ_PACK_NR_AVX512 = 48, CJ_PACK_MAX_TAPS = 16 };
 
-static inline int cj_pack_panel_ok(int64_t nr, int64_t kh, int64_t kw, int64_t stride_w) {
-    return nr == CJ_PACK_NR && kh <= CJ_PACK_MAX_TAPS && kw <= CJ_PACK_MAX_TAPS && (stride_w == 1 || stride_w == 2);
+static inline int cj_pack_panel_ok(int64_t kh, int64_t kw, int64_t stride_w) {
+    return kh <= CJ_PACK_MAX_TAPS && kw <= CJ_PACK_MAX_TAPS && (stride_w == 1 || stride_w == 2);
 }
 
 #if defined(CJ_HAVE_X86_KERNELS)
-/* Rows [r0, r1) of one panel of CJ_PACK_NR columns; columns no segment covers are zero. */
+/* Rows [r0, r1) of one panel of CJ_PACK_NR_AVX2 (CJ_PACK_NR_AVX512) columns; columns no segment
+ * covers are zero. */
 void cj_f32_pack_panel__avx2(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
                              int64_t r1, float *panel);
+void cj_f32_pack_panel__avx512(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
+                               int64_t r1, float *panel);
 #endif
 
 #endif

@@ -1,0 +1,112 @@
+/* Implicit GEMM's B panels at stride_w 1 or 2, f32 AVX-512 (contract: implicit_pack.h), for panels
+ * of three vectors (NR = 48, AVX-512's GEMM kernel). The AVX2 packer's scheme with native masks:
+ * per panel row, each segment whose input row exists contributes, per vector, the input window its
+ * lanes read: at stride 1 one masked load based so that lane L reads its own input column, at
+ * stride 2 two masked loads of the 32 columns that 16 lanes span, their even columns then gathered
+ * by one two-source permute. The masks keep the segment's lanes whose column is inside the input
+ * row (none: nothing is read); masked-off lanes read as +0, so the segments' vectors merge by OR
+ * (each lane comes from at most one segment). Masks and column shifts are set once per panel, input
+ * rows once per kernel row. */
+#include <immintrin.h>
+
+#include "kernels/implicit_pack.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+enum { LANES = 16, VECS = 3, NR = VECS * LANES, MAX_SEG = CJ_PACK_MAX_SEGMENTS, MAX_TAPS = CJ_PACK_MAX_TAPS };
+
+/* Per kernel column j and segment: lane L of the panel reads input column S*L + shift; per vector
+ * k, S masked loads of 16 input columns from column S*16*k + 16h + shift. */
+typedef struct {
+    __mmask16 mask[MAX_TAPS][MAX_SEG][VECS][2]; /* [j][s][k][half]; half 1 used at stride 2 only */
+    int64_t shift[MAX_TAPS][MAX_SEG];
+} tap_table;
+
+/* Positions [lo, hi) of a 16-wide load (clamped); at stride 2 only the even ones. */
+static __mmask16 positions(int64_t lo, int64_t hi, int S) {
+    lo = lo < 0 ? 0 : lo > LANES ? LANES : lo;
+    hi = hi < lo ? lo : hi > LANES ? LANES : hi;
+    uint32_t m = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+    if (S == 2) m &= 0x5555u;
+    return (__mmask16)m;
+}
+
+/* The input rows of kernel row i in channel c per segment, NULL outside the image. */
+static void input_rows(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t c, int64_t i,
+                       const float **rows) {
+    for (int s = 0; s < nseg; s++) {
+        const int64_t iy = seg[s].y * g->stride_h - g->pad_h + i * g->dil_h;
+        rows[s] = iy < 0 || iy >= g->h_in ? NULL : seg[s].image + (c * g->h_in + iy) * g->w_in;
+    }
+}
+
+static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, const int S, tap_table *t) {
+    for (int64_t j = 0; j < g->kw; j++)
+        for (int s = 0; s < nseg; s++) {
+            const cj_pack_segment *q = &seg[s];
+            const int64_t first = q->x * S + j * g->dil_w - g->pad_w; /* input column of lane q->lane */
+            const int64_t sh = first - S * q->lane;
+            /* Lanes of the segment whose column S*L + sh lies in [0, w_in). */
+            int64_t lo = q->lane, hi = q->lane + q->lanes;
+            if (sh < 0 && lo < (-sh + S - 1) / S) lo = (-sh + S - 1) / S;
+            if (hi > (g->w_in - sh + S - 1) / S) hi = (g->w_in - sh + S - 1) / S;
+            t->shift[j][s] = sh;
+            for (int k = 0; k < VECS; k++)
+                for (int h = 0; h < S; h++) {
+                    /* Position p of this load is input column S*16*k + 16h + p + sh: lane
+                     * (16Sk + 16h + p)/S, used when the position is a multiple of S. */
+                    const int64_t at = S * LANES * k + LANES * h;
+                    t->mask[j][s][k][h] = positions(S * lo - at, S * hi - at, S);
+                }
+        }
+}
+
+/* Lanes l of vector k: stride 1, base[16k + l]; stride 2, base[32k + 2l]. */
+ALWAYS_INLINE __m512 load_vector(const float *base, const __mmask16 *mask, int k, const int S) {
+    if (S == 1) return _mm512_maskz_loadu_ps(mask[0], base + LANES * k);
+    const __m512 a = _mm512_maskz_loadu_ps(mask[0], base + 2 * LANES * k);
+    const __m512 b = _mm512_maskz_loadu_ps(mask[1], base + 2 * LANES * k + LANES);
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, evens, b);
+}
+
+ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
+                             int64_t r1, float *panel, const tap_table *t, const int S) {
+    const int64_t khkw = g->kh * g->kw;
+    int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
+    const float *rows[MAX_SEG];
+    input_rows(g, seg, nseg, c, i, rows);
+    for (int64_t r = r0; r < r1; r++, panel += NR) {
+        __m512 v[VECS];
+#pragma GCC unroll 3
+        for (int k = 0; k < VECS; k++) v[k] = _mm512_setzero_ps();
+        for (int s = 0; s < nseg; s++) {
+            if (!rows[s]) continue;
+            const float *base = rows[s] + t->shift[j][s];
+#pragma GCC unroll 3
+            for (int k = 0; k < VECS; k++) v[k] = _mm512_or_ps(v[k], load_vector(base, t->mask[j][s][k], k, S));
+        }
+#pragma GCC unroll 3
+        for (int k = 0; k < VECS; k++) _mm512_storeu_ps(panel + k * LANES, v[k]);
+        if (++j == g->kw) {
+            j = 0;
+            if (++i == g->kh) {
+                i = 0;
+                c++;
+            }
+            if (r + 1 < r1) input_rows(g, seg, nseg, c, i, rows);
+        }
+    }
+}
+
+void cj_f32_pack_panel__avx512(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
+                               int64_t r1, float *panel) {
+    tap_table t;
+    if (g->stride_w == 1) {
+        build_taps(g, seg, nseg, 1, &t);
+        pack_rows(g, seg, nseg, r0, r1, panel, &t, 1);
+    } else {
+        build_taps(g, seg, nseg, 2, &t);
+        pack_rows(g, seg, nseg, r0, r1, panel, &t, 2);
+    }
+}
