@@ -25,7 +25,8 @@
  *     alexnet.conv1 grad_input 10x slower); forward and grad_weight with a stride: IM2COL_GEMM;
  *  7. otherwise IMPLICIT_GEMM (no column matrix; 1x1 stride-1 reads NCHW as it is).
  * Where the kernels rank differently by machine, a rule asks a switch (auto_switches.h) instead of
- * the ISA: with AVX-512 every switch but direct_strided and direct_one_column is off by default;
+ * the ISA: with AVX-512 every switch but direct_strided, direct_one_column and implicit_strided_fwd
+ * is off by default;
  * without it (measured on AMD Zen 3, AVX2; medians of 5-9 alternating runs where two figures are
  * given as 1 / 2 threads) the defaults are:
  *  - winograd_16_tiles: rule 2 from 16 tiles in every pass since the weight transform got cheap
@@ -61,11 +62,15 @@
  *    160 / 81 against 163 / 82 and Inception-v3's 7x1 10.1 / 5.2 against 10.5 / 5.3 in one run
  *    each); implicit_strided_wgrad: grad_weight with
  *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
- *  - implicit_strided_fwd: forward of kernels above 1x1 at stride_w 1-2 with a stride by
- *    IMPLICIT_GEMM, since its AVX2 panel packer reads stride-2 rows by masked loads and shuffles
- *    (min of 3 runs of 20 calls, 1 thread: 2 x 128 x 56^2 -> 128 3x3 s2 9.41 ms against IM2COL's
- *    10.50, 8 x 96 x 28^2 3x3 s2 6.03 against 7.37); 1x1 strided stays IM2COL's (8 x 256 x 28^2
- *    -> 512 s2 5.86 against 6.97);
+ *  - implicit_strided_fwd: forward of kernels above 1x1 at stride_w 1-2 with a stride and more
+ *    than 3 input channels by IMPLICIT_GEMM, since its panel packers read stride-2 rows by masked
+ *    loads and shuffles (min of 3 runs of 20 calls, 1 thread: 2 x 128 x 56^2 -> 128 3x3 s2 9.41 ms
+ *    against IM2COL's 10.50, 8 x 96 x 28^2 3x3 s2 6.03 against 7.37); 1x1 strided stays IM2COL's
+ *    (8 x 256 x 28^2 -> 512 s2 5.86 against 6.97). On by default with AVX-512 too since its packer
+ *    (stop 18), ahead of rule 3 (Granite Rapids, min of 5 x 5-20 calls, two runs, IMPLICIT against
+ *    DIRECT: resnet50.res3.3x3s2 14.8-15.2 ms against 16.7-16.9, 2 x 128 x 56^2 3.60-3.73 against
+ *    4.06-4.17, 8 x 96 x 28^2 2.40 against 2.32-2.38, 4 x 64 x 112^2 5x5 s2 22.0 against 21.4-21.8;
+ *    first layers are DIRECT's: resnet50.conv1 15.5 against 16.9-17.3);
  *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
  *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
  *    IMPLICIT 5.56 / 2.72; Inception-v3's conv1a 8.19 / 4.03 against 10.27 / 5.19; with 16
@@ -127,12 +132,15 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
         (tiles >= winograd_tiles || wide_tiles))
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
+    /* implicit_strided_fwd ahead of rule 3, which takes strided layers on AVX-512; first layers
+     * (3 or fewer input channels) stay DIRECT's */
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD && area > 1 && d->stride_w <= 2 &&
+        d->cin_g > 3)
+        a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && channel_vectors) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
-        a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD && area > 1 && d->stride_w <= 2)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && on[CJ_SW_IM2COL_ABOVE_1X1] && pass != CJ_PASS_BACKWARD_WEIGHTS && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
