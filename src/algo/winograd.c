@@ -104,6 +104,8 @@ typedef struct {
     size_t lu_bytes;                  /* one element's packed rows (local_u) */
     char *slot_mem;                   /* per slot: V, M, tile list, GEMM buffer, local U (local_u) */
     size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
+    int packed_v;                     /* V written as the GEMM's packed B panels (cj_gemm_b_prepacked) */
+    int64_t vpad;                     /* V's columns per row: nb, rounded up to NR when packed_v */
 } conv_job;
 
 /* The transformed weights of group g, MR-row panel p, written straight into the packed A layout
@@ -140,6 +142,12 @@ static void weight_task(void *arg, size_t slot) {
                      j->pu_bytes, panels * j->cfg->mr, t % panels * j->cfg->mr);
 }
 
+/* Element e's V as the GEMMs' B: the packed panels the input transform wrote, or rows of vpad tiles. */
+static cj_gemm_b v_matrix(const conv_job *j, const char *V, int e) {
+    const char *ve = V + (size_t)(e * j->K * j->vpad) * j->d->elem;
+    return j->packed_v ? cj_gemm_b_prepacked(j->d->dtype, ve, j->vpad) : cj_gemm_b_strided(j->d->dtype, ve, j->vpad, 1);
+}
+
 /* With a single tile block every row of U is used once: rather than a pass that writes all of U
  * (36x the weights, far past the caches for 512 channels) and GEMMs that read it back, a slot
  * transforms local_rows rows at a time into its own buffer and uses them while they are in cache. */
@@ -153,7 +161,7 @@ static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, co
             weight_panel(j, g, p, local, j->lu_bytes, cj_round_up(rows, mr), p * mr - r0);
         for (int e = 0; e < ELEMS; e++) {
             const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K};
-            const cj_gemm_b vb = cj_gemm_b_strided(j->d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            const cj_gemm_b vb = v_matrix(j, V, e);
             cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)((e * j->M + r0) * nb) * elem, nb, 0, gemm_scratch);
         }
     }
@@ -177,8 +185,10 @@ static void conv_task(void *arg, size_t slot) {
             block_have = b;
         }
         if (key != have) { /* row chunks of one (block, group) share its transformed input */
+            const cj_wino_layout vl = {.ld_e = j->K * j->vpad, .ld_c = j->vpad, .gemm = j->packed_v ? j->cfg : NULL,
+                                       .k = j->K};
             j->tf->input(j->src + (size_t)(g * j->K * src_plane) * elem, src_plane, j->src_h, j->src_w,
-                         j->pad_h, j->pad_w, j->K, tiles, count, V, j->K * nb, nb);
+                         j->pad_h, j->pad_w, j->K, tiles, count, V, &vl);
             have = key;
         }
         const int64_t m0 = chunk * j->rows_per_chunk, m1 = cj_min64(j->M, m0 + j->rows_per_chunk);
@@ -187,7 +197,7 @@ static void conv_task(void *arg, size_t slot) {
                         gemm_scratch + align64(cj_gemm_scratch_bytes(j->cfg)));
         } else for (int e = 0; e < ELEMS; e++) {
             const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K};
-            const cj_gemm_b vb = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->K * nb) * elem, nb, 1);
+            const cj_gemm_b vb = v_matrix(j, V, e);
             cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)((e * j->M + m0) * nb) * elem,
                          nb, 0, gemm_scratch);
         }
@@ -234,7 +244,12 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->pu_bytes = j->local_u ? 0 : packed_u_bytes(j);
     j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
     j->lu_bytes = j->local_u ? unaliased(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
-    j->v_bytes = align64(ELEMS * (size_t)(j->K * j->t.nb) * elem);
+    /* The input transform writes the GEMMs' B panels when its lane groups fit whole in a panel:
+     * each of the 36 GEMMs per row chunk otherwise packs V_e again (resnet50.res5.3x3's forward:
+     * 15% of its time in cj_pack_b_strided, 512 rows in chunks of 32). */
+    j->packed_v = j->cfg->nr % j->tf->lanes == 0;
+    j->vpad = j->packed_v ? cj_round_up(j->t.nb, j->cfg->nr) : j->t.nb;
+    j->v_bytes = align64(ELEMS * (size_t)(j->K * j->vpad) * elem);
     j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
     j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg)) +
@@ -333,8 +348,9 @@ static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b,
     const int64_t count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
     j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
                        M, tiles, count, Z, M * nb, nb);
+    const cj_wino_layout vl = {.ld_e = (c1 - c0) * nb, .ld_c = nb};
     j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
-                 d->pad_w, c1 - c0, tiles, count, V, (c1 - c0) * nb, nb);
+                 d->pad_w, c1 - c0, tiles, count, V, &vl);
     for (int e = 0; e < ELEMS; e++) {
         const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
         cj_packed_a pa = {pz, 0, 0};
@@ -427,9 +443,10 @@ static void shared_transform_task(void *arg, size_t slot) {
         j->tf->grad_output(j->grad_out + (size_t)((st->g * M + r0) * plane_out) * d->elem, plane_out, d->h_out,
                            d->w_out, z1 - r0, st->tiles, st->count, st->Z + (size_t)(r0 * nb) * d->elem, M * nb, nb);
     const int64_t v0 = cj_max64(r0, M) - M, v1 = r1 - M;
+    const cj_wino_layout vl = {.ld_e = N * nb, .ld_c = nb};
     if (v0 < v1)
         j->tf->input(j->in + (size_t)((st->g * N + v0) * plane_in) * d->elem, plane_in, d->h_in, d->w_in, d->pad_h,
-                     d->pad_w, v1 - v0, st->tiles, st->count, st->V + (size_t)(v0 * nb) * d->elem, N * nb, nb);
+                     d->pad_w, v1 - v0, st->tiles, st->count, st->V + (size_t)(v0 * nb) * d->elem, &vl);
 }
 
 static void shared_gemm_task(void *arg, size_t slot) {

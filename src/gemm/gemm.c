@@ -28,7 +28,9 @@ void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, i
         const int64_t nc = cj_min64(cfg->nc, n - jc);
         for (int64_t pc = 0; pc < K; pc += cfg->kc) {
             const int64_t kc = cj_min64(cfg->kc, K - pc);
-            b->pack(b, pc, kc, n0 + jc, nc, nr, scratch);
+            const char *bblock = scratch;
+            if (b->packed) bblock = (const char *)b->packed + (size_t)(pc * b->npad + (n0 + jc) * kc) * elem;
+            else b->pack(b, pc, kc, n0 + jc, nc, nr, scratch);
             const char *ablock = (const char *)a->data + (size_t)(pc * mpad) * elem;
             const int acc = accumulate || pc > 0;
             for (int64_t ir = 0; ir < m; ir += mr) {
@@ -36,7 +38,7 @@ void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, i
                 const int rows = (int)cj_min64(mr, m - ir);
                 char *crow = cbase + (size_t)(ir * ldc + jc) * elem;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const char *bpanel = (const char *)scratch + (size_t)(jr * kc) * elem;
+                    const char *bpanel = bblock + (size_t)(jr * kc) * elem;
                     kernel(kc, apanel, bpanel, crow + (size_t)jr * elem, ldc, rows,
                            (int)cj_min64(nr, nc - jr), acc);
                 }

@@ -64,6 +64,8 @@ struct cj_gemm_b {
     int          dtype;
     cj_matrix    view;   /* for cj_pack_b_strided */
     const void  *user;   /* for custom packers */
+    const void  *packed; /* non-NULL: B already packed (cj_gemm_b_prepacked), pack unused */
+    int64_t      npad;   /* its column count, a multiple of NR */
 };
 /* The pack function of a strided view. */
 void cj_pack_b_strided(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
@@ -71,6 +73,17 @@ void cj_pack_b_strided(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0, i
 cj_gemm_b cj_gemm_b_strided(int dtype, const void *data, int64_t rs, int64_t cs);
 /* A row-major B (unit column stride) whose columns are segments of seg_len, seg_stride apart. */
 cj_gemm_b cj_gemm_b_segmented(int dtype, const void *data, int64_t rs, int64_t seg_len, int64_t seg_stride);
+
+/* B already in the engine's packed layout, so that a producer writing it (Winograd's input
+ * transform) spares the GEMM calls that read it repeatedly a pack each: for every KC slice of K
+ * (from row pc, kc rows), at element pc*npad, the npad/NR micro-panels of kc x NR, row by row.
+ * cj_gemm_b_prepacked_at gives an element's place; calls must start at a column multiple of NR. */
+cj_gemm_b cj_gemm_b_prepacked(int dtype, const void *data, int64_t npad);
+static inline int64_t cj_gemm_b_prepacked_at(const cj_gemm_config *cfg, int64_t K, int64_t npad, int64_t k,
+                                             int64_t n) {
+    const int64_t pc = k / cfg->kc * cfg->kc, kc = K - pc < cfg->kc ? K - pc : cfg->kc;
+    return pc * npad + n / cfg->nr * kc * cfg->nr + (k - pc) * cfg->nr + n % cfg->nr;
+}
 
 /* Scratch one cj_gemm call needs for packing B (64-aligned). */
 size_t cj_gemm_scratch_bytes(const cj_gemm_config *cfg);

@@ -163,6 +163,11 @@ cj_gemm_b cj_gemm_b_strided(int dtype, const void *data, int64_t rs, int64_t cs)
     return b;
 }
 
+cj_gemm_b cj_gemm_b_prepacked(int dtype, const void *data, int64_t npad) {
+    cj_gemm_b b = {.pack = NULL, .dtype = dtype, .packed = data, .npad = npad};
+    return b;
+}
+
 cj_gemm_b cj_gemm_b_segmented(int dtype, const void *data, int64_t rs, int64_t seg_len, int64_t seg_stride) {
     cj_gemm_b b = {.pack = cj_pack_b_strided, .dtype = dtype, .view = {data, rs, 1, seg_len, seg_stride},
                    .user = NULL};

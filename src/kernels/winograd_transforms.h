@@ -4,10 +4,13 @@
  * output origin (y, x): the input window starts at (y - pad_h, x - pad_w), the output tile and the
  * grad_output window at (y, x). Transformed values live at V[e*ld_e + c*ld_c + t] for transform
  * element e (0..35, row-major 6x6), channel c and tile t: tiles are the contiguous axis, the N
- * axis of the element-wise GEMMs. */
+ * axis of the element-wise GEMMs (the input transform may write GEMM panels instead:
+ * cj_wino_layout). */
 #ifndef CJ_KERNELS_WINOGRAD_TRANSFORMS_H
 #define CJ_KERNELS_WINOGRAD_TRANSFORMS_H
 #include <stdint.h>
+
+#include "gemm/gemm.h"
 
 typedef struct cj_wino_tile {
     int64_t src, dst; /* element offsets of the tile's image (channel 0) in the two tensors */
@@ -28,11 +31,25 @@ static inline int64_t cj_wino_lane_base(const cj_wino_lanes *g, int l) { return 
 static inline int64_t cj_wino_lane_y(const cj_wino_lanes *g, int l) { return g->t[l].y - g->pad_h; }
 static inline int64_t cj_wino_lane_x(const cj_wino_lanes *g, int l) { return g->t[l].x - g->pad_w; }
 
+/* Where the input transform puts element e of channel c and tile t: V[e*ld_e + c*ld_c + t], or with
+ * gemm set, at e*ld_e + cj_gemm_b_prepacked_at(gemm, k, ld_c, c, t): the GEMM's packed B panels
+ * (ld_c their padded column count), which the element-wise GEMMs then read without packing. */
+typedef struct cj_wino_layout {
+    int64_t ld_e, ld_c;
+    const cj_gemm_config *gemm; /* NULL: plain rows */
+    int64_t k;                  /* the packed matrix's rows (channels) */
+} cj_wino_layout;
+
+static inline int64_t cj_wino_at(const cj_wino_layout *L, int64_t c, int64_t t) {
+    return L->gemm ? cj_gemm_b_prepacked_at(L->gemm, L->k, L->ld_c, c, t) : c * L->ld_c + t;
+}
+
 typedef struct cj_wino_transforms {
-    /* V = B^T d B of the 6x6 input windows of `channels` planes of h x w, `plane` apart. */
+    /* V = B^T d B of the 6x6 input windows of `channels` planes of h x w, `plane` apart. Packed
+     * (layout->gemm), every column up to ld_c is written, zero past the tiles. */
     void (*input)(const void *src, int64_t plane, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w,
-                  int64_t channels, const cj_wino_tile *tiles, int64_t ntiles, void *V, int64_t ld_e,
-                  int64_t ld_c);
+                  int64_t channels, const cj_wino_tile *tiles, int64_t ntiles, void *V,
+                  const cj_wino_layout *layout);
     /* Z = A y A^T of the 4x4 grad_output windows (weight gradient). */
     void (*grad_output)(const void *src, int64_t plane, int64_t h, int64_t w, int64_t channels,
                         const cj_wino_tile *tiles, int64_t ntiles, void *Z, int64_t ld_e, int64_t ld_c);
@@ -53,7 +70,7 @@ const cj_wino_transforms *cj_wino_transforms_get(int dtype);
 
 #define CJ_WINO_DECLARE(prefix)                                                                     \
     void prefix##_input(const void *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,          \
-                        const cj_wino_tile *, int64_t, void *, int64_t, int64_t);                    \
+                        const cj_wino_tile *, int64_t, void *, const cj_wino_layout *);              \
     void prefix##_grad_output(const void *, int64_t, int64_t, int64_t, int64_t, const cj_wino_tile *, \
                               int64_t, void *, int64_t, int64_t);                                    \
     void prefix##_output(const void *, int64_t, int64_t, int64_t, const cj_wino_tile *, int64_t,     \
