@@ -71,6 +71,12 @@
  *    DIRECT: resnet50.res3.3x3s2 14.8-15.2 ms against 16.7-16.9, 2 x 128 x 56^2 3.60-3.73 against
  *    4.06-4.17, 8 x 96 x 28^2 2.40 against 2.32-2.38, 4 x 64 x 112^2 5x5 s2 22.0 against 21.4-21.8;
  *    first layers are DIRECT's: resnet50.conv1 15.5 against 16.9-17.3);
+ *  - direct_wide: rule 3 also for layers with 256+ channels per group each way; on by default but
+ *    on Intel CPUs: on Granite Rapids (AVX-512, 1 / 2 threads, stop 18's suite runs) those layers
+ *    ran faster by the GEMM rules, DIRECT against the best GEMM: deeplab.dil2 forward 111 / 58 ms
+ *    against 106 / 50, grad_input 117 / 68 against 107 / 54; resnet50.res4.3x3.n1 forward 2.04 /
+ *    1.50 against 2.09 / 1.07, grad_input 2.45 / 1.82 against 2.26 / 1.17; narrower layers stay
+ *    DIRECT's there too (lenet.conv2 7.8 against 15.2, alexnet.conv2 at par);
  *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
  *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
  *    IMPLICIT 5.56 / 2.72; Inception-v3's conv1a 8.19 / 4.03 against 10.27 / 5.19; with 16
@@ -119,7 +125,9 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
+    const int wide = d->cin_g >= 256 && d->cout_g >= 256;
     const int channel_vectors = area > 1 && direct_stride && (on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
+                                (on[CJ_SW_DIRECT_WIDE] || !wide) &&
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
     /* rule 5's grad_weight of strided first layers from 3x3 kernels (else from 5x5) */

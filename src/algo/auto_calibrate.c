@@ -47,6 +47,8 @@ static const probe probes[] = {
     {CJ_SW_FIRST_LAYER_WGRAD, 8, 3, 160, 160, 16, 3, 3, 1, 1, 2, 1},
     {CJ_SW_IMPLICIT_STRIDED_FWD, 8, 96, 28, 28, 96, 3, 3, 1, 1, 2, 1},   /* 3x3 at stride 2 */
     {CJ_SW_IMPLICIT_STRIDED_FWD, 2, 128, 56, 56, 128, 3, 3, 1, 1, 2, 1},
+    {CJ_SW_DIRECT_WIDE, 2, 256, 12, 12, 256, 3, 3, 1, 1, 1, 1},          /* 9 tiles: below Winograd's rule */
+    {CJ_SW_DIRECT_WIDE, 2, 384, 20, 20, 384, 3, 3, 2, 2, 1, 2},          /* dilated */
 };
 
 /* One probe's tensors (f32, values in [-1, 1) from a fixed sequence). */

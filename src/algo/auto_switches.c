@@ -18,7 +18,7 @@
 static const char *const switch_names[CJ_SW_COUNT] = {
     "winograd_16_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
     "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_above_1x1",
-    "first_layer_wgrad", "implicit_strided_fwd",
+    "first_layer_wgrad", "implicit_strided_fwd", "direct_wide",
 };
 static const char *const pass_names[CJ_PASSES] = {"fwd", "bwd_data", "bwd_weights"};
 
@@ -32,6 +32,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
     case CJ_SW_IM2COL_ABOVE_1X1: return pass != CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_FIRST_LAYER_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_IMPLICIT_STRIDED_FWD: return pass == CJ_PASS_FORWARD;
+    case CJ_SW_DIRECT_WIDE: return true;
     default: return true;
     }
 }
@@ -39,6 +40,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
 /* The defaults: what auto.c's comments measured on each ISA path. */
 void cj_auto_switches_default(cj_auto_switches *out) {
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
+    const bool intel = strncmp(cj_cpu()->model, "GenuineIntel", 12) == 0;
     for (int p = 0; p < CJ_PASSES; p++) {
         out->on[p][CJ_SW_WINOGRAD_16_TILES] = !avx512;
         out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512;
@@ -50,6 +52,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512;
         out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_FWD] = true; /* both: their packers read stride-2 rows */
+        out->on[p][CJ_SW_DIRECT_WIDE] = !intel; /* auto.c: Zen 5 one way, Granite Rapids the other */
     }
 }
 

@@ -1,7 +1,8 @@
 /* CJ_ALGO_AUTO's machine-dependent decisions. The model's rules (auto.c) go by the shape; where
  * two algorithms rank differently on different machines, a rule asks one of these switches
  * instead of testing the ISA. Each switch has a default per ISA path (what the rules' comments
- * measured: AMD Zen 5 with AVX-512, Zen 3 with AVX2), and a calibration replaces the defaults by
+ * measured: AMD Zen 5 with AVX-512, Zen 3 with AVX2; direct_wide also per vendor, Intel Granite
+ * Rapids measured the other way), and a calibration replaces the defaults by
  * what this machine measured on a probe layer (auto_calibrate.c), per switch, pass and thread
  * count: FFTW's "wisdom", for a handful of decisions instead of a plan per size.
  *
@@ -40,6 +41,8 @@ typedef enum cj_auto_switch {
                                      DIRECT from 3x3 kernels (else from 5x5: rule 5) */
     CJ_SW_IMPLICIT_STRIDED_FWD,   /* forward of kernels above 1x1 at stride_w 2 (or 1 with stride_h
                                      above 1) by IMPLICIT_GEMM (else IM2COL_GEMM) */
+    CJ_SW_DIRECT_WIDE,            /* DIRECT's channel vectors also with 256+ channels per group each
+                                     way (else the GEMM rules take those layers) */
     CJ_SW_COUNT
 } cj_auto_switch;
 
