@@ -6,6 +6,7 @@
 #define WT_VL 16
 #define WT_GATHER cj_wino_gather_f32
 #define WT_SCATTER4 cj_wino_scatter4_f32
+#define WT_KERNELS8 cj_wino_kernels8_f32
 #define WT_NAME(x) cj_f32_winograd_f4k3__avx512_##x
 #include "kernels/winograd_f4k3.inc"
 #undef WT_T

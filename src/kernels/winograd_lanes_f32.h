@@ -112,4 +112,15 @@ static inline void cj_wino_scatter4_f32(float *dst, const cj_wino_lanes *g, int 
     }
 }
 
+/* lanes[q*ld + l] = tap q (8 - q when rotate) of the 3x3 kernel at src + l*m_stride, for l < 8 and
+ * q < 9: a whole panel row's kernels by 9 gathers and 8-lane stores, where the portable copy wrote
+ * a float at a time that the transform then read by vectors (store forwarding cannot serve it). */
+static inline void cj_wino_kernels8_f32(float *lanes, int ld, const float *src, int64_t m_stride, int rotate) {
+    const __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)m_stride));
+    for (int q = 0; q < 9; q++) {
+        const int tap = rotate ? 8 - q : q;
+        _mm256_storeu_ps(lanes + q * ld, _mm256_i32gather_ps(src + tap, at, 4));
+    }
+}
+
 #endif
