@@ -23,26 +23,11 @@ typedef struct {
     int64_t shift[MAX_TAPS][MAX_SEG];
 } tap_table;
 
-/* The input rows of kernel row i in channel c per segment, NULL outside the image. */
-static void input_rows(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t c, int64_t i,
-                       const float **rows) {
-    for (int s = 0; s < nseg; s++) {
-        const int64_t iy = seg[s].y * g->stride_h - g->pad_h + i * g->dil_h;
-        rows[s] = iy < 0 || iy >= g->h_in ? NULL : seg[s].image + (c * g->h_in + iy) * g->w_in;
-    }
-}
-
 static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, const int S, tap_table *t) {
     for (int64_t j = 0; j < g->kw; j++)
         for (int s = 0; s < nseg; s++) {
-            const cj_pack_segment *q = &seg[s];
-            const int64_t first = q->x * S + j * g->dil_w - g->pad_w; /* input column of lane q->lane */
-            const int64_t sh = first - S * q->lane;
-            /* Lanes of the segment whose column S*L + sh lies in [0, w_in). */
-            int64_t lo = q->lane, hi = q->lane + q->lanes;
-            if (sh < 0 && lo < (-sh + S - 1) / S) lo = (-sh + S - 1) / S;
-            if (hi > (g->w_in - sh + S - 1) / S) hi = (g->w_in - sh + S - 1) / S;
-            t->shift[j][s] = sh;
+            int64_t lo, hi;
+            cj_pack_tap_lanes(g, &seg[s], j, S, &t->shift[j][s], &lo, &hi);
             for (int k = 0; k < 2; k++)
                 for (int h = 0; h < S; h++) {
                     /* Position p of this load is input column S*8*k + 8h + p + sh: lane (8Sk + 8h + p)/S,
@@ -72,7 +57,7 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
     const int64_t khkw = g->kh * g->kw;
     int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
     const float *rows[MAX_SEG];
-    input_rows(g, seg, nseg, c, i, rows);
+    cj_pack_input_rows(g, seg, nseg, c, i, rows);
     for (int64_t r = r0; r < r1; r++, panel += NR) {
         __m256 v0 = _mm256_setzero_ps(), v1 = v0;
         for (int s = 0; s < nseg; s++) {
@@ -89,7 +74,7 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
                 i = 0;
                 c++;
             }
-            if (r + 1 < r1) input_rows(g, seg, nseg, c, i, rows);
+            if (r + 1 < r1) cj_pack_input_rows(g, seg, nseg, c, i, rows);
         }
     }
 }

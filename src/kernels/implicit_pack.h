@@ -29,6 +29,27 @@ static inline int cj_pack_panel_ok(int64_t kh, int64_t kw, int64_t stride_w) {
     return kh <= CJ_PACK_MAX_TAPS && kw <= CJ_PACK_MAX_TAPS && (stride_w == 1 || stride_w == 2);
 }
 
+/* The input rows of kernel row i in channel c per segment, NULL outside the image. */
+static inline void cj_pack_input_rows(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t c,
+                                      int64_t i, const float **rows) {
+    for (int s = 0; s < nseg; s++) {
+        const int64_t iy = seg[s].y * g->stride_h - g->pad_h + i * g->dil_h;
+        rows[s] = iy < 0 || iy >= g->h_in ? NULL : seg[s].image + (c * g->h_in + iy) * g->w_in;
+    }
+}
+
+/* For kernel column j and segment q at stride_w S: lane L of the panel reads input column S*L +
+ * *shift; lanes [*lo, *hi) of the segment read inside [0, w_in). */
+static inline void cj_pack_tap_lanes(const cj_pack_geometry *g, const cj_pack_segment *q, int64_t j, int64_t S,
+                                     int64_t *shift, int64_t *lo, int64_t *hi) {
+    const int64_t first = q->x * S + j * g->dil_w - g->pad_w; /* input column of lane q->lane */
+    const int64_t sh = first - S * q->lane;
+    int64_t a = q->lane, b = q->lane + q->lanes;
+    if (sh < 0 && a < (-sh + S - 1) / S) a = (-sh + S - 1) / S;
+    if (b > (g->w_in - sh + S - 1) / S) b = (g->w_in - sh + S - 1) / S;
+    *shift = sh, *lo = a, *hi = b;
+}
+
 #if defined(CJ_HAVE_X86_KERNELS)
 /* Rows [r0, r1) of one panel of CJ_PACK_NR_AVX2 (CJ_PACK_NR_AVX512) columns; columns no segment
  * covers are zero. */
