@@ -9,7 +9,6 @@
  * unrolled at compile time (every load at a constant offset) so that each staged row is loaded
  * once per tap column for all R rows it feeds; other kernels loop over their taps. */
 #include <immintrin.h>
-#include <math.h>
 #include <string.h>
 
 #include "kernels/avx2_lanes.h"
@@ -267,12 +266,6 @@ static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
     return 1;
 }
 
-static int all_finite(const float *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 /* Destination rows per band: as many as the stage holds. */
 static int64_t band_rows(const cj_dw_plane *p, int64_t sw) {
     return (CJ_DW_STAGE_FLOATS - CJ_DW_STAGE_SLACK) / sw - (p->kh - 1) * p->dil_h;
@@ -280,7 +273,7 @@ static int64_t band_rows(const cj_dw_plane *p, int64_t sw) {
 
 void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage) {
     const int64_t taps = p->kh * p->kw;
-    if (!all_finite(w, taps)) {
+    if (!cj_dw_all_finite(w, taps)) {
         cj_f32_dwconv_plane_exact(p, w, bias);
         return;
     }
@@ -401,7 +394,7 @@ void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *sta
         else wgrad_band(p, stage, sw, y0, rows, sums, 0);
     }
     /* A finite sum had only finite terms, so its padding terms were exact zeros. */
-    if (!all_finite(sums, taps)) {
+    if (!cj_dw_all_finite(sums, taps)) {
         cj_f32_dwconv_wgrad_plane_exact(p, dw);
         return;
     }

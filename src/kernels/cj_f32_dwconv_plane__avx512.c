@@ -4,9 +4,9 @@
  * computed once and reused by every row, so the hot loop is a masked load and a masked FMA per tap
  * and vector. */
 #include <immintrin.h>
-#include <math.h>
 
 #include "kernels/dwconv.h"
+#include "kernels/lane_bits.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -14,12 +14,7 @@ enum { CHUNK_VECS = 4, LANES = 16 };
 
 /* Lanes l with lo <= base + l < hi and l < limit (lanes past the destination row). */
 static __mmask16 lane_mask(int64_t base, int64_t hi, int64_t limit) {
-    int64_t a = base < 0 ? -base : 0, b = hi - base;
-    if (b > limit) b = limit;
-    if (b > LANES) b = LANES;
-    if (b <= a) return 0;
-    const uint32_t upto = b >= 32 ? 0xffffffffu : (1u << b) - 1, below = (1u << a) - 1;
-    return (__mmask16)(upto & ~below);
+    return (__mmask16)cj_lane_bits(-base, hi - base < limit ? hi - base : limit, LANES);
 }
 
 /* masks[j][v]: the source lanes tap column j reads for vector v of the chunk at x0. */
@@ -195,16 +190,10 @@ static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
     return 1;
 }
 
-static int all_finite(const float *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias) {
     column_plan cp;
     const int K = p->kh == p->kw && p->dil_h == 1 && p->dil_w == 1 && (p->kh == 3 || p->kh == 7) ? (int)p->kh : 0;
-    if (K && plan_columns(p, K, &cp) && all_finite(w, K * K)) {
+    if (K && plan_columns(p, K, &cp) && cj_dw_all_finite(w, K * K)) {
         /* Rows per tile (1 x 256 x 28^2 planes, min of 6 x 400 calls, Granite Rapids): 3x3 7 rows
          * 65-67 us, 4 rows 74-79, 10 rows 67-68, 14 rows 63-64 but single rows on planes under 14;
          * 7x7 (weights from memory) 6 rows 284-285 us, 4 rows 299-303, 8 rows 293. */
@@ -382,7 +371,7 @@ static int wgrad_inplace_3x3(const cj_dw_plane *p, const column_plan *cp, float 
     }
     float sums[9];
     for (int t = 0; t < 9; t++) sums[t] = _mm512_reduce_add_ps(total[t]);
-    if (!all_finite(sums, 9)) return 0;
+    if (!cj_dw_all_finite(sums, 9)) return 0;
     for (int t = 0; t < 9; t++) dw[t] += sums[t];
     return 1;
 }

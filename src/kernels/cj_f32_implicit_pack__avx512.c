@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include "kernels/implicit_pack.h"
+#include "kernels/lane_bits.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -24,11 +25,7 @@ typedef struct {
 
 /* Positions [lo, hi) of a 16-wide load (clamped); at stride 2 only the even ones. */
 static __mmask16 positions(int64_t lo, int64_t hi, int S) {
-    lo = lo < 0 ? 0 : lo > LANES ? LANES : lo;
-    hi = hi < lo ? lo : hi > LANES ? LANES : hi;
-    uint32_t m = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-    if (S == 2) m &= 0x5555u;
-    return (__mmask16)m;
+    return (__mmask16)(cj_lane_bits(lo, hi, LANES) & (S == 2 ? 0x5555u : 0xFFFFu));
 }
 
 static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, const int S, tap_table *t) {

@@ -10,6 +10,7 @@
  * grad_output (read), src = input. */
 #ifndef CJ_KERNELS_DWCONV_H
 #define CJ_KERNELS_DWCONV_H
+#include <math.h>
 #include <stdint.h>
 
 typedef struct cj_dw_plane {
@@ -22,6 +23,14 @@ typedef struct cj_dw_plane {
 
 /* kw <= CJ_DW_MAX_KW (wgrad keeps one sum per tap column in registers). */
 enum { CJ_DW_MAX_KW = 8 };
+
+/* Whether all n values are finite: the SIMD kernels' zero padding adds exactly nothing only then
+ * (their weights in correlate, their sums in wgrad); else the plane takes an exact path. */
+static inline int cj_dw_all_finite(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
 
 /* Exact portable kernels: every tap outside the source skipped. */
 void cj_f32_dwconv_plane_exact(const cj_dw_plane *p, const float *w, float bias);

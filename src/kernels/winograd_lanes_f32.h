@@ -16,6 +16,7 @@
 
 #include "kernels/avx2_lanes.h"
 #include "kernels/avx2_transpose.h"
+#include "kernels/lane_bits.h"
 #include "kernels/winograd_transforms.h"
 
 #define CJ_WINO_LANES 16
@@ -25,9 +26,7 @@
 #ifdef __AVX512VL__
 typedef __mmask8 lane_mask;
 static inline __attribute__((always_inline)) lane_mask columns_mask(int64_t lo, int64_t hi) {
-    lo = lo < 0 ? 0 : lo > 8 ? 8 : lo;
-    hi = hi < lo ? lo : hi > 8 ? 8 : hi;
-    return (lane_mask)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    return (lane_mask)cj_lane_bits(lo, hi, 8);
 }
 static inline __attribute__((always_inline)) __m256 masked_load(const float *p, lane_mask m) {
     return _mm256_maskz_loadu_ps(m, p);
