@@ -12,9 +12,10 @@
  * prefetches simple. Measured in L1 on Zen 4 (kc = 256): 8x48, 8x32, 14x32 and 6x64 all run at
  * 95-99% of the FMA peak, 12x32 at ~94%, 16x16 at ~73% (broadcast-load bound).
  *
- * Edges: the packed panels are zero-padded, so the full tile is always computed; only the
- * stores (and the C loads when accumulating) are restricted to rows < m and, with __mmask16
- * lane masks, to columns < n. accumulate == 0 never reads C. */
+ * Edges: the packed panels are zero-padded, so all 8 rows are always computed, and the columns
+ * up to the next whole vector (16, 32 or 48: see the kernel's entry); only the stores (and the C
+ * loads when accumulating) are restricted to rows < m and, with __mmask16 lane masks, to
+ * columns < n. accumulate == 0 never reads C. */
 #include <immintrin.h>
 #include <stdint.h>
 #include "kernels/ukernel.h"
@@ -34,93 +35,107 @@
 
 #define UNROLL _Pragma("GCC unroll 16")
 
-/* One rank-1 update of the tile with column k of A and row k of B.
+/* One rank-1 update of the tile's first nv vectors with column k of A and row k of B.
  * The empty asm statements keep the broadcast and the B vectors alive until the end of their
  * row / step. Without them gcc lets the last FMA of a row write its result over a dead B or
  * broadcast register (the 132/213 forms), the accumulators then rotate through registers
  * across the unrolled steps and it spills 2 zmm per iteration; with them every FMA is the
- * in-place 231 form and the loop has no moves or spills. They emit no instructions. */
+ * in-place 231 form and the loop has no moves or spills. They emit no instructions.
+ * nv is a constant at every call (the functions are inlined into tile()'s three copies). */
 static inline __attribute__((always_inline)) void step(__m512 acc[MR][NV], const float *a,
-                                                       const float *b)
+                                                       const float *b, const int nv)
 {
     __m512 bv[NV];
-    UNROLL for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + v * VL);
+    UNROLL for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + v * VL);
     UNROLL for (int i = 0; i < MR; i++) {
         const __m512 ai = _mm512_set1_ps(a[i]);
-        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         __asm__("" :: "v"(ai));
     }
-    UNROLL for (int v = 0; v < NV; v++) __asm__("" :: "v"(bv[v]));
+    UNROLL for (int v = 0; v < nv; v++) __asm__("" :: "v"(bv[v]));
 }
 
 /* Four k iterations with the prefetches for PF_K iterations ahead: a B row is exactly 3 cache
  * lines (one per vector) and 4 A columns are 2 lines. */
 static inline __attribute__((always_inline)) void step4(__m512 acc[MR][NV], const float *a,
-                                                        const float *b)
+                                                        const float *b, const int nv)
 {
     _mm_prefetch((const char *)(a + PF_K * MR), _MM_HINT_T0);
     _mm_prefetch((const char *)(a + PF_K * MR + 16), _MM_HINT_T0);
     UNROLL for (int kk = 0; kk < 4; kk++) {
-        UNROLL for (int v = 0; v < NV; v++)
+        UNROLL for (int v = 0; v < nv; v++)
             _mm_prefetch((const char *)(b + (PF_K + kk) * NR + v * VL), _MM_HINT_T0);
-        step(acc, a + kk * MR, b + kk * NR);
+        step(acc, a + kk * MR, b + kk * NR, nv);
     }
 }
 
-void cj_f32_gemm_ukernel_8x48__avx512(int64_t kc, const void *a_, const void *b_, void *c_,
-                                      int64_t ldc, int m, int n, int accumulate)
+/* The tile's first nv vectors of columns (n <= nv * VL): the rest of the B panel is zero padding
+ * or columns past n, which nothing reads. */
+static inline __attribute__((always_inline)) void tile(int64_t kc, const float *restrict a,
+                                                       const float *restrict b, float *restrict c,
+                                                       int64_t ldc, int m, int n, int accumulate,
+                                                       const int nv)
 {
-    const float *restrict a = (const float *)a_;
-    const float *restrict b = (const float *)b_;
-    float *restrict c = (float *)c_;
-
-    if (kc <= 0 && accumulate) return; /* C += 0: leave it bit-for-bit unchanged (-0.0 stays) */
-
     __m512 acc[MR][NV];
     UNROLL for (int i = 0; i < MR; i++)
-        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
 
     int64_t k = 0;
     const int64_t k_pfc = kc - PF_C_K; /* where the C prefetch goes */
-    for (; k + 4 <= k_pfc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b);
+    for (; k + 4 <= k_pfc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b, nv);
     /* C rows: 48 floats span 4 lines at worst (c is not aligned); first and last byte of each
-     * row plus the two lines in between. */
+     * row's used part plus the lines in between. */
     for (int i = 0; i < m; i++) {
         const char *row = (const char *)(c + i * ldc);
-        _mm_prefetch(row, _MM_HINT_T0);
-        _mm_prefetch(row + 64, _MM_HINT_T0);
-        _mm_prefetch(row + 128, _MM_HINT_T0);
-        _mm_prefetch(row + NR * sizeof(float) - 1, _MM_HINT_T0);
+        UNROLL for (int v = 0; v < nv; v++) _mm_prefetch(row + v * 64, _MM_HINT_T0);
+        _mm_prefetch(row + nv * VL * sizeof(float) - 1, _MM_HINT_T0);
     }
-    for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b);
-    for (; k < kc; k++, a += MR, b += NR) step(acc, a, b);
+    for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b, nv);
+    for (; k < kc; k++, a += MR, b += NR) step(acc, a, b, nv);
 
-    if (m == MR && n == NR) {
+    if (m == MR && n == nv * VL) {
         /* Full tile: plain unaligned loads and stores. */
         if (accumulate) {
             UNROLL for (int i = 0; i < MR; i++)
-                UNROLL for (int v = 0; v < NV; v++)
+                UNROLL for (int v = 0; v < nv; v++)
                     acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_loadu_ps(c + i * ldc + v * VL));
         }
         UNROLL for (int i = 0; i < MR; i++)
-            UNROLL for (int v = 0; v < NV; v++) _mm512_storeu_ps(c + i * ldc + v * VL, acc[i][v]);
+            UNROLL for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + i * ldc + v * VL, acc[i][v]);
         return;
     }
 
     /* Edge tile: lane masks for columns < n (masked-off lanes are neither loaded nor stored, so
      * they cannot fault or be disturbed), and rows >= m skipped. */
     __mmask16 mask[NV];
-    UNROLL for (int v = 0; v < NV; v++) {
+    UNROLL for (int v = 0; v < nv; v++) {
         const int left = n - v * VL;
         mask[v] = left >= VL ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
     }
     UNROLL for (int i = 0; i < MR; i++) {
         if (i >= m) break;
         float *ci = c + i * ldc;
-        UNROLL for (int v = 0; v < NV; v++) {
+        UNROLL for (int v = 0; v < nv; v++) {
             __m512 r = acc[i][v];
             if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask[v], ci + v * VL));
             _mm512_mask_storeu_ps(ci + v * VL, mask[v], r);
         }
     }
+}
+
+/* Narrow edge tiles (n <= 16 or 32: the last panel of 64 or 128 columns) compute only the vectors
+ * they store: a full 48-wide tile there spent 2/3 or 1/3 of its FMAs on padding (Winograd's
+ * grad_weight GEMMs are 64 x 64 on 64-channel layers). Each column's sum is the same FMA chain in
+ * every width, so results do not depend on which copy ran. */
+void cj_f32_gemm_ukernel_8x48__avx512(int64_t kc, const void *a_, const void *b_, void *c_,
+                                      int64_t ldc, int m, int n, int accumulate)
+{
+    const float *a = (const float *)a_;
+    const float *b = (const float *)b_;
+    float *c = (float *)c_;
+
+    if (kc <= 0 && accumulate) return; /* C += 0: leave it bit-for-bit unchanged (-0.0 stays) */
+    if (n > 2 * VL) tile(kc, a, b, c, ldc, m, n, accumulate, 3);
+    else if (n > VL) tile(kc, a, b, c, ldc, m, n, accumulate, 2);
+    else tile(kc, a, b, c, ldc, m, n, accumulate, 1);
 }
