@@ -10,7 +10,13 @@
  *     vector tile gather (stop 18); on Granite Rapids after it (1 thread, min of 5 x 4 calls),
  *     Winograd / best other: res5.3x3 12.95 / 15.97 ms (IMPLICIT) forward, 18.2 / ~18.3 (IM2COL)
  *     grad_input, 9.13 / 14.19 grad_weight; 2 x 512 x 14^2 13.1 / 15.1, 18.1 / 16.6, 9.3 / 13.6.
- *     At 32 channels (2 x 32 x 14^2) DIRECT stays ahead (0.064 against 0.078 ms), hence 256+;
+ *     At 32 channels (2 x 32 x 14^2) DIRECT stays ahead (0.064 against 0.078 ms), hence 256+.
+ *     grad_weight takes it from 9 tiles there (Granite Rapids, min of 2 x 6 rounds, 1 / 2 threads,
+ *     Winograd against the best GEMM: resnet50.res4.3x3.n1 1.61 / 0.86 ms against 1.69 / 1.08,
+ *     1 x 512 x 14^2 6.20 / 2.92 against 6.93 / 4.11, 4 x 512 x 7^2 5.64 / 2.65 against 7.57 / 4.29,
+ *     2 x 256 x 10^2 1.78 / 0.89 against 1.84 / 1.15, 1 x 256 x 12^2 -> 384 (9 tiles) 1.97 / 1.08
+ *     against 2.04 / 1.30); forward and grad_input stay at 32 (forward IMPLICIT's within 5%,
+ *     grad_input IM2COL's 5-25% ahead on those layers);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -60,7 +66,11 @@
  *    suite and of bench/outside_layers.tsv that reaches this rule, medians of 3 alternating runs:
  *    resnet50.res4.3x3.n1 3.04 / 1.69 ms against 3.12 / 1.77 at 1 / 2 threads; deeplab.dil2
  *    160 / 81 against 163 / 82 and Inception-v3's 7x1 10.1 / 5.2 against 10.5 / 5.3 in one run
- *    each); implicit_strided_wgrad: grad_weight with
+ *    each). Its grad_input half is on by default on Intel CPUs with AVX-512 too, where it takes the
+ *    wide layers DIRECT leaves there (direct_wide; Granite Rapids, 1 / 2 threads, IM2COL against
+ *    IMPLICIT: resnet50.res4.3x3.n1 2.03 / 1.03 ms against 2.16 / 1.13, 1 x 512 x 14^2 8.68 / 4.19
+ *    against 10.06 / 4.61, 4 x 512 x 7^2 8.90 / 4.31 against 9.35 / 4.57, 1 x 256 x 12^2 -> 384
+ *    2.24 / 1.18 against 2.43 / 1.30; deeplab.dil2 104 / 54 against 100 / 53); implicit_strided_wgrad: grad_weight with
  *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
  *  - implicit_strided_fwd: forward of kernels above 1x1 at stride_w 1-2 with a stride and more
  *    than 3 input channels by IMPLICIT_GEMM, since its panel packers read stride-2 rows by masked
@@ -134,8 +144,8 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int64_t few_area = on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
-    /* rule 2's wide layers: from 32 tiles at 256+ channels each way */
-    const int wide_tiles = tiles >= 32 && d->cin_g >= 256 && d->cout_g >= 256;
+    /* rule 2's wide layers: from 32 tiles at 256+ channels each way, grad_weight from 9 */
+    const int wide_tiles = tiles >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 32) && wide;
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 &&
         (tiles >= winograd_tiles || wide_tiles))
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
