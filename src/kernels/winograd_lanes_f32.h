@@ -49,6 +49,7 @@ static inline void cj_wino_gather_f32(float (*restrict buf)[CJ_WINO_LANES], int 
     for (int half = 0; half < CJ_WINO_LANES; half += 8) {
         lane_mask mask[8];
         int64_t origin[8], top[8]; /* the window's first row: offset from src (may be before the plane), row */
+        int64_t all_lo = 0, all_hi = n; /* window rows inside the plane in every lane */
         for (int k = 0; k < 8; k++) {
             const int l = half + k;
             const int live = l < count;
@@ -56,12 +57,18 @@ static inline void cj_wino_gather_f32(float (*restrict buf)[CJ_WINO_LANES], int 
             top[k] = live ? cj_wino_lane_y(g, l) : h;
             mask[k] = live ? columns_mask(-x, w - x < n ? w - x : n) : columns_mask(0, 0);
             origin[k] = live ? cj_wino_lane_base(g, l) + top[k] * w + x : 0;
+            all_lo = -top[k] > all_lo ? -top[k] : all_lo;
+            all_hi = h - top[k] < all_hi ? h - top[k] : all_hi;
         }
         for (int i = 0; i < n; i++) {
             __m256 r[8];
-            for (int k = 0; k < 8; k++) {
-                const int64_t y = top[k] + i;
-                r[k] = y >= 0 && y < h ? masked_load(src + origin[k] + i * w, mask[k]) : _mm256_setzero_ps();
+            if (i >= all_lo && i < all_hi) { /* no row checks: they were most of the gather's work */
+                for (int k = 0; k < 8; k++) r[k] = masked_load(src + origin[k] + i * w, mask[k]);
+            } else {
+                for (int k = 0; k < 8; k++) {
+                    const int64_t y = top[k] + i;
+                    r[k] = y >= 0 && y < h ? masked_load(src + origin[k] + i * w, mask[k]) : _mm256_setzero_ps();
+                }
             }
             /* The same rows of the next channel, whose plane follows (the callers go channel by
              * channel over planes h*w apart; a prefetch past the tensor is harmless): the first and
