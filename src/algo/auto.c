@@ -87,6 +87,14 @@
  *    against 106 / 50, grad_input 117 / 68 against 107 / 54; resnet50.res4.3x3.n1 forward 2.04 /
  *    1.50 against 2.09 / 1.07, grad_input 2.45 / 1.82 against 2.26 / 1.17; narrower layers stay
  *    DIRECT's there too (lenet.conv2 7.8 against 15.2, alexnet.conv2 at par);
+ *  - implicit_strided_bwd_data: grad_input at stride 2 of kernels above 1x1 with 16-128 input
+ *    channels per group and 256+ pixels per stride phase by IMPLICIT_GEMM, ahead of rule 6, since
+ *    its phases' rows are stored two at a time (stop 19). On with AVX-512 (Granite Rapids, 1 / 2
+ *    threads, min of 2 runs of 6 x 3 calls, IMPLICIT against IM2COL: resnet50.res3.3x3s2 17.2 /
+ *    9.8 ms against 21.2 / 10.1, 4 x 64 x 112^2 5x5 s2 20.7 / 11.3 against 35.1 / 15.7, 2 x 32 x
+ *    64^2 0.44 / 0.29 against 0.80 / 0.40; outside its bounds IM2COL stays ahead: 8 x 96 x 28^2
+ *    (14x14 phases) 2.79 / 1.95 against 2.94 / 1.49, 8 x 256 x 28^2 18.2 / 10.0 against 16.1 /
+ *    8.1, 1x1 8 x 256 x 56^2 -> 512 20.0 / 8.3 against 16.3 / 7.4); off with AVX2 (not measured);
  *  - first_layer_wgrad: rule 5's grad_weight of strided first layers from 3x3 kernels (medians of
  *    3, 1 / 2 threads: MobileNet-V2's stem, 8 x 3 x 224^2 -> 32 at stride 2: DIRECT 4.49 / 2.17 ms,
  *    IMPLICIT 5.56 / 2.72; Inception-v3's conv1a 8.19 / 4.03 against 10.27 / 5.19; with 16
@@ -159,6 +167,10 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
+        a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_BWD_DATA] && strided && pass == CJ_PASS_BACKWARD_DATA && area > 1 &&
+        d->stride_h <= 2 && d->stride_w <= 2 && d->cin_g >= 16 && d->cin_g <= 128 &&
+        d->h_in * d->w_in >= 256 * d->stride_h * d->stride_w)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && on[CJ_SW_IM2COL_ABOVE_1X1] && pass != CJ_PASS_BACKWARD_WEIGHTS && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;

@@ -49,6 +49,8 @@ static const probe probes[] = {
     {CJ_SW_IMPLICIT_STRIDED_FWD, 2, 128, 56, 56, 128, 3, 3, 1, 1, 2, 1},
     {CJ_SW_DIRECT_WIDE, 2, 256, 12, 12, 256, 3, 3, 1, 1, 1, 1},          /* 9 tiles: below Winograd's rule */
     {CJ_SW_DIRECT_WIDE, 2, 384, 20, 20, 384, 3, 3, 2, 2, 1, 2},          /* dilated */
+    {CJ_SW_IMPLICIT_STRIDED_BWD_DATA, 2, 128, 48, 48, 128, 3, 3, 1, 1, 2, 1}, /* 24x24 phases */
+    {CJ_SW_IMPLICIT_STRIDED_BWD_DATA, 2, 64, 64, 64, 64, 5, 5, 2, 2, 2, 1},
 };
 
 /* One probe's tensors (f32, values in [-1, 1) from a fixed sequence). */

@@ -18,7 +18,7 @@
 static const char *const switch_names[CJ_SW_COUNT] = {
     "winograd_16_tiles", "fft_100_pixels",      "fft_before_direct",           "direct_strided",
     "direct_one_column", "direct_one_channel", "implicit_strided_wgrad", "im2col_above_1x1",
-    "first_layer_wgrad", "implicit_strided_fwd", "direct_wide",
+    "first_layer_wgrad", "implicit_strided_fwd", "direct_wide",  "implicit_strided_bwd_data",
 };
 static const char *const pass_names[CJ_PASSES] = {"fwd", "bwd_data", "bwd_weights"};
 
@@ -33,6 +33,7 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
     case CJ_SW_FIRST_LAYER_WGRAD: return pass == CJ_PASS_BACKWARD_WEIGHTS;
     case CJ_SW_IMPLICIT_STRIDED_FWD: return pass == CJ_PASS_FORWARD;
     case CJ_SW_DIRECT_WIDE: return true;
+    case CJ_SW_IMPLICIT_STRIDED_BWD_DATA: return pass == CJ_PASS_BACKWARD_DATA;
     default: return true;
     }
 }
@@ -53,6 +54,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_FWD] = true; /* both: their packers read stride-2 rows */
         out->on[p][CJ_SW_DIRECT_WIDE] = !intel; /* auto.c: Zen 5 one way, Granite Rapids the other */
+        out->on[p][CJ_SW_IMPLICIT_STRIDED_BWD_DATA] = avx512; /* measured on Granite Rapids only */
     }
 }
 

@@ -43,6 +43,9 @@ typedef enum cj_auto_switch {
                                      above 1) by IMPLICIT_GEMM (else IM2COL_GEMM) */
     CJ_SW_DIRECT_WIDE,            /* DIRECT's channel vectors also with 256+ channels per group each
                                      way (else the GEMM rules take those layers) */
+    CJ_SW_IMPLICIT_STRIDED_BWD_DATA, /* grad_input of kernels above 1x1 at stride 2 with 16-128 input
+                                     channels per group and 256+ pixels per stride phase by
+                                     IMPLICIT_GEMM (else IM2COL_GEMM) */
     CJ_SW_COUNT
 } cj_auto_switch;
 
