@@ -86,6 +86,15 @@ static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_
     return count;
 }
 
+/* The byte stride between the 36 element matrices of U, V, M and Z (bytes: one matrix). The
+ * transforms write (or read) all 36 in turn, and at strides that are 4 KiB multiples their lines
+ * share one L1 set: a stride one line past a 4 KiB multiple spreads them (U: resnet50.res4.3x3.n1
+ * forward 2.59 -> 2.33 ms, res5.3x3 17.7 -> 16.9; Zen 3, 1 thread, medians of 4 alternating runs.
+ * V: 64 channels x 48 tiles is 12 KiB a matrix; 36 stores per tile group took 96 ns there and 45
+ * one line past it, Granite Rapids). */
+static size_t unaliased(size_t bytes) { return (bytes + 4095) / 4096 * 4096 + 64; }
+static int64_t unaliased_elems(int64_t elems, size_t elem) { return (int64_t)(unaliased((size_t)elems * elem) / elem); }
+
 /* ---- forward and grad_input -------------------------------------------------------------------- */
 
 /* One Winograd convolution dst = conv3x3(src, kernel) (+ bias): the forward pass, or grad_input
@@ -111,6 +120,7 @@ typedef struct {
     size_t v_bytes, m_bytes, tile_bytes, slot_bytes;
     int packed_v;                     /* V written as the GEMM's packed B panels (cj_gemm_b_prepacked) */
     int64_t vpad;                     /* V's columns per row: nb, rounded up to NR when packed_v */
+    int64_t ve, me;                   /* element strides of V and M (unaliased) */
 } conv_job;
 
 /* The transformed weights of group g, MR-row panel p, written straight into the packed A layout
@@ -149,7 +159,7 @@ static void weight_task(void *arg, size_t slot) {
 
 /* Element e's V as the GEMMs' B: the packed panels the input transform wrote, or rows of vpad tiles. */
 static cj_gemm_b v_matrix(const conv_job *j, const char *V, int e) {
-    const char *ve = V + (size_t)(e * j->K * j->vpad) * j->d->elem;
+    const char *ve = V + (size_t)(e * j->ve) * j->d->elem;
     return j->packed_v ? cj_gemm_b_prepacked(j->d->dtype, ve, j->vpad) : cj_gemm_b_strided(j->d->dtype, ve, j->vpad, 1);
 }
 
@@ -167,7 +177,7 @@ static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, co
         for (int e = 0; e < ELEMS; e++) {
             const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K};
             const cj_gemm_b vb = v_matrix(j, V, e);
-            cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)((e * j->M + r0) * nb) * elem, nb, 0, gemm_scratch);
+            cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)(e * j->me + r0 * nb) * elem, nb, 0, gemm_scratch);
         }
     }
 }
@@ -190,7 +200,7 @@ static void conv_task(void *arg, size_t slot) {
             block_have = b;
         }
         if (key != have) { /* row chunks of one (block, group) share its transformed input */
-            const cj_wino_layout vl = {.ld_e = j->K * j->vpad, .ld_c = j->vpad, .gemm = j->packed_v ? j->cfg : NULL,
+            const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = j->vpad, .gemm = j->packed_v ? j->cfg : NULL,
                                        .k = j->K};
             j->tf->input(j->src + (size_t)(g * j->K * src_plane) * elem, src_plane, j->src_h, j->src_w,
                          j->pad_h, j->pad_w, j->K, tiles, count, V, &vl);
@@ -203,11 +213,11 @@ static void conv_task(void *arg, size_t slot) {
         } else for (int e = 0; e < ELEMS; e++) {
             const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K};
             const cj_gemm_b vb = v_matrix(j, V, e);
-            cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)((e * j->M + m0) * nb) * elem,
+            cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)(e * j->me + m0 * nb) * elem,
                          nb, 0, gemm_scratch);
         }
         const char *bias = j->bias ? j->bias + (size_t)(g * j->M + m0) * elem : NULL;
-        j->tf->output(Mbuf + (size_t)(m0 * nb) * elem, j->M * nb, nb, m1 - m0, tiles, count, bias,
+        j->tf->output(Mbuf + (size_t)(m0 * nb) * elem, j->me, nb, m1 - m0, tiles, count, bias,
                       j->dst + (size_t)((g * j->M + m0) * dst_plane) * elem, dst_plane, j->dst_h, j->dst_w);
     }
 }
@@ -218,11 +228,6 @@ static void conv_task(void *arg, size_t slot) {
  * than FFT does, and these elements' sums are a third of the interior's or less. */
 static int64_t few_terms(int64_t channels) { return cj_max64(CJ_FEW_TERMS, 3 * channels); }
 
-/* The byte stride between U's 36 element matrices (bytes: one matrix). The weight transform writes
- * all 36 in turn, and at strides that are 4 KiB multiples their lines share one L1 set (8 ways):
- * a stride one line past a 4 KiB multiple spreads them (resnet50.res4.3x3.n1 forward 2.59 -> 2.33
- * ms, res5.3x3 17.7 -> 16.9; Zen 3, 1 thread, medians of 4 alternating runs). */
-static size_t unaliased(size_t bytes) { return (bytes + 4095) / 4096 * 4096 + 64; }
 static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
 /* weight_task's work: every group's MR-row panels of U. */
@@ -254,8 +259,10 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
      * 15% of its time in cj_pack_b_strided, 512 rows in chunks of 32). */
     j->packed_v = j->cfg->nr % j->tf->lanes == 0;
     j->vpad = j->packed_v ? cj_round_up(j->t.nb, j->cfg->nr) : j->t.nb;
-    j->v_bytes = align64(ELEMS * (size_t)(j->K * j->vpad) * elem);
-    j->m_bytes = align64(ELEMS * (size_t)(j->M * j->t.nb) * elem);
+    j->ve = unaliased_elems(j->K * j->vpad, elem);
+    j->me = unaliased_elems(j->M * j->t.nb, elem);
+    j->v_bytes = align64(ELEMS * (size_t)j->ve * elem);
+    j->m_bytes = align64(ELEMS * (size_t)j->me * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
     j->slot_bytes = j->v_bytes + j->m_bytes + j->tile_bytes + align64(cj_gemm_scratch_bytes(j->cfg)) +
                     j->lu_bytes * ELEMS;
@@ -340,6 +347,7 @@ typedef struct {
     size_t acc_bytes;
     char *slot_mem;                   /* per slot: V, Z, packed Z_e, tile list, GEMM buffer */
     size_t v_bytes, z_bytes, pz_bytes, tile_bytes, slot_bytes;
+    int64_t ve, ze;                   /* element strides of V and Z (unaliased) */
 } wgrad_job;
 
 /* Block b's contribution to columns chunk of group g's accumulator acc (accumulate: add to it). */
@@ -352,16 +360,16 @@ static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b,
     const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
     const int64_t count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
     j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
-                       M, tiles, count, Z, M * nb, nb);
-    const cj_wino_layout vl = {.ld_e = (c1 - c0) * nb, .ld_c = nb};
+                       M, tiles, count, Z, j->ze, nb);
+    const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = nb};
     j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
                  d->pad_w, c1 - c0, tiles, count, V, &vl);
     for (int e = 0; e < ELEMS; e++) {
-        const cj_matrix ze = {Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+        const cj_matrix ze = {Z + (size_t)(e * j->ze) * elem, nb, 1, 0, 0};
         cj_packed_a pa = {pz, 0, 0};
         cj_pack_a(j->cfg, &ze, M, count, &pa);
         /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
-        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * (c1 - c0) * nb) * elem, 1, nb);
+        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->ve) * elem, 1, nb);
         char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
         cj_gemm(j->cfg, &pa, &vt, 0, c1 - c0, c, N, accumulate, gemm_scratch);
     }
@@ -446,9 +454,9 @@ static void shared_transform_task(void *arg, size_t slot) {
     const int64_t z1 = cj_min64(r1, M);
     if (r0 < z1)
         j->tf->grad_output(j->grad_out + (size_t)((st->g * M + r0) * plane_out) * d->elem, plane_out, d->h_out,
-                           d->w_out, z1 - r0, st->tiles, st->count, st->Z + (size_t)(r0 * nb) * d->elem, M * nb, nb);
+                           d->w_out, z1 - r0, st->tiles, st->count, st->Z + (size_t)(r0 * nb) * d->elem, j->ze, nb);
     const int64_t v0 = cj_max64(r0, M) - M, v1 = r1 - M;
-    const cj_wino_layout vl = {.ld_e = N * nb, .ld_c = nb};
+    const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = nb};
     if (v0 < v1)
         j->tf->input(j->in + (size_t)((st->g * N + v0) * plane_in) * d->elem, plane_in, d->h_in, d->w_in, d->pad_h,
                      d->pad_w, v1 - v0, st->tiles, st->count, st->V + (size_t)(v0 * nb) * d->elem, &vl);
@@ -464,10 +472,10 @@ static void shared_gemm_task(void *arg, size_t slot) {
     int64_t e0, e1;
     cj_split_range(ELEMS, j->slots, (int64_t)slot, &e0, &e1);
     for (int64_t e = e0; e < e1; e++) {
-        const cj_matrix ze = {st->Z + (size_t)(e * M * nb) * elem, nb, 1, 0, 0};
+        const cj_matrix ze = {st->Z + (size_t)(e * j->ze) * elem, nb, 1, 0, 0};
         cj_packed_a pa = {pz, 0, 0};
         cj_pack_a(j->cfg, &ze, M, st->count, &pa);
-        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * N * nb) * elem, 1, nb);
+        const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * j->ve) * elem, 1, nb);
         cj_gemm(j->cfg, &pa, &vt, 0, N, j->acc + (size_t)((st->g * ELEMS + e) * M * N) * elem, N, st->accumulate,
                 gemm_scratch);
     }
@@ -488,7 +496,9 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
     j->pz_bytes = align64(cj_packed_a_bytes(j->cfg, M, nb));
     j->slot_bytes = j->pz_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
     const size_t tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)nb);
-    const size_t v_bytes = align64(ELEMS * (size_t)(N * nb) * elem), z_bytes = align64(ELEMS * (size_t)(M * nb) * elem);
+    j->ve = unaliased_elems(N * nb, elem);
+    j->ze = unaliased_elems(M * nb, elem);
+    const size_t v_bytes = align64(ELEMS * (size_t)j->ve * elem), z_bytes = align64(ELEMS * (size_t)j->ze * elem);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, j->acc_bytes + j->slot_bytes * (size_t)j->slots + tile_bytes + v_bytes + z_bytes,
                                   &s));
@@ -534,8 +544,10 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
     j.tasks = j.parts * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
-    j.v_bytes = align64(ELEMS * (size_t)(d->cin_g * j.t.nb) * elem);
-    j.z_bytes = align64(ELEMS * (size_t)(d->cout_g * j.t.nb) * elem);
+    j.ve = unaliased_elems(d->cin_g * j.t.nb, elem);
+    j.ze = unaliased_elems(d->cout_g * j.t.nb, elem);
+    j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
+    j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
     j.pz_bytes = align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
     j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
     j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
