@@ -84,10 +84,10 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    /* Row phase ry of one image, channels [c0, c1), column phases [0, count): grad_in[c][ry + sh*u] \
-     * [rx + sw*v] = phases[rx][c][u][v] (phases[rx] NULL: zero). Two column phases (stride 2) are interleaved     \
-     * in one contiguous pass over the row, which the compiler vectorises; strided single stores    \
-     * took 19% of resnet50.res3.3x3s2's grad_input. */                                           \
+    /* Row phase ry of one image, channels [c0, c1), column phases [0, count):                     \
+     * grad_in[c][ry + sh*u][rx + sw*v] = phases[rx][c][u][v] (phases[rx] NULL: zero). Two column    \
+     * phases (stride 2) are interleaved in one contiguous pass over the row, which the compiler     \
+     * vectorises; strided single stores took 19% of resnet50.res3.3x3s2's grad_input. */          \
     static void phase_rows_##suffix(const cj_conv_desc *d, int64_t ry, const phase_axis *py,        \
                                     const phase_axis *px, const T *const *phases, int64_t count,    \
                                     T *grad_in, int64_t c0, int64_t c1) {                           \
