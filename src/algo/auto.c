@@ -54,7 +54,13 @@
  *    1.14; 16 x 24 x 14^2 -> 24 7x7 3.18 / 1.73 against 4.39 / 2.23, fastest of 7); fft_before_direct:
  *    before rule 3 from 28x28 outputs (5x5 with 64 channels at 28x28: on a par; Inception-v3's 5x5
  *    branch, 48 channels at 35x35: FFT 20-22 ms, DIRECT 28-29 in every pass; lenet.conv2 at 14x14
- *    is DIRECT's);
+ *    is DIRECT's). On by default on Intel CPUs with AVX-512 too, where DIRECT's kernels run at
+ *    70-77% of the FMA peak (Granite Rapids, 1 thread, min of 2 x 6 rounds, forward / grad_input /
+ *    grad_weight, FFT against DIRECT: 8 x 64 x 56^2 7x7 29.8 / 31.1 / 33.9 ms against 62.2 / 62.3 /
+ *    59.2, 8 x 64 x 28^2 7x7 10.6 / 10.4 / 11.9 against 14.3 / 13.9 / 15.7, 8 x 128 x 28^2 7x7 47.4 /
+ *    51.9 / 40.4 against 60.1 / 60.3 / 62.1, 8 x 64 x 56^2 5x5 26.1 / 26.2 / 27.9 against 33.3 /
+ *    31.9 / 30.9, 8 x 48 x 32^2 -> 64 5x5 6.7 / 7.3 / 7.5 against 7.2 / 10.1 / 7.6; 8 x 128 x 28^2
+ *    5x5 28.6 / 32.1 / 27.8 against 32.4 / 31.1 / 32.4);
  *  - direct_one_channel: rule 5 from 1 input channel in forward, and at any stride with at most 3
  *    input channels whatever the switches (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;
  *    resnet50.conv1 forward 40 / 23 against IM2COL's 52 / 27, grad_weight 34 / 22 against

@@ -45,7 +45,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
     for (int p = 0; p < CJ_PASSES; p++) {
         out->on[p][CJ_SW_WINOGRAD_16_TILES] = !avx512;
         out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512;
-        out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512;
+        out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512 || intel; /* auto.c */
         out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
         out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512;
         out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
