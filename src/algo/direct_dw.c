@@ -1,10 +1,10 @@
 /* CJ_ALGO_DIRECT's depthwise fast path: when every output channel reads one input channel
  * (C_in/groups == 1) with stride 1, each (image, channel) plane is one call of a plane kernel
  * (kernels/dwconv.h): no packing, one pass over the data, which is what a memory-bound depthwise
- * layer needs. The AVX-512 kernels read the NCHW plane in place with masked taps; the AVX2 ones
- * read it in place too for undilated 3x3 and 7x7 forward and grad_input (AVX-512 also 5x5), and otherwise stage
- * bands of rows, zero-padded, in a per-slot buffer (which also holds the in-place path's zero
- * row). f32 only; everything else takes the general path. Tasks are planes, split into one
+ * layer needs. The AVX-512 kernels read the NCHW plane in place (register tiles for undilated 3x3,
+ * 5x5 and 7x7 forward and grad_input, masked taps otherwise); the AVX2 ones read it in place too
+ * for undilated 3x3 and 7x7 forward and grad_input, and otherwise stage bands of rows, zero-padded,
+ * in a per-slot buffer (which also holds the in-place path's zero row). f32 only; everything else takes the general path. Tasks are planes, split into one
  * contiguous range per slot. No software prefetch of the next plane: the planes of a slot's range
  * follow one another in memory, which the hardware prefetcher streams; asking for each next
  * plane's lines (as before) cost time on Zen 3, mobilenet.dw3x3 at 1 thread: forward 1.05 -> 0.92
