@@ -3,8 +3,8 @@
  * (kernels/dwconv.h): no packing, one pass over the data, which is what a memory-bound depthwise
  * layer needs. The AVX-512 kernels read the NCHW plane in place (register tiles for undilated 3x3,
  * 5x5 and 7x7 forward and grad_input, masked taps otherwise); the AVX2 ones read it in place too
- * for undilated 3x3 and 7x7 forward and grad_input, and otherwise stage bands of rows, zero-
- * padded, in a per-slot buffer (which also holds the in-place path's zero row). f32 only;
+ * for undilated 3x3 and 7x7 forward and grad_input, and otherwise stage bands of rows,
+ * zero-padded, in a per-slot buffer (which also holds the in-place path's zero row). f32 only;
  * everything else takes the general path. Tasks are planes, split into one contiguous range per
  * slot. No software prefetch of the next plane: the planes of a slot's range follow one another in
  * memory, which the hardware prefetcher streams; asking for each next plane's lines (as before)
