@@ -61,6 +61,16 @@
  *    51.9 / 40.4 against 60.1 / 60.3 / 62.1, 8 x 64 x 56^2 5x5 26.1 / 26.2 / 27.9 against 33.3 /
  *    31.9 / 30.9, 8 x 48 x 32^2 -> 64 5x5 6.7 / 7.3 / 7.5 against 7.2 / 10.1 / 7.6; 8 x 128 x 28^2
  *    5x5 28.6 / 32.1 / 27.8 against 32.4 / 31.1 / 32.4);
+ *    On Intel CPUs with AVX-512, where DIRECT's kernels run at 70-77% of the FMA peak, three more
+ *    switches default the other way, as `conjure bench --calibrate` found them there in two
+ *    sessions (Granite Rapids, fastest of 7 alternating runs, 1 / 2 threads): fft_100_pixels for
+ *    grad_input and grad_weight (32 x 16 x 12^2 -> 16 5x5: FFT 0.63 / 0.37 ms against IM2COL 1.34 /
+ *    0.65, grad_weight 0.86 / 0.78 against IMPLICIT 1.76 / 0.85; 16 x 24 x 14^2 -> 24 7x7 1.70 /
+ *    0.95 against 2.73 / 1.34 and 2.76 / 1.71 against 3.47 / 1.81), direct_one_column off for the
+ *    forward (8 x 96 x 20^2 5x1: IMPLICIT 1.94 / 0.94 against DIRECT 2.20 / 1.06; 8 x 160 x 17^2 7x1
+ *    5.46 / 2.63 against 5.88 / 2.88; Inception-v3's 7x1 5.0 / 2.6 against 5.4 / 3.0), and
+ *    first_layer_wgrad on (8 x 3 x 160^2 -> 16 3x3 s2: DIRECT 0.90 / 0.46 against IM2COL 1.31 /
+ *    0.67);
  *  - direct_one_channel: rule 5 from 1 input channel in forward, and at any stride with at most 3
  *    input channels whatever the switches (lenet.conv1 forward DIRECT 3.4 ms, IM2COL 4.3;
  *    resnet50.conv1 forward 40 / 23 against IM2COL's 52 / 27, grad_weight 34 / 22 against

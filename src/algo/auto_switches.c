@@ -38,20 +38,22 @@ bool cj_auto_switch_asked(cj_auto_switch s, cj_pass pass) {
     }
 }
 
-/* The defaults: what auto.c's comments measured on each ISA path. */
+/* The defaults: what auto.c's comments measured on each ISA path (AVX-512: AMD Zen 5, with the
+ * switches where Intel Granite Rapids measured the other way set per vendor). */
 void cj_auto_switches_default(cj_auto_switches *out) {
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     const bool intel = strncmp(cj_cpu()->model, "GenuineIntel", 12) == 0;
     for (int p = 0; p < CJ_PASSES; p++) {
+        const bool backward = p != CJ_PASS_FORWARD;
         out->on[p][CJ_SW_WINOGRAD_16_TILES] = !avx512;
-        out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512;
+        out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512 || (intel && backward); /* auto.c */
         out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512 || intel; /* auto.c */
         out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
-        out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512;
+        out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512 && !(intel && p == CJ_PASS_FORWARD); /* auto.c */
         out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
         out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512 || (intel && p == CJ_PASS_BACKWARD_DATA); /* auto.c */
-        out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512;
+        out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512 || intel; /* auto.c */
         out->on[p][CJ_SW_IMPLICIT_STRIDED_FWD] = true; /* both: their packers read stride-2 rows */
         out->on[p][CJ_SW_DIRECT_WIDE] = !intel; /* auto.c: Zen 5 one way, Granite Rapids the other */
         out->on[p][CJ_SW_IMPLICIT_STRIDED_BWD_DATA] = avx512; /* measured on Granite Rapids only */
