@@ -60,9 +60,8 @@
  *    59.2, 8 x 64 x 28^2 7x7 10.6 / 10.4 / 11.9 against 14.3 / 13.9 / 15.7, 8 x 128 x 28^2 7x7 47.4 /
  *    51.9 / 40.4 against 60.1 / 60.3 / 62.1, 8 x 64 x 56^2 5x5 26.1 / 26.2 / 27.9 against 33.3 /
  *    31.9 / 30.9, 8 x 48 x 32^2 -> 64 5x5 6.7 / 7.3 / 7.5 against 7.2 / 10.1 / 7.6; 8 x 128 x 28^2
- *    5x5 28.6 / 32.1 / 27.8 against 32.4 / 31.1 / 32.4);
- *    On Intel CPUs with AVX-512, where DIRECT's kernels run at 70-77% of the FMA peak, three more
- *    switches default the other way, as `conjure bench --calibrate` found them there in two
+ *    5x5 28.6 / 32.1 / 27.8 against 32.4 / 31.1 / 32.4). There three more switches default the
+ *    other way, as `conjure bench --calibrate` found them there in two
  *    sessions (Granite Rapids, fastest of 7 alternating runs, 1 / 2 threads): fft_100_pixels for
  *    grad_input and grad_weight (32 x 16 x 12^2 -> 16 5x5: FFT 0.63 / 0.37 ms against IM2COL 1.34 /
  *    0.65, grad_weight 0.86 / 0.78 against IMPLICIT 1.76 / 0.85; 16 x 24 x 14^2 -> 24 7x7 1.70 /

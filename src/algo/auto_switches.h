@@ -1,9 +1,9 @@
 /* CJ_ALGO_AUTO's machine-dependent decisions. The model's rules (auto.c) go by the shape; where
  * two algorithms rank differently on different machines, a rule asks one of these switches
  * instead of testing the ISA. Each switch has a default per ISA path (what the rules' comments
- * measured: AMD Zen 5 with AVX-512, Zen 3 with AVX2; direct_wide, fft_before_direct and the
- * grad_input half of im2col_above_1x1 also per vendor, Intel Granite Rapids measured them the other way), and a calibration replaces the defaults by
- * what this machine measured on a probe layer (auto_calibrate.c), per switch, pass and thread
+ * measured: AMD Zen 5 with AVX-512, Zen 3 with AVX2; with AVX-512 six of them also per vendor,
+ * where Intel Granite Rapids measured the other way: auto_switches.c), and a calibration replaces
+ * the defaults by what this machine measured on a probe layer (auto_calibrate.c), per switch, pass and thread
  * count: FFTW's "wisdom", for a handful of decisions instead of a plan per size.
  *
  * The calibration lives in a small text file, read once per process from CONJURE_CALIBRATION

@@ -73,29 +73,6 @@ static tiling make_tiling(int64_t n, int64_t h, int64_t w, int64_t groups, size_
     return t;
 }
 
-/* A contiguous range [*t0, *t1) of `tasks` for slot `slot` of `slots`, cut where the running
- * weight (weight(arg, t) per task) crosses the slot's share, rather than by task count: the last
- * block of tiles is usually short (resnet50.res3.3x3: 8 blocks of 48 tiles and one of 8, so by
- * count one of 2 threads had 240 tiles and the other 152). Deterministic: results still depend
- * only on the thread count. */
-static void split_weighted(int64_t tasks, int64_t slots, int64_t slot, int64_t (*weight)(const void *, int64_t),
-                           const void *arg, int64_t *t0, int64_t *t1) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < tasks; t++) total += weight(arg, t);
-    *t0 = *t1 = tasks;
-    for (int64_t t = 0, before = 0; t < tasks; t++) {
-        const int64_t w = weight(arg, t);
-        /* the slot of the task's midpoint */
-        const int64_t s = total > 0 ? cj_min64(slots - 1, (2 * before + w) * slots / (2 * total)) : t * slots / tasks;
-        if (s >= slot && *t0 == tasks) *t0 = t;
-        if (s > slot) {
-            *t1 = t;
-            return;
-        }
-        before += w;
-    }
-}
-
 /* The tiles of block b; returns their count. */
 static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_t dst_image, cj_wino_tile *out) {
     const int64_t q0 = b * t->nb, count = cj_min64(t->nb, t->total - q0);
@@ -205,7 +182,9 @@ static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, co
     }
 }
 
-/* A task's work: its block's tiles times its chunk's rows. */
+/* A task's work, for cj_split_weighted: its block's tiles times its chunk's rows (the last block
+ * of tiles is usually short: resnet50.res3.3x3 has 8 blocks of 48 tiles and one of 8, so split by
+ * count one of 2 threads had 240 tiles and the other 152). */
 static int64_t conv_task_weight(const void *arg, int64_t t) {
     const conv_job *j = arg;
     const int64_t key = t / j->chunks, chunk = t % j->chunks, b = key / j->d->groups;
@@ -222,7 +201,7 @@ static void conv_task(void *arg, size_t slot) {
     cj_wino_tile *tiles = (cj_wino_tile *)(Mbuf + j->m_bytes);
     char *gemm_scratch = (char *)tiles + j->tile_bytes;
     int64_t t0, t1, have = -1, block_have = -1, count = 0;
-    split_weighted(j->tasks, j->slots, (int64_t)slot, conv_task_weight, j, &t0, &t1);
+    cj_split_weighted(j->tasks, j->slots, (int64_t)slot, conv_task_weight, j, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         const int64_t key = t / j->chunks, chunk = t % j->chunks;
         const int64_t b = key / d->groups, g = key % d->groups;
@@ -427,7 +406,7 @@ static void wgrad_task(void *arg, size_t slot) {
          * order for a given thread count, and the parts are added in order at the end. */
         const int64_t per_part = tasks_per_part(j), part = t / per_part, r = t % per_part;
         int64_t b0, b1;
-        split_weighted(j->t.blocks, j->parts, part, wgrad_block_weight, j, &b0, &b1);
+        cj_split_weighted(j->t.blocks, j->parts, part, wgrad_block_weight, j, &b0, &b1);
         for (int64_t b = b0; b < b1; b++)
             wgrad_block(j, r / j->chunks, r % j->chunks, b, j->acc + (size_t)part * j->acc_bytes, b > b0, V, Z, pz,
                         tiles, gemm_scratch);

@@ -191,3 +191,20 @@ void cj_parallel_for(cj_context *ctx, size_t n, cj_task_fn fn, void *arg) {
 #endif
     for (size_t i = 0; i < n; i++) fn(arg, i);
 }
+
+void cj_split_weighted(int64_t tasks, int64_t parts, int64_t part, int64_t (*weight)(const void *arg, int64_t t),
+                       const void *arg, int64_t *begin, int64_t *end) {
+    int64_t total = 0;
+    for (int64_t t = 0; t < tasks; t++) total += weight(arg, t);
+    *begin = *end = tasks;
+    for (int64_t t = 0, before = 0; t < tasks; t++) {
+        const int64_t w = weight(arg, t);
+        const int64_t p = cj_min64(parts - 1, (2 * before + w) * parts / (2 * total)); /* part of the midpoint */
+        if (p >= part && *begin == tasks) *begin = t;
+        if (p > part) {
+            *end = t;
+            return;
+        }
+        before += w;
+    }
+}

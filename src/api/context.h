@@ -45,6 +45,12 @@ static inline void cj_split_range(int64_t total, int64_t parts, int64_t part, in
     *end = *begin + base + (part < extra ? 1 : 0);
 }
 
+/* Splits tasks [0, tasks) into `parts` contiguous ranges of near-equal weight (weight(arg, t) > 0
+ * per task: each task goes to the part that holds its midpoint); range `part`. For tasks of unequal
+ * size, where cj_split_range's equal counts leave a thread idle; deterministic like it. */
+void cj_split_weighted(int64_t tasks, int64_t parts, int64_t part, int64_t (*weight)(const void *arg, int64_t t),
+                       const void *arg, int64_t *begin, int64_t *end);
+
 /* How many pieces to cut each of `tasks` tasks into so that every one of `threads` threads gets
  * the same number: none when there are at least per_thread tasks per thread, else
  * threads / gcd(tasks, threads). */
