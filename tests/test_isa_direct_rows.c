@@ -3,7 +3,8 @@
  * a channel multiplier, dilation and padding wider than the kernel on the depthwise plane path,
  * kernel widths on both sides of the depthwise path's limit, planes that the AVX2 depthwise
  * kernels stage in several bands or cannot stage at all, and stride phases of grad_input with
- * rows whose phases differ in length. Every pass against the reference, at 1 and 2 threads. */
+ * rows whose phases differ in length. Every pass against the reference, at 1 and 2 threads;
+ * grad_bias too (the depthwise path sums it with grad_weight, in bands of rows). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,8 +46,8 @@ static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
     cj_tensor in = tu_tensor4(dt, c.N, c.C, c.H, c.W), w = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
     cj_tensor b = tu_tensor4(dt, c.K, 1, 1, 1), out = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo);
     cj_tensor gout = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo), gin = tu_tensor4(dt, c.N, c.C, c.H, c.W);
-    cj_tensor gw = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
-    b.ndim = 1;
+    cj_tensor gw = tu_tensor4(dt, c.K, cg, c.kh, c.kw), gb = tu_tensor4(dt, c.K, 1, 1, 1);
+    b.ndim = gb.ndim = 1;
     double *din = tu_dalloc(ref_in_numel(&c)), *dw = tu_dalloc(ref_w_numel(&c)), *db = tu_dalloc(c.K);
     double *dgo = tu_dalloc(ref_out_numel(&c)), *exact = tu_dalloc(ref_in_numel(&c) + ref_w_numel(&c) + ref_out_numel(&c));
     double *mag = tu_dalloc(ref_in_numel(&c) + ref_w_numel(&c) + ref_out_numel(&c));
@@ -70,7 +71,8 @@ static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
     }
     tu_fill_nan(&gin);
     tu_fill_nan(&gw);
-    if (tu_expect(cj_conv2d_backward(ctx, &in, &w, &b, &p, &gout, &gin, &gw, NULL) == CJ_OK, "%s: %s",
+    tu_fill_nan(&gb);
+    if (tu_expect(cj_conv2d_backward(ctx, &in, &w, &b, &p, &gout, &gin, &gw, &gb) == CJ_OK, "%s: %s",
                   tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "backward"), cj_last_error())) {
         ref_grad_input(&c, dw, dgo, exact, mag);
         tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_input"), &gin, exact, mag, tol),
@@ -78,9 +80,12 @@ static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
         ref_grad_weight(&c, din, dgo, exact, mag);
         tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_weight"), &gw, exact, mag, tol),
                   "wrong grad_weight values");
+        ref_grad_bias(&c, dgo, exact, mag);
+        tu_expect(tu_check_close(tu_cfg_str(buf, sizeof buf, &c, dt, CJ_ALGO_DIRECT, "grad_bias"), &gb, exact, mag, tol),
+                  "wrong grad_bias values");
     }
     free(din), free(dw), free(db), free(dgo), free(exact), free(mag);
-    tu_free(&in), tu_free(&w), tu_free(&b), tu_free(&out), tu_free(&gout), tu_free(&gin), tu_free(&gw);
+    tu_free(&in), tu_free(&w), tu_free(&b), tu_free(&out), tu_free(&gout), tu_free(&gin), tu_free(&gw), tu_free(&gb);
 }
 
 int main(void) {

@@ -204,7 +204,12 @@ cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, 
     switch (pass) {
     case CJ_PASS_FORWARD: return a->forward(ctx, d, b->in, b->w, b->bias, b->out);
     case CJ_PASS_BACKWARD_DATA: return a->backward_data(ctx, d, b->grad_out, b->w, b->out);
-    case CJ_PASS_BACKWARD_WEIGHTS: return a->backward_weights(ctx, d, b->in, b->grad_out, b->out);
+    case CJ_PASS_BACKWARD_WEIGHTS:
+        if (b->grad_bias && a->sums_bias && a->sums_bias(d))
+            return a->backward_weights_bias(ctx, d, b->in, b->grad_out, b->out, b->grad_bias);
+        CJ_FORWARD(a->backward_weights(ctx, d, b->in, b->grad_out, b->out));
+        if (b->grad_bias) cj_bias_grad(ctx, d, b->grad_out, b->grad_bias);
+        return CJ_OK;
     }
     return CJ_ERR_INVALID_ARGUMENT;
 }

@@ -10,7 +10,8 @@
 /* The buffers of one pass, for measuring candidates (unused members NULL). */
 typedef struct cj_pass_buffers {
     const void *in, *w, *bias, *grad_out;
-    void       *out; /* output, grad_input or grad_weight */
+    void       *out;       /* output, grad_input or grad_weight */
+    void       *grad_bias; /* grad_weight's pass: NULL, or grad_bias to write too */
 } cj_pass_buffers;
 
 /* The model's choice at this thread count (its machine-dependent decisions: auto_switches.h):
@@ -25,7 +26,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const str
 cj_status cj_auto_choose(cj_context *ctx, const cj_conv_desc *d, cj_pass pass, const cj_pass_buffers *bufs,
                          const cj_algo **out);
 
-/* Runs one pass of one algorithm on bufs. */
+/* Runs one pass of one algorithm on bufs (grad_weight's pass: grad_bias too, when bufs has it). */
 cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, cj_pass pass,
                       const cj_pass_buffers *bufs);
 /* The same, and how long it took (wall clock, seconds): the measured mode's and the calibration's. */

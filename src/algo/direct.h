@@ -8,6 +8,11 @@ cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const 
                                   const void *w, void *grad_in);
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w);
+/* The same with grad_bias (NULL: none), summed from the same reads of grad_out where
+ * cj_direct_sums_bias(d) (the depthwise path), else by cj_bias_grad after it. */
+bool cj_direct_sums_bias(const cj_conv_desc *d);
+cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                          const void *grad_out, void *grad_w, void *grad_bias);
 
 /* The depthwise fast path (direct_dw.c): C_in/groups == 1, stride 1, f32 on AVX-512 and AVX2
  * (where the rows' band must fit the kernels' stage). */
@@ -36,8 +41,9 @@ size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d);
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
                                          void *grad_w);
 /* grad_w[k] += the contribution of plane t = n * C_out + k (image n, output channel k), for t in
- * [t0, t1); stage: the slot's share of cj_direct_dw_stage_bytes (NULL when that is 0). */
+ * [t0, t1), and bias_sums[k] (NULL: none) += the sum of grad_out's plane t; stage: the slot's share
+ * of cj_direct_dw_stage_bytes (NULL when that is 0). */
 void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t t0, int64_t t1,
-                               void *grad_w, void *stage);
+                               void *grad_w, double *bias_sums, void *stage);
 
 #endif

@@ -7,7 +7,8 @@
  *
  * Tasks are (image, group, band of output rows). Slot 0 accumulates into grad_w, slot s > 0 into
  * its own partial copy; the copies are then added in slot order, so results are bit-identical for
- * a given thread count. */
+ * a given thread count. The depthwise path can also sum grad_bias, per slot in double, from the
+ * planes of grad_out it reads anyway (cj_direct_sums_bias). */
 #include <string.h>
 
 #include "algo/direct.h"
@@ -29,6 +30,7 @@ typedef struct {
     size_t weight_bytes, partial_stride;
     char *slot_mem;
     size_t slot_bytes;
+    double *bias_sums; /* depthwise with grad_bias: c_out per slot */
 } bwd_weights_job;
 
 static void bwd_weights_task(void *arg, size_t slot) {
@@ -46,7 +48,9 @@ static void bwd_weights_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     if (j->dw) {
-        cj_direct_dw_wgrad_planes(d, j->in, j->grad_out, t0, t1, acc, pl->stage_bytes ? stage : NULL);
+        double *bias_sums = j->bias_sums ? j->bias_sums + slot * (size_t)d->c_out : NULL;
+        if (bias_sums) memset(bias_sums, 0, (size_t)d->c_out * sizeof(double));
+        cj_direct_dw_wgrad_planes(d, j->in, j->grad_out, t0, t1, acc, bias_sums, pl->stage_bytes ? stage : NULL);
         return;
     }
     for (int64_t t = t0; t < t1; t++) {
@@ -81,8 +85,17 @@ static void bwd_weights_task(void *arg, size_t slot) {
     }
 }
 
+bool cj_direct_sums_bias(const cj_conv_desc *d) {
+    return !cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS) && cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
+}
+
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w) {
+    return cj_direct_backward_weights_bias(ctx, d, in, grad_out, grad_w, NULL);
+}
+
+cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                          const void *grad_out, void *grad_w, void *grad_bias) {
     if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS)) return cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w);
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     bwd_weights_job j = {.d = d, .kern = kern, .in = in, .grad_out = grad_out, .grad_w = grad_w};
@@ -105,13 +118,24 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
     j.weight_bytes = (size_t)(d->c_out * d->cin_g * d->kh * d->kw) * d->elem;
     j.partial_stride = cj_direct_align64(j.weight_bytes);
     const size_t partial_total = j.partial_stride * (size_t)(j.slots - 1);
+    const size_t bias_bytes = j.dw && grad_bias ? (size_t)(j.slots * d->c_out) * sizeof(double) : 0;
     cj_scratch s;
-    CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots, &s));
+    CJ_FORWARD(cj_scratch_acquire(ctx, partial_total + j.slot_bytes * (size_t)j.slots + bias_bytes, &s));
     j.partials = s.ptr;
     j.slot_mem = (char *)s.ptr + partial_total;
+    if (bias_bytes) j.bias_sums = (double *)(j.slot_mem + j.slot_bytes * (size_t)j.slots);
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
     cj_sum_partials(ctx, d->dtype, grad_w, j.partials, j.partial_stride, j.slots - 1,
                     d->c_out * d->cin_g * d->kh * d->kw);
+    if (bias_bytes) {
+        for (int64_t k = 0; k < d->c_out; k++) {
+            double sum = 0.0;
+            for (int64_t s2 = 0; s2 < j.slots; s2++) sum += j.bias_sums[s2 * d->c_out + k];
+            ((float *)grad_bias)[k] = (float)sum; /* the depthwise path is f32 only */
+        }
+    } else if (grad_bias) {
+        cj_bias_grad(ctx, d, grad_out, grad_bias);
+    }
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }

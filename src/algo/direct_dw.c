@@ -128,7 +128,7 @@ cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, con
 }
 
 void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void *grad_out, int64_t t0, int64_t t1,
-                               void *grad_w, void *stage) {
+                               void *grad_w, double *bias_sums, void *stage) {
 #if defined(CJ_HAVE_X86_KERNELS)
     const int64_t plane_out = d->h_out * d->w_out;
     for (int64_t t = t0; t < t1; t++) {
@@ -141,10 +141,11 @@ void cj_direct_dw_wgrad_planes(const cj_conv_desc *d, const void *in, const void
             .kh = d->kh, .kw = d->kw, .off_h = -d->pad_h, .off_w = -d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w,
         };
         float *dw = (float *)grad_w + k * d->kh * d->kw;
-        if (stage) cj_f32_dwconv_wgrad_plane__avx2(&p, dw, stage);
-        else cj_f32_dwconv_wgrad_plane__avx512(&p, dw);
+        double *gsum = bias_sums ? bias_sums + k : NULL;
+        if (stage) cj_f32_dwconv_wgrad_plane__avx2(&p, dw, stage, gsum);
+        else cj_f32_dwconv_wgrad_plane__avx512(&p, dw, gsum);
     }
 #else
-    (void)d, (void)in, (void)grad_out, (void)t0, (void)t1, (void)grad_w, (void)stage;
+    (void)d, (void)in, (void)grad_out, (void)t0, (void)t1, (void)grad_w, (void)bias_sums, (void)stage;
 #endif
 }

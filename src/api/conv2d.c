@@ -124,12 +124,14 @@ cj_status cj_conv2d_backward(cj_context *ctx, const cj_tensor *input, const cj_t
         CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_DATA, &bufs));
     }
     if (grad_weight) {
-        const cj_pass_buffers bufs = {.in = input->data, .grad_out = grad_output->data, .out = grad_weight->data};
+        const cj_pass_buffers bufs = {.in = input->data, .grad_out = grad_output->data, .out = grad_weight->data,
+                                      .grad_bias = grad_bias ? grad_bias->data : NULL};
         const cj_algo *algo;
         CJ_FORWARD(cj_resolve_algorithm(c, p->algorithm, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs, &algo));
         CJ_FORWARD(cj_algo_run(algo, c, &d, CJ_PASS_BACKWARD_WEIGHTS, &bufs));
+    } else if (grad_bias) {
+        cj_bias_grad(c, &d, grad_output->data, grad_bias->data); /* else cj_algo_run wrote it with grad_weight */
     }
-    if (grad_bias) cj_bias_grad(c, &d, grad_output->data, grad_bias->data);
     return CJ_OK;
 }
 

@@ -382,7 +382,7 @@ ALWAYS_INLINE void wgrad_band(const cj_dw_plane *p, const float *st, int64_t sw,
     }
 }
 
-void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage) {
+void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage, double *gsum) {
     const int64_t taps = p->kh * p->kw;
     float sums[CJ_DW_MAX_KW * CJ_DW_MAX_KW] = {0};
     const int is3x3 = p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1;
@@ -396,7 +396,8 @@ void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *sta
     /* A finite sum had only finite terms, so its padding terms were exact zeros. */
     if (!cj_dw_all_finite(sums, taps)) {
         cj_f32_dwconv_wgrad_plane_exact(p, dw);
-        return;
+    } else {
+        for (int64_t t = 0; t < taps; t++) dw[t] += sums[t];
     }
-    for (int64_t t = 0; t < taps; t++) dw[t] += sums[t];
+    if (gsum) *gsum += cj_dw_plane_sum(p->dst, p->dst_h * p->dst_w); /* the plane is in cache now */
 }

@@ -312,10 +312,11 @@ static inline __attribute__((always_inline)) void wgrad_chunk_small(const cj_dw_
  * grad_output rows t, t - 1 and t - 2 (kernel rows 0, 1, 2), which stay in registers. Lanes past
  * the grad_output row load as zeros; source rows outside the plane read the zero row. */
 ALWAYS_INLINE void wgrad_step_3x3(const float *row, const float *g, __mmask16 g_lanes, const __mmask16 *inside,
-                                  __m512 gv[3], __m512 acc[3][3], const int EDGE) {
+                                  __m512 gv[3], __m512 acc[3][3], __m512 *gs, const int EDGE) {
     gv[2] = gv[1];
     gv[1] = gv[0];
     gv[0] = g ? _mm512_maskz_loadu_ps(g_lanes, g) : _mm512_setzero_ps();
+    *gs = _mm512_add_ps(*gs, gv[0]); /* each grad_output row is loaded here once: grad_bias's terms */
 #pragma GCC unroll 3
     for (int j = 0; j < 3; j++) {
         const __m512 x = EDGE ? _mm512_maskz_loadu_ps(inside[j], row + j) : _mm512_loadu_ps(row + j);
@@ -324,13 +325,14 @@ ALWAYS_INLINE void wgrad_step_3x3(const float *row, const float *g, __mmask16 g_
     }
 }
 
-/* One column's contribution over steps [t0, t1), added to total[i*3 + j]. Its sums are local so
+/* One column's contribution over steps [t0, t1), added to total[i*3 + j], and its grad_output
+ * values to gtotal (in double: a lane sums at most a band of rows in f32). Its sums are local so
  * that they stay in registers (kept across columns, gcc spilled them to the stack at every step). */
 ALWAYS_INLINE void wgrad_column_3x3(const cj_dw_plane *p, int64_t x0, int64_t t0, int64_t t1, __mmask16 g_lanes,
-                                    const __mmask16 *inside, __m512 *total, const int EDGE) {
+                                    const __mmask16 *inside, __m512 *total, __m512d gtotal[2], const int EDGE) {
     const int64_t src_w = p->src_w, dst_w = p->dst_w, dst_h = p->dst_h;
     const float *zeros = zero_row + LANES + p->off_w + x0, *g = p->dst + x0;
-    __m512 even[3][3], odd[3][3], gv[3];
+    __m512 even[3][3], odd[3][3], gv[3], gs = _mm512_setzero_ps();
     gv[0] = t0 >= 1 && t0 - 1 < dst_h ? _mm512_maskz_loadu_ps(g_lanes, g + (t0 - 1) * dst_w) : _mm512_setzero_ps();
     gv[1] = t0 >= 2 && t0 - 2 < dst_h ? _mm512_maskz_loadu_ps(g_lanes, g + (t0 - 2) * dst_w) : _mm512_setzero_ps();
     gv[2] = _mm512_setzero_ps();
@@ -341,22 +343,26 @@ ALWAYS_INLINE void wgrad_column_3x3(const cj_dw_plane *p, int64_t x0, int64_t t0
     for (int64_t t = t0; t < t1; t += 2) {
         int64_t sy = t + p->off_h;
         const float *row = sy < 0 || sy >= p->src_h ? zeros : p->src + sy * src_w + p->off_w + x0;
-        wgrad_step_3x3(row, t < dst_h ? g + t * dst_w : NULL, g_lanes, inside, gv, even, EDGE);
+        wgrad_step_3x3(row, t < dst_h ? g + t * dst_w : NULL, g_lanes, inside, gv, even, &gs, EDGE);
         if (t + 1 == t1) break;
         sy++;
         row = sy < 0 || sy >= p->src_h ? zeros : p->src + sy * src_w + p->off_w + x0;
-        wgrad_step_3x3(row, t + 1 < dst_h ? g + (t + 1) * dst_w : NULL, g_lanes, inside, gv, odd, EDGE);
+        wgrad_step_3x3(row, t + 1 < dst_h ? g + (t + 1) * dst_w : NULL, g_lanes, inside, gv, odd, &gs, EDGE);
     }
 #pragma GCC unroll 3
     for (int i = 0; i < 3; i++)
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++) total[i * 3 + j] = _mm512_add_ps(total[i * 3 + j], _mm512_add_ps(even[i][j], odd[i][j]));
+    gtotal[0] = _mm512_add_pd(gtotal[0], _mm512_cvtps_pd(_mm512_castps512_ps256(gs)));
+    gtotal[1] = _mm512_add_pd(gtotal[1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(gs, 1)));
 }
 
-/* 1 when the plane was done in place (its sums finite), 0 when the caller must run another path:
- * a non-finite sum may come from a zero meeting an infinity where the exact kernel skips the tap. */
-static int wgrad_inplace_3x3(const cj_dw_plane *p, const column_plan *cp, float *dw) {
+/* 1 when the plane was done in place (its sums finite; *gsum added to), 0 when the caller must run
+ * another path: a non-finite sum may come from a zero meeting an infinity where the exact kernel
+ * skips the tap. */
+static int wgrad_inplace_3x3(const cj_dw_plane *p, const column_plan *cp, float *dw, double *gsum) {
     __m512 total[9];
+    __m512d gtotal[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
     for (int t = 0; t < 9; t++) total[t] = _mm512_setzero_ps();
     const __mmask16 all = 0xFFFF;
     /* Bands of steps, every column in each: a column's walk down a large plane missed the cache at
@@ -365,26 +371,29 @@ static int wgrad_inplace_3x3(const cj_dw_plane *p, const column_plan *cp, float 
     for (int64_t t0 = 0; t0 < steps; t0 += band) {
         const int64_t t1 = steps - t0 < band ? steps : t0 + band;
         for (int64_t c = cp->first_inner; c < cp->end_inner; c++)
-            wgrad_column_3x3(p, c * LANES, t0, t1, c == cp->columns - 1 ? cp->last_store : all, NULL, total, 0);
+            wgrad_column_3x3(p, c * LANES, t0, t1, c == cp->columns - 1 ? cp->last_store : all, NULL, total, gtotal, 0);
         for (int64_t c = 0; c < cp->columns; c++) {
             if (c == cp->first_inner) c = cp->end_inner;
             if (c >= cp->columns) break;
             const __mmask16 *inside = c < cp->first_inner ? cp->left[c] : cp->right[c - cp->end_inner];
-            wgrad_column_3x3(p, c * LANES, t0, t1, c == cp->columns - 1 ? cp->last_store : all, inside, total, 1);
+            wgrad_column_3x3(p, c * LANES, t0, t1, c == cp->columns - 1 ? cp->last_store : all, inside, total, gtotal,
+                             1);
         }
     }
     float sums[9];
     for (int t = 0; t < 9; t++) sums[t] = _mm512_reduce_add_ps(total[t]);
     if (!cj_dw_all_finite(sums, 9)) return 0;
     for (int t = 0; t < 9; t++) dw[t] += sums[t];
+    if (gsum) *gsum += _mm512_reduce_add_pd(_mm512_add_pd(gtotal[0], gtotal[1]));
     return 1;
 }
 
-void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw) {
+void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw, double *gsum) {
     column_plan cp;
     if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 && plan_columns(p, 3, &cp) &&
-        wgrad_inplace_3x3(p, &cp, dw))
+        wgrad_inplace_3x3(p, &cp, dw, gsum))
         return;
+    if (gsum) *gsum += cj_dw_plane_sum(p->dst, p->dst_h * p->dst_w);
     for (int64_t x0 = 0; x0 < p->dst_w; x0 += CHUNK_VECS * LANES) {
         const int64_t left = (p->dst_w - x0 + LANES - 1) / LANES;
         if (p->kh <= 3 && p->kw <= 4) {

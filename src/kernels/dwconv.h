@@ -32,6 +32,25 @@ static inline int cj_dw_all_finite(const float *v, int64_t n) {
     return 1;
 }
 
+/* The sum of a plane's count values, for grad_bias while the plane is in cache: blocks of 128
+ * summed in f32 by 32 partial sums, each block's total carried in double (as cj_bias_grad sums:
+ * the error stays within a few units of f32 rounding times the sum of |terms|). */
+static inline double cj_dw_plane_sum(const float *g, int64_t count) {
+    double acc = 0.0;
+    int64_t p = 0;
+    for (; p + 128 <= count; p += 128) {
+        float s[32];
+        for (int j = 0; j < 32; j++) s[j] = g[p + j];
+        for (int i = 32; i < 128; i += 32)
+            for (int j = 0; j < 32; j++) s[j] += g[p + i + j];
+        for (int j = 0; j < 16; j++) s[j] += s[j + 16];
+        for (int j = 0; j < 8; j++) s[j] += s[j + 8];
+        acc += (double)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
+    }
+    for (; p < count; p++) acc += (double)g[p];
+    return acc;
+}
+
 /* Exact portable kernels: every tap outside the source skipped. */
 void cj_f32_dwconv_plane_exact(const cj_dw_plane *p, const float *w, float bias);
 void cj_f32_dwconv_wgrad_plane_exact(const cj_dw_plane *p, float *dw);
@@ -57,10 +76,11 @@ static inline int cj_dw_stage_fits(int64_t dst_w, int64_t kh, int64_t kw, int64_
 
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias);
-void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw);
+/* wgrad kernels: gsum NULL, or where the plane's grad_output sum (cj_dw_plane_sum's) is added. */
+void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw, double *gsum);
 /* stage: CJ_DW_STAGE_FLOATS floats, 32-byte aligned; the plane must pass cj_dw_stage_fits. */
 void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage);
-void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage);
+void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage, double *gsum);
 #endif
 
 #endif
