@@ -4,7 +4,7 @@
  *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 5-15x the GEMM
  *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4, or 32+ tiles
- *     with 256+ channels each way: WINOGRAD (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the
+ *     with 256+ channels each way, or 16+ tiles mostly inside the output (below): WINOGRAD (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the
  *     ResNet/VGG 3x3 layers; AVX2 takes it from 16 tiles: winograd_16_tiles below). At 32 tiles,
  *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15% on Zen 5 before the
  *     vector tile gather (stop 18); on Granite Rapids after it (1 thread, min of 5 x 4 calls),
@@ -16,7 +16,18 @@
  *     1 x 512 x 14^2 6.20 / 2.92 against 6.93 / 4.11, 4 x 512 x 7^2 5.64 / 2.65 against 7.57 / 4.29,
  *     2 x 256 x 10^2 1.78 / 0.89 against 1.84 / 1.15, 1 x 256 x 12^2 -> 384 (9 tiles) 1.97 / 1.08
  *     against 2.04 / 1.30); forward and grad_input stay at 32 (forward IMPLICIT's within 5%,
- *     grad_input IM2COL's 5-25% ahead on those layers);
+ *     grad_input IM2COL's 5-25% ahead on those layers). Without winograd_16_tiles it also takes
+ *     16-63 tiles where at least 3/4 of the tiles' pixels are output pixels, grad_input only up to
+ *     256 channels per group each way (Granite Rapids, stop 20, min of 6 rounds, 1 / 2 threads,
+ *     Winograd against the best GEMM: 2 x 128 x 14^2 (32 tiles) 0.39 / 0.22 ms against 0.63 / 0.35
+ *     forward, 0.40 / 0.23 against 0.69 / 0.38 grad_input, 0.43 / 0.24 against 0.78 / 0.43
+ *     grad_weight; 1 x 128 x 28^2 0.71 / 0.45 against 1.16 / 0.70; 2 x 64 x 14^2 0.115 / 0.071
+ *     against 0.171 / 0.108; 1 x 256 x 16^2 1.21 / 0.68 against 1.59 / 0.82, grad_input 1.33 / 0.79
+ *     against 1.87 / 0.94; resnet50.res4.3x3.n1 1.20 / 0.68 against 1.34 / 0.70, grad_input 1.33 /
+ *     0.78 against 1.56 / 0.79; 1 x 512 x 14^2 forward 5.45 / 2.89 against 5.56 / 2.99 but grad_input
+ *     8.07 / 4.00 against 6.26 / 3.32, 1 x 384 x 14^2 3.99 / 2.13 against 3.72 / 1.94; fewer useful
+ *     pixels: 1 x 256 x 13^2 (66%) 1.22 / 0.68 against 1.15 / 0.60, 2 x 256 x 10^2 (69%) 1.63 /
+ *     0.88 against 1.37 / 0.73);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -150,6 +161,11 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
     const int64_t fft_pixels = on[CJ_SW_FFT_100_PIXELS] ? 100 : 300;
     const int64_t winograd_tiles = on[CJ_SW_WINOGRAD_16_TILES] ? 16 : 64;
+    /* rule 2's small layers without the switch: 16+ tiles, 3/4 of their pixels inside the output,
+     * grad_input up to 256 channels per group */
+    const int64_t tile_pixels = d->n * ((d->h_out + 3) / 4 * 4) * ((d->w_out + 3) / 4 * 4);
+    const int small_tiles = tiles >= 16 && 4 * d->n * pixels >= 3 * tile_pixels &&
+                            (pass != CJ_PASS_BACKWARD_DATA || (d->cin_g <= 256 && d->cout_g <= 256));
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
     const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
     /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */
@@ -170,7 +186,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     /* rule 2's wide layers: from 32 tiles at 256+ channels each way, grad_weight from 9 */
     const int wide_tiles = tiles >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 32) && wide;
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 &&
-        (tiles >= winograd_tiles || wide_tiles))
+        (tiles >= winograd_tiles || wide_tiles || small_tiles))
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
     if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     /* implicit_strided_fwd ahead of rule 3, which takes strided layers on AVX-512; first layers

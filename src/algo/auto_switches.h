@@ -28,7 +28,8 @@
 #include "conjure.h"
 
 typedef enum cj_auto_switch {
-    CJ_SW_WINOGRAD_16_TILES,      /* Winograd from 16 output tiles of 4x4 (else from 64) */
+    CJ_SW_WINOGRAD_16_TILES,      /* Winograd from 16 output tiles of 4x4 (else from 64, or from 16
+                                     where 3/4 of their pixels are output pixels: auto.c, rule 2) */
     CJ_SW_FFT_100_PIXELS,         /* FFT from 100 output pixels (else from 300) */
     CJ_SW_FFT_BEFORE_DIRECT,      /* FFT before DIRECT's channel vectors from 28x28 outputs */
     CJ_SW_DIRECT_STRIDED,         /* DIRECT's channel-vector and few-channel rules with a stride too */
