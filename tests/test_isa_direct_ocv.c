@@ -37,6 +37,7 @@ static const ref_conv cases[] = {
     {2, 32, 6, 5, 32, 3, 5, 1, 2, 1, 1, 1, 1, 1, 0, 0},    /* one tile holding both ends (5-pixel rows, paired) */
     {1, 32, 5, 6, 32, 1, 7, 0, 3, 1, 1, 1, 1, 1, 0, 0},    /* likewise at 7 taps */
     {1, 32, 8, 16, 32, 3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* padding 1 < 5 / 2: forward skips nothing, grad_input (3) some */
+    {1, 32, 9, 12, 32, 4, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 4 taps: grad_weight's 3-pixel blocks and a 2-pixel tail */
     {1, 32, 9, 20, 32, 1, 5, 0, 2, 1, 1, 1, 2, 1, 0, 0},   /* dilation 2: taps two pixels apart, nothing skipped */
 };
 
