@@ -133,41 +133,63 @@ static void phase_weight_task(void *arg, size_t slot) {
     else phase_weight_f32(j->d, j->py, j->px, j->w, j->wt, r0, r1);
 }
 
-/* phase_rows over the threads, channels split. */
+#define MAX_STRIDE_PHASES 16 /* column phases done together; wider strides go in runs of this many */
+/* Images per GEMM of a stride phase with 2+ threads: as many as fit this much grad_input (at
+ * least one). One image at a time ran 3 parallel sections per image and row phase, and the
+ * 784-pixel GEMMs of resnet50.res3.3x3s2 left a thread waiting in each: 2 threads, min of 2 x 6
+ * rounds, res3.3x3s2 6.45 -> 5.92 ms, 5 x 20 x 200^2 5x5 s3 3.93 -> 3.19, 8 x 96 x 28^2 s2 1.27 ->
+ * 1.17. At 1 thread there is no one to wait for, and the batch's phases falling out of L2 before
+ * they are stored cost 2-8%: one image there. */
+#define PHASE_BATCH_BYTES ((size_t)8 << 20)
+
+/* phase_rows over the threads, channels split, for the images of a batch: image i's column phase
+ * r starts i phase sizes into phases[r], its grad_in one input image after image i - 1's. */
 typedef struct {
     const cj_conv_desc *d;
     int64_t ry;
     const phase_axis *py, *px;
     const void *const *phases;
-    int64_t count;
+    int64_t count, images;
     void *grad_in;
     int64_t slots;
 } phase_rows_job;
 
 static void phase_rows_task(void *arg, size_t slot) {
     const phase_rows_job *j = arg;
+    const cj_conv_desc *d = j->d;
     int64_t c0, c1;
-    cj_split_range(j->d->c_in, j->slots, (int64_t)slot, &c0, &c1);
-    if (j->d->dtype == CJ_F64)
-        phase_rows_f64(j->d, j->ry, j->py, j->px, (const double *const *)j->phases, j->count, j->grad_in, c0, c1);
-    else
-        phase_rows_f32(j->d, j->ry, j->py, j->px, (const float *const *)j->phases, j->count, j->grad_in, c0, c1);
+    cj_split_range(d->c_in, j->slots, (int64_t)slot, &c0, &c1);
+    for (int64_t i = 0; i < j->images; i++) {
+        const void *phases[MAX_STRIDE_PHASES];
+        for (int64_t r = 0; r < j->count; r++)
+            phases[r] = j->phases[r] ? (const char *)j->phases[r] +
+                                           (size_t)(i * d->c_in * j->py->out * j->px[r].out) * d->elem
+                                     : NULL;
+        void *grad_in = (char *)j->grad_in + (size_t)(i * d->c_in * d->h_in * d->w_in) * d->elem;
+        if (d->dtype == CJ_F64)
+            phase_rows_f64(d, j->ry, j->py, j->px, (const double *const *)phases, j->count, grad_in, c0, c1);
+        else
+            phase_rows_f32(d, j->ry, j->py, j->px, (const float *const *)phases, j->count, grad_in, c0, c1);
+    }
 }
-
-#define MAX_STRIDE_PHASES 16 /* column phases done together; wider strides go in runs of this many */
 
 /* grad_input. Stride 1 is the single phase (0, 0) with every tap: the rotated kernel with padding
  * dil*(k-1) - pad, one GEMM problem for the whole batch. With a stride, one image and one row
- * phase at a time: each column phase's GEMM result goes to its part of one image-sized buffer
- * (the column phases' widths add up to w_in), then the row's phases are stored together (so
- * scratch holds one image, never the batch, and the weights of a row's column phases). */
+ * phase and a batch of images at a time: each column phase's GEMM result goes to its part of a
+ * buffer of the batch's size (the column phases' widths add up to w_in), then the row's phases
+ * are stored together (so scratch holds at most PHASE_BATCH_BYTES of grad_input or one image,
+ * never the whole batch, and the weights of a row's column phases). */
 static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                         const void *w, void *grad_in) {
     const int64_t out_plane = d->c_out * d->h_out * d->w_out, in_plane = d->c_in * d->h_in * d->w_in;
     const int single = d->stride_h == 1 && d->stride_w == 1;
     const int64_t run = cj_min64(d->stride_w, MAX_STRIDE_PHASES); /* column phases at a time */
     const size_t wt_bytes = (size_t)(d->c_out * d->cin_g * d->kh * d->kw) * d->elem;
-    const size_t phase_bytes = single ? 0 : (size_t)in_plane * d->elem; /* every column phase of one image */
+    /* images per batch, evened out over the batch count */
+    const int64_t batch_max =
+        ctx->num_threads == 1 ? 1 : cj_max64(1, cj_min64(d->n, (int64_t)(PHASE_BATCH_BYTES / ((size_t)in_plane * d->elem))));
+    const int64_t batch = cj_div_up(d->n, cj_div_up(d->n, batch_max));
+    const size_t phase_bytes = single ? 0 : (size_t)(batch * in_plane) * d->elem; /* every column phase of a batch */
     char *mem = cj_alloc(wt_bytes * (size_t)run + phase_bytes);
     CJ_FAIL_IF(!mem, CJ_ERR_OUT_OF_MEMORY, "implicit_gemm: cannot allocate %zu bytes for grad_input",
                wt_bytes * (size_t)run + phase_bytes);
@@ -194,7 +216,7 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 t[r].n = single ? d->n : 1;
                 const int empty = py.taps == 0 || px[r].taps == 0 || px[r].out == 0;
                 phases[r] = empty ? NULL : phase_mem + offset;
-                offset += (size_t)(d->c_in * py.out * px[r].out) * d->elem;
+                offset += (size_t)(batch * d->c_in * py.out * px[r].out) * d->elem;
                 if (!empty) {
                     phase_weight_job pw = {d, &py, &px[r], w, mem + wt_bytes * (size_t)r,
                                            cj_min64(ctx->num_threads, d->c_in)};
@@ -205,15 +227,18 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 st = cj_gemm_conv_forward(ctx, &t[0], CJ_GEMM_CONV_IMPLICIT, grad_out, mem, NULL, NULL, grad_in);
                 continue;
             }
-            for (int64_t n = 0; n < d->n && st == CJ_OK; n++) {
+            for (int64_t n = 0; n < d->n && st == CJ_OK; n += batch) {
+                const int64_t images = cj_min64(batch, d->n - n);
                 const char *dy = (const char *)grad_out + (size_t)(n * out_plane) * d->elem;
-                for (int64_t r = 0; r < count && st == CJ_OK; r++)
+                for (int64_t r = 0; r < count && st == CJ_OK; r++) {
+                    t[r].n = images;
                     if (phases[r])
                         st = cj_gemm_conv_forward(ctx, &t[r], CJ_GEMM_CONV_IMPLICIT, dy, mem + wt_bytes * (size_t)r,
                                                   NULL, NULL, (void *)phases[r]);
+                }
                 if (st != CJ_OK) break;
                 /* phase_rows indexes phases by column phase from 0: shift the run's grad_in */
-                phase_rows_job pr = {d, ry, &py, px, phases, count,
+                phase_rows_job pr = {d, ry, &py, px, phases, count, images,
                                      (char *)grad_in + (size_t)(n * in_plane + rx0) * d->elem,
                                      cj_min64(ctx->num_threads, d->c_in)};
                 cj_parallel_for(ctx, (size_t)pr.slots, phase_rows_task, &pr);
