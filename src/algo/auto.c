@@ -148,9 +148,16 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
     return a && !a->unsupported(d, pass) ? a : NULL;
 }
 
-/* Rule 3's grad_weight: undilated, its register-tile sums within L2. */
+/* Rule 3's grad_weight: undilated, its register-tile sums within L2, or with AVX-512 kernels up
+ * to 5x5 (whose 4-5 tap kernel broadcasts each input once per pixel block: stop 20, Granite
+ * Rapids, min of 2-3 x 6 calls, 1 / 2 threads, DIRECT against FFT with 3-18 MB of sums:
+ * alexnet.conv2 34.4 / 17.5 ms against 34.2 / 19.0, 8 x 128 x 14^2 -> 256 12.9 / 6.9 against
+ * 16.1 / 10.7, 16 x 64 x 20^2 -> 192 18.3 / 9.3 against 19.9 / 10.3, 8 x 256 x 14^2 -> 512 58.9 /
+ * 29.7 against 61.6 / 45.0; 7x7 stays FFT's there: 16 x 64 x 20^2 43.4 / 23.2 against 28.6 / 17.7). */
 static int ocv_wgrad_fits(const cj_conv_desc *d) {
-    return d->dil_h == 1 && d->dil_w == 1 && cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes;
+    const int small_kernel = cj_cpu()->isa == CJ_ISA_AVX512 && d->kh * d->kw <= 25;
+    return d->dil_h == 1 && d->dil_w == 1 &&
+           (small_kernel || cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes);
 }
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
