@@ -27,12 +27,7 @@ static void run(const ref_conv *c0, cj_dtype dt, tu_rng *rng) {
     tu_fill_uniform(rng, &w, dw);
     tu_fill_uniform(rng, &gout, dgo);
     ref_grad_input(&c, dw, dgo, exact, mag);
-    cj_conv2d_params p = CJ_CONV2D_PARAMS_DEFAULT;
-    p.padding = (cj_size2d){c.ph, c.pw};
-    p.stride = (cj_size2d){c.sh, c.sw};
-    p.dilation = (cj_size2d){c.dh, c.dw};
-    p.groups = c.groups;
-    p.algorithm = CJ_ALGO_IMPLICIT_GEMM;
+    const cj_conv2d_params p = {{c.ph, c.pw}, {c.sh, c.sw}, {c.dh, c.dw}, c.groups, CJ_ALGO_IMPLICIT_GEMM};
     char buf[256];
     for (int threads = 1; threads <= 3; threads++) {
         cj_context *ctx = NULL;

@@ -35,10 +35,9 @@ typedef struct cj_algo {
     /* grad_w = sum over the batch of grad_out x in. n >= 1. */
     cj_status (*backward_weights)(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                   const void *grad_out, void *grad_w);
-    /* Optional (NULL: never): whether backward_weights_bias serves d. It does what backward_weights
-     * does and also writes grad_bias (as cj_bias_grad) from the same reads of grad_out, where the
-     * layer is bound by memory and a second pass over grad_out would cost a fifth of its time. */
-    bool (*sums_bias)(const cj_conv_desc *d);
+    /* Optional (NULL: none): backward_weights that also writes grad_bias (as cj_bias_grad does),
+     * from the same reads of grad_out where it can: on a memory-bound layer a second pass over
+     * grad_out costs a fifth of the time. */
     cj_status (*backward_weights_bias)(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                        const void *grad_out, void *grad_w, void *grad_bias);
     /* Plans (api/plan.c), optional: NULL when the forward pass has no form of the weights worth

@@ -4,8 +4,8 @@
  *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 5-15x the GEMM
  *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4, or 32+ tiles
- *     with 256+ channels each way, or 16+ tiles mostly inside the output (below): WINOGRAD (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the
- *     ResNet/VGG 3x3 layers; AVX2 takes it from 16 tiles: winograd_16_tiles below). At 32 tiles,
+ *     with 256+ channels each way, or 16+ tiles mostly inside the output (below): WINOGRAD
+ *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; AVX2 takes it from 16 tiles: winograd_16_tiles below). At 32 tiles,
  *     resnet50.res5.3x3, DIRECT's forward and grad_input beat it by 5-15% on Zen 5 before the
  *     vector tile gather (stop 18); on Granite Rapids after it (1 thread, min of 5 x 4 calls),
  *     Winograd / best other: res5.3x3 12.95 / 15.97 ms (IMPLICIT) forward, 18.2 / ~18.3 (IM2COL)
@@ -228,7 +228,7 @@ cj_status cj_algo_run(const cj_algo *a, cj_context *ctx, const cj_conv_desc *d, 
     case CJ_PASS_FORWARD: return a->forward(ctx, d, b->in, b->w, b->bias, b->out);
     case CJ_PASS_BACKWARD_DATA: return a->backward_data(ctx, d, b->grad_out, b->w, b->out);
     case CJ_PASS_BACKWARD_WEIGHTS:
-        if (b->grad_bias && a->sums_bias && a->sums_bias(d))
+        if (b->grad_bias && a->backward_weights_bias)
             return a->backward_weights_bias(ctx, d, b->in, b->grad_out, b->out, b->grad_bias);
         CJ_FORWARD(a->backward_weights(ctx, d, b->in, b->grad_out, b->out));
         if (b->grad_bias) cj_bias_grad(ctx, d, b->grad_out, b->grad_bias);

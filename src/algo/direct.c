@@ -105,6 +105,5 @@ const cj_algo cj_algo_direct = {
     .forward = direct_forward,
     .backward_data = cj_direct_backward_data,
     .backward_weights = cj_direct_backward_weights,
-    .sums_bias = cj_direct_sums_bias,
     .backward_weights_bias = cj_direct_backward_weights_bias,
 };

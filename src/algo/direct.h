@@ -8,9 +8,8 @@ cj_status cj_direct_backward_data(cj_context *ctx, const cj_conv_desc *d, const 
                                   const void *w, void *grad_in);
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w);
-/* The same with grad_bias (NULL: none), summed from the same reads of grad_out where
- * cj_direct_sums_bias(d) (the depthwise path), else by cj_bias_grad after it. */
-bool cj_direct_sums_bias(const cj_conv_desc *d);
+/* The same with grad_bias (NULL: none): the depthwise path sums it from the same reads of
+ * grad_out, the others by cj_bias_grad after grad_weight. */
 cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                           const void *grad_out, void *grad_w, void *grad_bias);
 

@@ -7,8 +7,8 @@
  *
  * Tasks are (image, group, band of output rows). Slot 0 accumulates into grad_w, slot s > 0 into
  * its own partial copy; the copies are then added in slot order, so results are bit-identical for
- * a given thread count. The depthwise path can also sum grad_bias, per slot in double, from the
- * planes of grad_out it reads anyway (cj_direct_sums_bias). */
+ * a given thread count. The depthwise path also sums grad_bias, per slot in double, from the
+ * planes of grad_out it reads anyway. */
 #include <string.h>
 
 #include "algo/direct.h"
@@ -85,10 +85,6 @@ static void bwd_weights_task(void *arg, size_t slot) {
     }
 }
 
-bool cj_direct_sums_bias(const cj_conv_desc *d) {
-    return !cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS) && cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
-}
-
 cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w) {
     return cj_direct_backward_weights_bias(ctx, d, in, grad_out, grad_w, NULL);
@@ -96,7 +92,11 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
 
 cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                           const void *grad_out, void *grad_w, void *grad_bias) {
-    if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS)) return cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w);
+    if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS)) {
+        CJ_FORWARD(cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w));
+        if (grad_bias) cj_bias_grad(ctx, d, grad_out, grad_bias);
+        return CJ_OK;
+    }
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     bwd_weights_job j = {.d = d, .kern = kern, .in = in, .grad_out = grad_out, .grad_w = grad_w};
     j.cls = cj_direct_mr_class(d->cout_g);

@@ -175,28 +175,32 @@ static inline __attribute__((always_inline)) void wgrad_body(const cj_ocv_wgrad_
     }
 }
 
-/* grad_weight with contiguous taps (stride 1, no dilation: tap t reads position u = x + t), G of
- * the R source rows at a time (rows r0 ..): the B pixels of a block keep their grad_output vectors
- * in registers and each source value src[u] is broadcast once for every tap t it meets there
- * (x = u - t in the block), so a broadcast feeds up to JT FMA pairs instead of one. Loads per FMA:
- * (2B + G (B + JT - 1)) / (2 G B JT), 0.3 for 5x5 against wgrad_body's (2 + R JT) / (2 R JT), 0.6.
- * The same (x, t) products as wgrad_body, in another order. Registers: 2 G JT sums + 2 B. */
-enum { SLIDE_B = 4, SLIDE_SUMS = 24 };
+/* grad_weight with contiguous taps (stride 1, no dilation: tap t reads position u = x + t): the B
+ * pixels of a block keep their grad_output vectors in registers and each source value src[u] is
+ * broadcast once for every tap t it meets there (x = u - t in the block), so a broadcast feeds up
+ * to JT FMA pairs instead of one. Loads per FMA: (2B + R (B + JT - 1)) / (2 R B JT), 0.3 for 5x5
+ * against wgrad_body's (2 + R JT) / (2 R JT), 0.6. The same (x, t) products as wgrad_body, in
+ * another order. All R rows at once (in groups, each group would read grad_output again: slower at
+ * 3x3 and 7x7), B as large as the 32 registers allow after the 2 R JT sums. Used for 4 and 5 taps
+ * (B 3 and 4): 1 thread, min of 2 x 6 rounds, lenet.conv2 7.15 -> 6.84 ms, alexnet.conv2 40.3 ->
+ * 37.7, 8 x 64 x 28^2 4x4 4.15 -> 4.02; 3x3 (B 3) ran 3% slower, 7x7 (groups of 1 row, B 4) 4%. */
+enum { SLIDE_B = 4 };
 
-static inline __attribute__((always_inline)) void wgrad_slide_rows(const cj_ocv_wgrad_args *a, int r0, const int G,
-                                                                 const int JT, const int B) {
-    __m512 lo[SLIDE_SUMS / 2], hi[SLIDE_SUMS / 2];
-#pragma GCC unroll 10
-    for (int q = 0; q < G * JT; q++) {
-        lo[q] = _mm512_loadu_ps(a->tile + (r0 * JT + q) * 32);
-        hi[q] = _mm512_loadu_ps(a->tile + (r0 * JT + q) * 32 + 16);
+static inline __attribute__((always_inline)) void wgrad_slide(const cj_ocv_wgrad_args *a, const int R, const int JT) {
+    enum { MAX = CJ_OCV_MAX_NX };
+    const int B = (30 - 2 * R * JT) / 2 < SLIDE_B ? (30 - 2 * R * JT) / 2 : SLIDE_B;
+    __m512 lo[MAX], hi[MAX];
+#pragma GCC unroll 14
+    for (int q = 0; q < R * JT; q++) {
+        lo[q] = _mm512_loadu_ps(a->tile + q * 32);
+        hi[q] = _mm512_loadu_ps(a->tile + q * 32 + 16);
     }
     const int64_t nx = a->nx, first = a->tap_off[0];
     for (int64_t y = 0; y < a->nrows; y++) {
         const float *dy = a->dy + y * a->dy_step;
-        const float *s[SLIDE_SUMS / 2];
-#pragma GCC unroll 10
-        for (int g = 0; g < G; g++) s[g] = a->src[r0 + g] + y * a->src_step + first;
+        const float *s[MAX];
+#pragma GCC unroll 14
+        for (int r = 0; r < R; r++) s[r] = a->src[r] + y * a->src_step + first;
         int64_t x = 0;
         for (; x + B <= nx; x += B) {
             __m512 d0[SLIDE_B], d1[SLIDE_B];
@@ -205,46 +209,37 @@ static inline __attribute__((always_inline)) void wgrad_slide_rows(const cj_ocv_
                 d0[b] = _mm512_loadu_ps(dy + (x + b) * 32);
                 d1[b] = _mm512_loadu_ps(dy + (x + b) * 32 + 16);
             }
-#pragma GCC unroll 10
-            for (int g = 0; g < G; g++)
+#pragma GCC unroll 14
+            for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
                 for (int u = 0; u < B + JT - 1; u++) {
-                    const __m512 v = _mm512_set1_ps(s[g][x + u]);
+                    const __m512 v = _mm512_set1_ps(s[r][x + u]);
 #pragma GCC unroll 14
                     for (int t = 0; t < JT; t++) {
                         const int b = u - t;
                         if (b < 0 || b >= B) continue;
-                        lo[g * JT + t] = _mm512_fmadd_ps(d0[b], v, lo[g * JT + t]);
-                        hi[g * JT + t] = _mm512_fmadd_ps(d1[b], v, hi[g * JT + t]);
+                        lo[r * JT + t] = _mm512_fmadd_ps(d0[b], v, lo[r * JT + t]);
+                        hi[r * JT + t] = _mm512_fmadd_ps(d1[b], v, hi[r * JT + t]);
                     }
                 }
         }
         for (; x < nx; x++) { /* the last nx % B pixels, one at a time */
             const __m512 d0 = _mm512_loadu_ps(dy + x * 32), d1 = _mm512_loadu_ps(dy + x * 32 + 16);
-#pragma GCC unroll 10
-            for (int g = 0; g < G; g++)
+#pragma GCC unroll 14
+            for (int r = 0; r < R; r++)
 #pragma GCC unroll 14
                 for (int t = 0; t < JT; t++) {
-                    const __m512 v = _mm512_set1_ps(s[g][x + t]);
-                    lo[g * JT + t] = _mm512_fmadd_ps(d0, v, lo[g * JT + t]);
-                    hi[g * JT + t] = _mm512_fmadd_ps(d1, v, hi[g * JT + t]);
+                    const __m512 v = _mm512_set1_ps(s[r][x + t]);
+                    lo[r * JT + t] = _mm512_fmadd_ps(d0, v, lo[r * JT + t]);
+                    hi[r * JT + t] = _mm512_fmadd_ps(d1, v, hi[r * JT + t]);
                 }
         }
     }
-#pragma GCC unroll 10
-    for (int q = 0; q < G * JT; q++) {
-        _mm512_storeu_ps(a->tile + (r0 * JT + q) * 32, lo[q]);
-        _mm512_storeu_ps(a->tile + (r0 * JT + q) * 32 + 16, hi[q]);
+#pragma GCC unroll 14
+    for (int q = 0; q < R * JT; q++) {
+        _mm512_storeu_ps(a->tile + q * 32, lo[q]);
+        _mm512_storeu_ps(a->tile + q * 32 + 16, hi[q]);
     }
-}
-
-/* All R rows at once (in groups, each group would read grad_output again: slower at 3x3 and 7x7),
- * with as many pixels per block as the registers left over hold. Used for 4 and 5 taps (B 3 and
- * 4): 1 thread, min of 2 x 6 rounds, lenet.conv2 7.15 -> 6.84 ms, alexnet.conv2 40.3 -> 37.7,
- * 8 x 64 x 28^2 4x4 4.15 -> 4.02; 3x3 (B 3) ran 3% slower, 7x7 (G 1, B 4) 4%. */
-static inline __attribute__((always_inline)) void wgrad_slide(const cj_ocv_wgrad_args *a, const int R, const int JT) {
-    const int B = (30 - 2 * R * JT) / 2 < SLIDE_B ? (30 - 2 * R * JT) / 2 : SLIDE_B;
-    wgrad_slide_rows(a, 0, R, JT, B);
 }
 
 static int taps_contiguous(const cj_ocv_wgrad_args *a) {
