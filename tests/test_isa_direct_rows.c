@@ -3,8 +3,9 @@
  * a channel multiplier, dilation and padding wider than the kernel on the depthwise plane path,
  * kernel widths on both sides of the depthwise path's limit, planes that the AVX2 depthwise
  * kernels stage in several bands or cannot stage at all, and stride phases of grad_input with
- * rows whose phases differ in length. Every pass against the reference, at 1 and 2 threads;
- * grad_bias too (the depthwise path sums it with grad_weight, in bands of rows). */
+ * rows whose phases differ in length, and AVX-512's whole-row 3x3 planes. Every pass against the
+ * reference, at 1 and 2 threads; grad_bias too (the depthwise path sums it with grad_weight, in
+ * bands of rows). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,6 +32,13 @@ static const ref_conv cases[] = {
     {1, 2, 10, 30, 2, 3, 3, 26, 26, 1, 1, 1, 1, 2, 0, 0},  /* 4: the staged path */
     {1, 3, 23, 17, 3, 5, 5, 2, 2, 1, 1, 1, 1, 3, 0, 0},    /* 5x5 */
     {1, 2, 7, 64, 2, 7, 7, 3, 3, 1, 1, 1, 1, 2, 0, 0},     /* 7x7, one tile exactly */
+    /* AVX-512's whole-row 3x3 planes (padding 1 a side, rows of 1-4 vectors): tiles of 7, 4 and 3
+     * rows, planes shorter than a tile, rows above and below the plane, wgrad's bands of 32 steps */
+    {1, 2, 5, 7, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},      /* 1 vector, shorter than a tile */
+    {2, 2, 16, 16, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},    /* 1 whole vector, the last tile overlapping */
+    {1, 2, 10, 45, 2, 3, 3, 2, 1, 1, 1, 1, 1, 2, 0, 0},    /* 3 vectors, padding 2 above and below */
+    {1, 2, 70, 64, 2, 3, 3, 0, 1, 1, 1, 1, 1, 2, 0, 0},    /* 4 whole vectors, no padding above, 3 bands */
+    {1, 3, 9, 49, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3, 0, 0},     /* 4 vectors (3 + 1 lane), x2 multiplier */
     {1, 2, 61, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* depthwise planes staged in several bands */
     {1, 2, 3, 2800, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},   /* rows wider than AVX2's stage: general path */
     {2, 1, 12, 130, 9, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},   /* first layer, 9 = an 8 block + 1 */

@@ -198,6 +198,10 @@ static int plan_columns(const cj_dw_plane *p, int64_t K, column_plan *cp) {
 }
 
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias) {
+    if (cj_dw_rows_3x3_fits(p) && cj_dw_all_finite(w, 9)) {
+        cj_f32_dwconv_rows_3x3__avx512(p, w, bias);
+        return;
+    }
     column_plan cp;
     const int K =
         p->kh == p->kw && p->dil_h == 1 && p->dil_w == 1 && (p->kh == 3 || p->kh == 5 || p->kh == 7) ? (int)p->kh : 0;
@@ -397,6 +401,7 @@ static int wgrad_inplace_3x3(const cj_dw_plane *p, const column_plan *cp, float 
 }
 
 void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw, double *gsum) {
+    if (cj_dw_rows_3x3_fits(p) && cj_f32_dwconv_wgrad_rows_3x3__avx512(p, dw, gsum)) return;
     column_plan cp;
     if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 && plan_columns(p, 3, &cp) &&
         wgrad_inplace_3x3(p, &cp, dw, gsum))

@@ -78,6 +78,12 @@ static inline int cj_dw_stage_fits(int64_t dst_w, int64_t kh, int64_t kw, int64_
 void cj_f32_dwconv_plane__avx512(const cj_dw_plane *p, const float *w, float bias);
 /* wgrad kernels: gsum NULL, or where the plane's grad_output sum (cj_dw_plane_sum's) is added. */
 void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw, double *gsum);
+/* Narrow undilated 3x3 planes with one column of padding (cj_f32_dwconv_rows__avx512.c), which
+ * the two kernels above call when cj_dw_rows_3x3_fits: correlate needs finite weights; wgrad
+ * returns 0 (dw and gsum untouched) when a sum is not finite. */
+int cj_dw_rows_3x3_fits(const cj_dw_plane *p);
+void cj_f32_dwconv_rows_3x3__avx512(const cj_dw_plane *p, const float *w, float bias);
+int cj_f32_dwconv_wgrad_rows_3x3__avx512(const cj_dw_plane *p, float *dw, double *gsum);
 /* stage: CJ_DW_STAGE_FLOATS floats, 32-byte aligned; the plane must pass cj_dw_stage_fits. */
 void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage);
 void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage, double *gsum);
