@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm/gemm.h"
 #include "kernels/ukernel.h"
 
 enum { DT_F32 = 1, DT_F64 = 2 }; /* cj_dtype values */
@@ -186,6 +187,11 @@ int main(void)
     const cj_ukernel *list = cj_ukernel_list(&count);
     for (int u = 0; u < count; u++) {
         const cj_ukernel *uk = &list[u];
+        /* the GEMM engine's straddling tiles (gemm.c) hold one micro-tile on the stack */
+        if ((size_t)(uk->mr * uk->nr) * esize(uk->dtype) > CJ_GEMM_MAX_TILE_BYTES) {
+            printf("FAIL %s: its %dx%d tile exceeds CJ_GEMM_MAX_TILE_BYTES\n", uk->name, uk->mr, uk->nr);
+            n_failed++;
+        }
         if (cpu->isa_max < uk->isa) {
             printf("skipped %s: needs %s, this CPU has %s\n", uk->name, cj_isa_name(uk->isa),
                    cj_isa_name(cpu->isa_max));

@@ -40,10 +40,10 @@ typedef struct {
  * cut into near-equal panels of NR multiples. A small one is batched with others, choosing the
  * image count whose column count best fills whole NR tiles (7x7 images: 1 image fills 49/96 of
  * its tiles, 7 images 343/384), unless one image fills 90% of them already: a unit of several
- * images is computed into a panel and copied out, which at 14x14 with NR 16 (1 image fills
- * 196/208, 4 images all 784) cost more than the idle lanes (Zen 3, resnet50.res4.1x1's grad_input
- * by IMPLICIT at 2 threads, a 3.2 MB panel per slot: 6.15 -> 5.48 ms; level at 1 thread and on the
- * other GEMM layers tried, medians of 3 alternating runs). A batch is then shared out evenly over
+ * images was once computed into a panel and copied out, which at 14x14 with NR 16 (1 image fills
+ * 196/208, 4 images all 784) cost more than the idle lanes (Zen 3). It is now written straight
+ * into its planes (cj_gemm_c segments: only micro-tiles across an image boundary go through a
+ * small tile); the 90% rule was not re-measured. A batch is then shared out evenly over
  * the same number of units (Granite Rapids, NR 48: 8 images of 14x14 had gone in units of 7 and 1;
  * in units of 4 the forward of 256 -> 1024 channels at 2 threads went 4.98 -> 2.78 ms). */
 static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
@@ -142,8 +142,8 @@ typedef struct {
     int64_t K, row_chunks, rows_per_chunk, tasks, slots;
     char *packed_w;            /* per group, packed_w_bytes each (a plan's: read only) */
     size_t packed_w_bytes;
-    char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
-    size_t col_bytes, result_bytes, slot_bytes;
+    char *slot_mem;            /* per slot: column slab, GEMM packing buffer */
+    size_t col_bytes, slot_bytes;
 } fwd_job;
 
 static void fwd_pack_task(void *arg, size_t slot) {
@@ -190,8 +190,7 @@ static void fwd_task(void *arg, size_t slot) {
     const cj_conv_desc *d = j->d;
     const cj_gemm_config *cfg = j->cfg;
     const int64_t hw = j->px.hw, ldcol = j->px.P, mpad = cj_round_up(d->cout_g, cfg->mr);
-    char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
-    char *gemm_scratch = result + j->result_bytes;
+    char *col = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = col + j->col_bytes;
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1;) {
@@ -202,14 +201,14 @@ static void fwd_task(void *arg, size_t slot) {
         const cj_pixel_unit u = unit_at(&j->px, d, key / d->groups);
         const int64_t cols = u.images * u.np;
         char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g + m0, hw) + u.p0) * d->elem;
-        char *c = u.images == 1 ? out : result; /* several images: GEMM into a panel, then scatter */
-        const int64_t ldc = u.images == 1 ? hw : ldcol;
+        /* Several images: C's columns in segments of one image each, written into their planes. */
+        const cj_gemm_c c = {out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
         const char *packed = j->packed_w + (size_t)g * j->packed_w_bytes;
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* B packed from the input, inside the GEMM */
             const cj_implicit_b src = {d, j->in, g, u};
             const cj_gemm_b b = cj_implicit_b_forward(&src);
             const cj_packed_a pa = {(char *)packed, d->cout_g, j->K};
-            cj_gemm_rows(cfg, &pa, m0, m1 - m0, &b, 0, cols, c, ldc, 0, gemm_scratch);
+            cj_gemm_rows_c(cfg, &pa, m0, m1 - m0, &b, 0, cols, &c, 0, gemm_scratch);
         } else
         for (int64_t pc = 0; pc < j->K; pc += cfg->kc) {
             const int64_t kc = cj_min64(cfg->kc, j->K - pc);
@@ -217,16 +216,14 @@ static void fwd_task(void *arg, size_t slot) {
             /* The packed weights' KC block at pc, seen as a matrix of depth kc. */
             const cj_packed_a slab_a = {(char *)packed + (size_t)(pc * mpad) * d->elem, d->cout_g, kc};
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
-            cj_gemm_rows(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, c, ldc, pc > 0, gemm_scratch);
+            cj_gemm_rows_c(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, &c, pc > 0, gemm_scratch);
         }
         const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
-        if (u.images == 1) {
-            if (bias) store_rows(d, out, hw, out, hw, m1 - m0, cols, bias);
-        } else {
-            for (int64_t i = 0; i < u.images; i++)
-                store_rows(d, out + (size_t)(i * d->c_out * hw) * d->elem, hw,
-                           result + (size_t)(i * u.np) * d->elem, ldcol, m1 - m0, u.np, bias);
-        }
+        if (bias)
+            for (int64_t i = 0; i < u.images; i++) {
+                char *plane = out + (size_t)(i * d->c_out * hw) * d->elem;
+                store_rows(d, plane, hw, plane, hw, m1 - m0, u.np, bias);
+            }
         t = run_end;
     }
 }
@@ -263,8 +260,7 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.packed_w_bytes = fwd_packed_w_bytes(cfg, d);
     j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
-    j.result_bytes = j.px.batch > 1 ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
-    j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
     return run_phases(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w,
                       &j.slot_mem, packed_w ? NULL : fwd_pack_task, fwd_task, &j);
 }

@@ -1,27 +1,69 @@
 /* The BLIS-style loops around the micro-kernel (loop order and block sizes: gemm_blocking.c). */
 #include "gemm/gemm.h"
 
+#include <string.h>
+
 #include "util/checked.h"
 
 size_t cj_gemm_scratch_bytes(const cj_gemm_config *cfg) {
     return (size_t)(cfg->kc * cfg->nc) * cfg->elem;
 }
 
-void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m,
-                  const cj_gemm_b *b, int64_t n0, int64_t n, void *c, int64_t ldc, int accumulate,
-                  void *scratch) {
+/* Copies a rows x cols micro-tile between C's segments (from C's element (i, j)) and a tile
+ * with rows nr apart, in runs that stay inside one segment. */
+static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols,
+                      unsigned char *tile, int to_c) {
+    const size_t elem = cfg->elem;
+    for (int q = 0; q < cols;) {
+        const int64_t col = j + q, s = col / c->seg_len, off = col % c->seg_len;
+        const int run = (int)cj_min64(cols - q, c->seg_len - off);
+        char *at = (char *)c->data + (size_t)(s * c->seg_stride + i * c->ldc + off) * elem;
+        for (int r = 0; r < rows; r++) {
+            char *g = at + (size_t)(r * c->ldc) * elem;
+            unsigned char *t = tile + (size_t)(r * cfg->nr + q) * elem;
+            if (to_c) memcpy(g, t, (size_t)run * elem);
+            else memcpy(t, g, (size_t)run * elem);
+        }
+        q += run;
+    }
+}
+
+/* A micro-tile whose columns straddle a boundary between C's segments: the kernel writes a small
+ * tile (C's values gathered into it first when accumulating), which is then scattered. */
+static void straddling_tile(const cj_gemm_config *cfg, int64_t kc, const void *apanel, const void *bpanel,
+                            const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols, int acc) {
+    _Alignas(64) unsigned char tile[CJ_GEMM_MAX_TILE_BYTES];
+    if (acc) copy_tile(cfg, c, i, j, rows, cols, tile, 0);
+    cfg->uk->fn(kc, apanel, bpanel, tile, cfg->nr, rows, cols, acc);
+    copy_tile(cfg, c, i, j, rows, cols, tile, 1);
+}
+
+/* The micro-tile of C at element (i, j): one kernel call where the tile lies inside a segment. */
+static void micro_tile(const cj_gemm_config *cfg, int64_t kc, const void *apanel, const void *bpanel,
+                       const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols, int acc) {
+    int64_t at = i * c->ldc + j;
+    if (c->seg_len) {
+        const int64_t s = j / c->seg_len, off = j % c->seg_len;
+        if (off + cols > c->seg_len) {
+            straddling_tile(cfg, kc, apanel, bpanel, c, i, j, rows, cols, acc);
+            return;
+        }
+        at = s * c->seg_stride + i * c->ldc + off;
+    }
+    cfg->uk->fn(kc, apanel, bpanel, (char *)c->data + (size_t)at * cfg->elem, c->ldc, rows, cols, acc);
+}
+
+void cj_gemm_rows_c(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m, const cj_gemm_b *b,
+                    int64_t n0, int64_t n, const cj_gemm_c *c, int accumulate, void *scratch) {
     const int64_t mr = cfg->mr, nr = cfg->nr, K = a->k, mpad = cj_round_up(a->m, mr);
     const size_t elem = cfg->elem;
-    const cj_ukernel_fn kernel = cfg->uk->fn;
-    char *const cbase = (char *)c;
     if (m <= 0 || n <= 0) return;
     if (K == 0) {
         /* C = 0 (or unchanged when accumulating): the kernel with kc = 0 writes zeros. */
         if (!accumulate)
             for (int64_t i = 0; i < m; i += mr)
                 for (int64_t j = 0; j < n; j += nr)
-                    kernel(0, a->data, scratch, cbase + (size_t)(i * ldc + j) * elem, ldc,
-                           (int)cj_min64(mr, m - i), (int)cj_min64(nr, n - j), 0);
+                    micro_tile(cfg, 0, a->data, scratch, c, i, j, (int)cj_min64(mr, m - i), (int)cj_min64(nr, n - j), 0);
         return;
     }
     for (int64_t jc = 0; jc < n; jc += cfg->nc) {
@@ -36,15 +78,19 @@ void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, i
             for (int64_t ir = 0; ir < m; ir += mr) {
                 const char *apanel = ablock + (size_t)((m0 + ir) * kc) * elem;
                 const int rows = (int)cj_min64(mr, m - ir);
-                char *crow = cbase + (size_t)(ir * ldc + jc) * elem;
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const char *bpanel = bblock + (size_t)(jr * kc) * elem;
-                    kernel(kc, apanel, bpanel, crow + (size_t)jr * elem, ldc, rows,
-                           (int)cj_min64(nr, nc - jr), acc);
-                }
+                for (int64_t jr = 0; jr < nc; jr += nr)
+                    micro_tile(cfg, kc, apanel, bblock + (size_t)(jr * kc) * elem, c, ir, jc + jr, rows,
+                               (int)cj_min64(nr, nc - jr), acc);
             }
         }
     }
+}
+
+void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m,
+                  const cj_gemm_b *b, int64_t n0, int64_t n, void *c, int64_t ldc, int accumulate,
+                  void *scratch) {
+    const cj_gemm_c view = {c, ldc, 0, 0};
+    cj_gemm_rows_c(cfg, a, m0, m, b, n0, n, &view, accumulate, scratch);
 }
 
 void cj_gemm(const cj_gemm_config *cfg, const cj_packed_a *a, const cj_gemm_b *b, int64_t n0, int64_t n,

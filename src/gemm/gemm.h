@@ -88,6 +88,17 @@ static inline int64_t cj_gemm_b_prepacked_at(const cj_gemm_config *cfg, int64_t 
 /* Scratch one cj_gemm call needs for packing B (64-aligned). */
 size_t cj_gemm_scratch_bytes(const cj_gemm_config *cfg);
 
+/* C, row-major with leading dimension ldc; with seg_len > 0 its columns come in segments of
+ * seg_len, segment s starting seg_stride elements after segment s-1 (element (i, j) at
+ * data[(j / seg_len) * seg_stride + i * ldc + j % seg_len]): several images side by side on a
+ * GEMM's pixel axis written straight into their NCHW planes. */
+typedef struct cj_gemm_c {
+    void   *data;
+    int64_t ldc, seg_len, seg_stride;
+} cj_gemm_c;
+/* The largest micro-tile (MR x NR elements) of any kernel, in bytes. */
+enum { CJ_GEMM_MAX_TILE_BYTES = 2048 };
+
 /* C[0:m, 0:n] = (accumulate ? C : 0) + A[0:m, :] * B[:, 0:n], with A packed (its m and k) and
  * columns n0.. n0+n of B; one thread. scratch: cj_gemm_scratch_bytes(cfg) bytes. */
 void cj_gemm(const cj_gemm_config *cfg, const cj_packed_a *a, const cj_gemm_b *b, int64_t n0, int64_t n,
@@ -98,5 +109,9 @@ void cj_gemm(const cj_gemm_config *cfg, const cj_packed_a *a, const cj_gemm_b *b
 void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m,
                   const cj_gemm_b *b, int64_t n0, int64_t n, void *c, int64_t ldc, int accumulate,
                   void *scratch);
+/* cj_gemm_rows with C a cj_gemm_c: micro-tiles across a segment boundary go through a small
+ * tile, the others straight into C. */
+void cj_gemm_rows_c(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m, const cj_gemm_b *b,
+                    int64_t n0, int64_t n, const cj_gemm_c *c, int accumulate, void *scratch);
 
 #endif
