@@ -6,7 +6,8 @@
  * by one two-source permute. The masks keep the segment's lanes whose column is inside the input
  * row (none: nothing is read); masked-off lanes read as +0, so the segments' vectors merge by OR
  * (each lane comes from at most one segment). Masks and column shifts are set once per panel, input
- * rows once per kernel row. */
+ * rows once per kernel row; a segment loads only the vectors its lanes reach (a segment of a
+ * 17-wide row meets 1 or 2 of the 3). */
 #include <immintrin.h>
 
 #include "kernels/implicit_pack.h"
@@ -21,6 +22,7 @@ enum { LANES = 16, VECS = 3, NR = VECS * LANES, MAX_SEG = CJ_PACK_MAX_SEGMENTS, 
 typedef struct {
     __mmask16 mask[MAX_TAPS][MAX_SEG][VECS][2]; /* [j][s][k][half]; half 1 used at stride 2 only */
     int64_t shift[MAX_TAPS][MAX_SEG];
+    unsigned char vecs[MAX_TAPS][MAX_SEG]; /* bit k: vector k has a lane to load */
 } tap_table;
 
 /* Positions [lo, hi) of a 16-wide load (clamped); at stride 2 only the even ones. */
@@ -33,6 +35,9 @@ static void build_taps(const cj_pack_geometry *g, const cj_pack_segment *seg, in
         for (int s = 0; s < nseg; s++) {
             int64_t lo, hi;
             cj_pack_tap_lanes(g, &seg[s], j, S, &t->shift[j][s], &lo, &hi);
+            t->vecs[j][s] = 0;
+            for (int k = 0; k < VECS; k++)
+                if (lo < (k + 1) * LANES && hi > k * LANES) t->vecs[j][s] |= (unsigned char)(1u << k);
             for (int k = 0; k < VECS; k++)
                 for (int h = 0; h < S; h++) {
                     /* Position p of this load is input column S*16*k + 16h + p + sh: lane
@@ -65,8 +70,10 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
         for (int s = 0; s < nseg; s++) {
             if (!rows[s]) continue;
             const float *base = rows[s] + t->shift[j][s];
+            const unsigned vecs = t->vecs[j][s];
 #pragma GCC unroll 3
-            for (int k = 0; k < VECS; k++) v[k] = _mm512_or_ps(v[k], load_vector(base, t->mask[j][s][k], k, S));
+            for (int k = 0; k < VECS; k++)
+                if (vecs >> k & 1) v[k] = _mm512_or_ps(v[k], load_vector(base, t->mask[j][s][k], k, S));
         }
 #pragma GCC unroll 3
         for (int k = 0; k < VECS; k++) _mm512_storeu_ps(panel + k * LANES, v[k]);
