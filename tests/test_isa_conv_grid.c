@@ -103,6 +103,10 @@ static const gcfg fixed[] = {
     C_(1, 600, 5, 7, 19, 1, 1, 0, 0, 1, 1, 1, 1, 1, B_NULL),
     C_(1, 3, 70, 90, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, B_VEC),
     C_(2, 40, 12, 12, 24, 3, 3, 1, 1, 2, 2, 1, 1, 2, B_K11),
+    /* small images side by side in one GEMM unit: written in place (K within one KC slice) and
+     * through a panel (K over several) */
+    C_(3, 40, 6, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, B_VEC),
+    C_(3, 160, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, B_VEC),
 };
 #define NFIXED ((int)(sizeof fixed / sizeof fixed[0]))
 #define NRANDOM 150

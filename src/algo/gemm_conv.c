@@ -142,8 +142,9 @@ typedef struct {
     int64_t K, row_chunks, rows_per_chunk, tasks, slots;
     char *packed_w;            /* per group, packed_w_bytes each (a plan's: read only) */
     size_t packed_w_bytes;
-    char *slot_mem;            /* per slot: column slab, GEMM packing buffer */
-    size_t col_bytes, slot_bytes;
+    char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
+    size_t col_bytes, result_bytes, slot_bytes;
+    int in_place;              /* units of several images written straight into their planes */
 } fwd_job;
 
 static void fwd_pack_task(void *arg, size_t slot) {
@@ -190,7 +191,8 @@ static void fwd_task(void *arg, size_t slot) {
     const cj_conv_desc *d = j->d;
     const cj_gemm_config *cfg = j->cfg;
     const int64_t hw = j->px.hw, ldcol = j->px.P, mpad = cj_round_up(d->cout_g, cfg->mr);
-    char *col = j->slot_mem + slot * j->slot_bytes, *gemm_scratch = col + j->col_bytes;
+    char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
+    char *gemm_scratch = result + j->result_bytes;
     int64_t t0, t1;
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1;) {
@@ -201,8 +203,11 @@ static void fwd_task(void *arg, size_t slot) {
         const cj_pixel_unit u = unit_at(&j->px, d, key / d->groups);
         const int64_t cols = u.images * u.np;
         char *out = j->out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g + m0, hw) + u.p0) * d->elem;
-        /* Several images: C's columns in segments of one image each, written into their planes. */
-        const cj_gemm_c c = {out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
+        /* Several images: C's columns in segments of one image each, written into their planes,
+         * or a panel copied out after the GEMM (see in_place). */
+        const int panel = u.images > 1 && !j->in_place;
+        const cj_gemm_c c = panel ? (cj_gemm_c){result, ldcol, 0, 0}
+                                  : (cj_gemm_c){out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
         const char *packed = j->packed_w + (size_t)g * j->packed_w_bytes;
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* B packed from the input, inside the GEMM */
             const cj_implicit_b src = {d, j->in, g, u};
@@ -219,11 +224,11 @@ static void fwd_task(void *arg, size_t slot) {
             cj_gemm_rows_c(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, &c, pc > 0, gemm_scratch);
         }
         const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
-        if (bias)
-            for (int64_t i = 0; i < u.images; i++) {
-                char *plane = out + (size_t)(i * d->c_out * hw) * d->elem;
-                store_rows(d, plane, hw, plane, hw, m1 - m0, u.np, bias);
-            }
+        for (int64_t i = 0; i < u.images && (panel || bias); i++) {
+            char *plane = out + (size_t)(i * d->c_out * hw) * d->elem;
+            if (panel) store_rows(d, plane, hw, result + (size_t)(i * u.np) * d->elem, ldcol, m1 - m0, u.np, bias);
+            else store_rows(d, plane, hw, plane, hw, m1 - m0, u.np, bias);
+        }
         t = run_end;
     }
 }
@@ -260,7 +265,13 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.packed_w_bytes = fwd_packed_w_bytes(cfg, d);
     j.col_bytes = mode == CJ_GEMM_CONV_IMPLICIT ? 0 : align64((size_t)(cj_min64(j.K, cfg->kc) * j.px.P) * d->elem);
-    j.slot_bytes = j.col_bytes + align64(cj_gemm_scratch_bytes(cfg));
+    /* In place when K is one KC slice. With several, every micro-tile across an image boundary is
+     * gathered and scattered again per slice, and at 7x7 (49 pixels, NR 48) nearly all of them
+     * cross one: resnet50.res5.3x3 by IMPLICIT, 1 thread, forward 9.64 -> 9.94 ms and grad_input
+     * 11.37 -> 12.33 in place, where resnet50.res4.1x1's grad_input (K 256) gained 5.36 -> 4.58. */
+    j.in_place = j.K <= cfg->kc;
+    j.result_bytes = j.px.batch > 1 && !j.in_place ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
+    j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
     return run_phases(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w,
                       &j.slot_mem, packed_w ? NULL : fwd_pack_task, fwd_task, &j);
 }
