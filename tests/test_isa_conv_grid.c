@@ -107,6 +107,9 @@ static const gcfg fixed[] = {
      * through a panel (K over several) */
     C_(3, 40, 6, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, B_VEC),
     C_(3, 160, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, B_VEC),
+    /* grad_input's GEMM over several KC slices (100 x 3 x 3 = 900 deep), 12 rows (not a whole
+     * number of MR panels), in two groups */
+    C_(2, 24, 6, 6, 200, 3, 3, 1, 1, 1, 1, 1, 1, 2, B_NULL),
 };
 #define NFIXED ((int)(sizeof fixed / sizeof fixed[0]))
 #define NRANDOM 150

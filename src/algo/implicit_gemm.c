@@ -58,43 +58,34 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
     return a;
 }
 
-/* wt[g*cin_g + c][k][ty][tx] = w[g*cout_g + k][c][tap_y(taps_y-1-ty)][tap_x(taps_x-1-tx)] for the
- * rows (g*cin_g + c) in [r0, r1). When the phase takes every tap (stride 1), the sub-kernel is the
- * whole kernel reversed. Kernels k go 8 at a time with the rows inside, so that the 8 source lines
- * a row reads serve the next rows too: row by row, every k read a line of its own, cin_g * kh * kw
- * elements from the last (1x1 with 1024 channels: 4 KiB apart, all in one L1 set), and
- * resnet50.res4.1x1's grad_input spent 8% here. */
+/* The phase's weights, wt[g*cin_g + c][k][ty][tx] = w[g*cout_g + k][c][tap_y(taps_y-1-ty)][tap_x(
+ * taps_x-1-tx)] (stride 1: the whole kernel reversed), written straight in the layout the
+ * phase's forward GEMM packs its A in (cj_pack_a's: per group, per KC slice, MR-row panels of KC
+ * columns, column by column, rows past cin_g zero), for kernels (g, k) in [t0, t1): kernel k's
+ * cin_g * kh * kw contiguous values (in L1 after its first tap) give each tap's column to every
+ * panel. resnet50.res5.3x3's grad_input at 1 thread spent 30% rotating into a copy (loop set-up
+ * per element) and packing that, 15% this way; 19% with the panels outer and the taps inner, and
+ * about 30% with the panels outermost (each reading a few lines of every kernel: a miss a line). */
 #define DEFINE_PHASE_WEIGHT(T, suffix)                                                            \
-    static void phase_weight_##suffix(const cj_conv_desc *d, const phase_axis *py, const phase_axis *px, \
-                                      const T *w, T *wt, int64_t r0, int64_t r1) {                 \
-        const int64_t taps = py->taps * px->taps, khkw = d->kh * d->kw;                            \
-        const int whole = taps == khkw;                                                            \
-        if (khkw == 1) { /* a transpose: no per-element loop set-up */                              \
-            for (int64_t k0 = 0; k0 < d->cout_g; k0 += 8)                                          \
-                for (int64_t r = r0; r < r1; r++) {                                                \
-                    const int64_t g = r / d->cin_g, c = r % d->cin_g, k1 = cj_min64(k0 + 8, d->cout_g); \
-                    const T *src = w + (g * d->cout_g) * d->cin_g + c;                             \
-                    T *dst = wt + r * d->cout_g;                                                   \
-                    for (int64_t k = k0; k < k1; k++) dst[k] = src[k * d->cin_g];                  \
+    static void phase_weight_##suffix(const cj_conv_desc *d, const cj_gemm_config *cfg, const int64_t *tap_src, \
+                                      int64_t taps, const T *w, char *packed, size_t group_bytes, \
+                                      int64_t t0, int64_t t1) {                                    \
+        const int64_t mr = cfg->mr, rows = d->cin_g, mpad = cj_round_up(rows, mr), khkw = d->kh * d->kw; \
+        const int64_t K = d->cout_g * taps;                                                        \
+        for (int64_t t = t0; t < t1; t++) {                                                        \
+            const int64_t g = t / d->cout_g, k = t % d->cout_g;                                    \
+            T *base = (T *)(packed + (size_t)g * group_bytes);                                     \
+            const T *wk = w + t * rows * khkw;                                                     \
+            for (int64_t tq = 0; tq < taps; tq++) {                                                \
+                const int64_t q = k * taps + tq, k0 = q / cfg->kc * cfg->kc;                       \
+                const int64_t kc = cj_min64(cfg->kc, K - k0);                                      \
+                T *out = base + k0 * mpad + (q - k0) * mr; /* panel c0 at out + c0 * kc */         \
+                const T *src = wk + tap_src[tq];                                                   \
+                for (int64_t c0 = 0; c0 < mpad; c0 += mr, out += kc * mr) {                        \
+                    const int64_t live = cj_min64(mr, rows - c0);                                  \
+                    for (int64_t i = 0; i < live; i++) out[i] = src[(c0 + i) * khkw];              \
+                    for (int64_t i = live; i < mr; i++) out[i] = 0;                                \
                 }                                                                                  \
-            return;                                                                                \
-        }                                                                                          \
-        for (int64_t k0 = 0; k0 < d->cout_g; k0 += 8)                                              \
-        for (int64_t r = r0; r < r1; r++) {                                                        \
-            const int64_t g = r / d->cin_g, c = r % d->cin_g;                                      \
-            for (int64_t k = k0; k < d->cout_g && k < k0 + 8; k++) {                               \
-                const T *src = w + ((g * d->cout_g + k) * d->cin_g + c) * khkw;                    \
-                T *dst = wt + (r * d->cout_g + k) * taps;                                          \
-                if (whole) {                                                                       \
-                    for (int64_t q = 0; q < khkw; q++) dst[q] = src[khkw - 1 - q];                 \
-                    continue;                                                                      \
-                }                                                                                  \
-                for (int64_t ty = 0; ty < py->taps; ty++)                                          \
-                    for (int64_t tx = 0; tx < px->taps; tx++) {                                    \
-                        const int64_t i = py->first + (py->taps - 1 - ty) * py->step;              \
-                        const int64_t j = px->first + (px->taps - 1 - tx) * px->step;              \
-                        dst[ty * px->taps + tx] = src[i * d->kw + j];                              \
-                    }                                                                              \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -129,22 +120,41 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
 DEFINE_PHASE_WEIGHT(float, f32)
 DEFINE_PHASE_WEIGHT(double, f64)
 
-/* The phase's weights, rows split between the threads (a 256 x 256 3x3 kernel was 0.3-0.5 ms on
- * one thread, while the GEMM after it runs on all). */
+/* The phase's weights, kernels split between the threads (a 256 x 256 3x3 kernel was 0.3-0.5 ms
+ * on one thread, while the GEMM after it runs on all). */
 typedef struct {
     const cj_conv_desc *d;
-    const phase_axis *py, *px;
+    const cj_gemm_config *cfg;
+    const int64_t *tap_src; /* per sub-kernel tap: its kernel tap i*kw + j */
+    int64_t taps;
     const void *w;
-    void *wt;
-    int64_t slots;
+    char *packed;
+    size_t group_bytes;
+    int64_t kernels, slots;
 } phase_weight_job;
 
 static void phase_weight_task(void *arg, size_t slot) {
     const phase_weight_job *j = arg;
-    int64_t r0, r1;
-    cj_split_range(j->d->c_in, j->slots, (int64_t)slot, &r0, &r1);
-    if (j->d->dtype == CJ_F64) phase_weight_f64(j->d, j->py, j->px, j->w, j->wt, r0, r1);
-    else phase_weight_f32(j->d, j->py, j->px, j->w, j->wt, r0, r1);
+    int64_t t0, t1;
+    cj_split_range(j->kernels, j->slots, (int64_t)slot, &t0, &t1);
+    if (j->d->dtype == CJ_F64)
+        phase_weight_f64(j->d, j->cfg, j->tap_src, j->taps, j->w, j->packed, j->group_bytes, t0, t1);
+    else phase_weight_f32(j->d, j->cfg, j->tap_src, j->taps, j->w, j->packed, j->group_bytes, t0, t1);
+}
+
+/* The phase's weights packed for its sub-problem t; tap_src: room for kh * kw taps. */
+static void pack_phase_weights(cj_context *ctx, const cj_conv_desc *d, const cj_conv_desc *t, const phase_axis *py,
+                               const phase_axis *px, const void *w, char *packed, int64_t *tap_src) {
+    for (int64_t ty = 0; ty < py->taps; ty++)
+        for (int64_t tx = 0; tx < px->taps; tx++) {
+            const int64_t i = py->first + (py->taps - 1 - ty) * py->step;
+            const int64_t j = px->first + (px->taps - 1 - tx) * px->step;
+            tap_src[ty * px->taps + tx] = i * d->kw + j;
+        }
+    phase_weight_job pw = {d, cj_gemm_config_get(d->dtype), tap_src, py->taps * px->taps, w, packed,
+                           cj_gemm_conv_forward_packed_bytes(t) / (size_t)d->groups, d->c_out,
+                           cj_min64(ctx->num_threads, d->c_out)};
+    cj_parallel_for(ctx, (size_t)pw.slots, phase_weight_task, &pw);
 }
 
 #define MAX_STRIDE_PHASES 16 /* column phases done together; wider strides go in runs of this many */
@@ -198,16 +208,22 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
     const int64_t out_plane = d->c_out * d->h_out * d->w_out, in_plane = d->c_in * d->h_in * d->w_in;
     const int single = d->stride_h == 1 && d->stride_w == 1;
     const int64_t run = cj_min64(d->stride_w, MAX_STRIDE_PHASES); /* column phases at a time */
-    const size_t wt_bytes = (size_t)(d->c_out * d->cin_g * d->kh * d->kw) * d->elem;
+    /* Room for any phase's packed weights: those of the whole kernel (the GEMM's rows cin_g, its
+     * depth cout_g * kh * kw), and the sub-kernel's taps. */
+    cj_conv_desc whole = *d;
+    whole.cout_g = d->cin_g, whole.cin_g = d->cout_g;
+    const size_t wt_bytes = cj_gemm_conv_forward_packed_bytes(&whole);
+    const size_t taps_bytes = (size_t)(d->kh * d->kw) * sizeof(int64_t);
     /* images per batch, evened out over the batch count */
     const int64_t batch_max =
         ctx->num_threads == 1 ? 1 : cj_max64(1, cj_min64(d->n, (int64_t)(PHASE_BATCH_BYTES / ((size_t)in_plane * d->elem))));
     const int64_t batch = cj_div_up(d->n, cj_div_up(d->n, batch_max));
     const size_t phase_bytes = single ? 0 : (size_t)(batch * in_plane) * d->elem; /* every column phase of a batch */
-    char *mem = cj_alloc(wt_bytes * (size_t)run + phase_bytes);
+    char *mem = cj_alloc(wt_bytes * (size_t)run + taps_bytes + phase_bytes);
     CJ_FAIL_IF(!mem, CJ_ERR_OUT_OF_MEMORY, "implicit_gemm: cannot allocate %zu bytes for grad_input",
-               wt_bytes * (size_t)run + phase_bytes);
-    char *phase_mem = mem + wt_bytes * (size_t)run;
+               wt_bytes * (size_t)run + taps_bytes + phase_bytes);
+    int64_t *tap_src = (int64_t *)(mem + wt_bytes * (size_t)run); /* after 64-byte multiples */
+    char *phase_mem = (char *)tap_src + taps_bytes;
     cj_status st = CJ_OK;
     for (int64_t ry = 0; ry < d->stride_h && st == CJ_OK; ry++) {
         const phase_axis py = phase_plan(ry, d->stride_h, d->pad_h, d->dil_h, d->kh, d->h_in);
@@ -231,14 +247,10 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 const int empty = py.taps == 0 || px[r].taps == 0 || px[r].out == 0;
                 phases[r] = empty ? NULL : phase_mem + offset;
                 offset += (size_t)(batch * d->c_in * py.out * px[r].out) * d->elem;
-                if (!empty) {
-                    phase_weight_job pw = {d, &py, &px[r], w, mem + wt_bytes * (size_t)r,
-                                           cj_min64(ctx->num_threads, d->c_in)};
-                    cj_parallel_for(ctx, (size_t)pw.slots, phase_weight_task, &pw);
-                }
+                if (!empty) pack_phase_weights(ctx, d, &t[r], &py, &px[r], w, mem + wt_bytes * (size_t)r, tap_src);
             }
             if (single) { /* the phase is the whole of grad_input, for the whole batch at once */
-                st = cj_gemm_conv_forward(ctx, &t[0], CJ_GEMM_CONV_IMPLICIT, grad_out, mem, NULL, NULL, grad_in);
+                st = cj_gemm_conv_forward(ctx, &t[0], CJ_GEMM_CONV_IMPLICIT, grad_out, NULL, mem, NULL, grad_in);
                 continue;
             }
             for (int64_t n = 0; n < d->n && st == CJ_OK; n += batch) {
@@ -247,8 +259,8 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 for (int64_t r = 0; r < count && st == CJ_OK; r++) {
                     t[r].n = images;
                     if (phases[r])
-                        st = cj_gemm_conv_forward(ctx, &t[r], CJ_GEMM_CONV_IMPLICIT, dy, mem + wt_bytes * (size_t)r,
-                                                  NULL, NULL, (void *)phases[r]);
+                        st = cj_gemm_conv_forward(ctx, &t[r], CJ_GEMM_CONV_IMPLICIT, dy, NULL,
+                                                  mem + wt_bytes * (size_t)r, NULL, (void *)phases[r]);
                 }
                 if (st != CJ_OK) break;
                 /* phase_rows indexes phases by column phase from 0: shift the run's grad_in */
