@@ -7,6 +7,8 @@
  *                 split into stride phases (sh*sw stride-1 sub-problems) so that no zero is
  *                 multiplied in and nothing is scattered by col2im. */
 #include "algo/gemm_conv.h"
+#include "arch/cpu.h"
+#include "kernels/gather.h"
 #include "util/checked.h"
 #include "util/error.h"
 #include "util/memory.h"
@@ -66,6 +68,24 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
  * panel. resnet50.res5.3x3's grad_input at 1 thread spent 30% rotating into a copy (loop set-up
  * per element) and packing that, 15% this way; 19% with the panels outer and the taps inner, and
  * about 30% with the panels outermost (each reading a few lines of every kernel: a miss a line). */
+/* One tap column into every panel by the AVX-512 gather when it applies (f32, MR 8): 1 if done. */
+static int gather_panels_f32(const cj_gemm_config *cfg, const float *src, int64_t stride, int64_t rows, float *out,
+                             int64_t step) {
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (cj_cpu()->isa == CJ_ISA_AVX512 && cfg->mr == 8 && stride < ((int64_t)1 << 31) / 16) {
+        cj_f32_gather_panels__avx512(src, stride, rows, out, step);
+        return 1;
+    }
+#endif
+    (void)cfg, (void)src, (void)stride, (void)rows, (void)out, (void)step;
+    return 0;
+}
+static int gather_panels_f64(const cj_gemm_config *cfg, const double *src, int64_t stride, int64_t rows,
+                             double *out, int64_t step) {
+    (void)cfg, (void)src, (void)stride, (void)rows, (void)out, (void)step;
+    return 0;
+}
+
 #define DEFINE_PHASE_WEIGHT(T, suffix)                                                            \
     static void phase_weight_##suffix(const cj_conv_desc *d, const cj_gemm_config *cfg, const int64_t *tap_src, \
                                       int64_t taps, const T *w, char *packed, size_t group_bytes, \
@@ -81,6 +101,7 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
                 const int64_t kc = cj_min64(cfg->kc, K - k0);                                      \
                 T *out = base + k0 * mpad + (q - k0) * mr; /* panel c0 at out + c0 * kc */         \
                 const T *src = wk + tap_src[tq];                                                   \
+                if (gather_panels_##suffix(cfg, src, khkw, rows, out, kc * mr)) continue;          \
                 for (int64_t c0 = 0; c0 < mpad; c0 += mr, out += kc * mr) {                        \
                     const int64_t live = cj_min64(mr, rows - c0);                                  \
                     for (int64_t i = 0; i < live; i++) out[i] = src[(c0 + i) * khkw];              \

@@ -1,11 +1,15 @@
-/* Strided row copies for the column-matrix packers (im2col.c):
- *   dst[x] = src[2 * x] for x < n (reads src[0 .. 2n - 2] only). */
+/* Strided copies for the packers:
+ *   cj_f32_gather_stride2: dst[x] = src[2 * x] for x < n (reads src[0 .. 2n - 2] only), the
+ *   column-matrix packers' (im2col.c) stride-2 rows;
+ *   cj_f32_gather_panels: src[r * stride] for r < rows into pieces of 8, piece p at out + p*step,
+ *   the last piece zero-filled past rows (reads those values only); stride * 15 < 2^31. */
 #ifndef CJ_KERNELS_GATHER_H
 #define CJ_KERNELS_GATHER_H
 #include <stdint.h>
 
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_gather_stride2__avx2(float *dst, const float *src, int64_t n);
+void cj_f32_gather_panels__avx512(const float *src, int64_t stride, int64_t rows, float *out, int64_t step);
 #endif
 
 #endif
