@@ -92,11 +92,13 @@
  *    suite and of bench/outside_layers.tsv that reaches this rule, medians of 3 alternating runs:
  *    resnet50.res4.3x3.n1 3.04 / 1.69 ms against 3.12 / 1.77 at 1 / 2 threads; deeplab.dil2
  *    160 / 81 against 163 / 82 and Inception-v3's 7x1 10.1 / 5.2 against 10.5 / 5.3 in one run
- *    each). Its grad_input half is on by default on Intel CPUs with AVX-512 too, where it takes the
- *    wide layers DIRECT leaves there (direct_wide; Granite Rapids, 1 / 2 threads, IM2COL against
- *    IMPLICIT: resnet50.res4.3x3.n1 2.03 / 1.03 ms against 2.16 / 1.13, 1 x 512 x 14^2 8.68 / 4.19
- *    against 10.06 / 4.61, 4 x 512 x 7^2 8.90 / 4.31 against 9.35 / 4.57, 1 x 256 x 12^2 -> 384
- *    2.24 / 1.18 against 2.43 / 1.30; deeplab.dil2 104 / 54 against 100 / 53); implicit_strided_wgrad: grad_weight with
+ *    each). Its grad_input half was on by default on Intel CPUs with AVX-512 too (stop 19: IM2COL
+ *    5-25% ahead there) until IMPLICIT's grad_input packed its rotated weights straight into the
+ *    GEMM's layout (stop 21; Granite Rapids, 1 / 2 threads, min of 2, IMPLICIT against IM2COL:
+ *    1 x 512 x 14^2 5.60 / 2.92 ms against 5.87 / 3.02, 4 x 512 x 7^2 5.72 / 3.02 against
+ *    6.33 / 3.25, 1 x 256 x 12^2 -> 384 1.58 / 0.83 against 1.64 / 0.87, resnet50.res4.3x3.n1
+ *    1.41 / 0.77 against 1.55 / 0.78, res5.3x3 9.97 / 5.24 against 11.95 / 5.65, deeplab.dil2
+ *    70.4 / 35.1 against 73.5 / 37.4); implicit_strided_wgrad: grad_weight with
  *    a stride by IMPLICIT_GEMM (on a par with IM2COL: resnet50.res3.3x3s2 32.0 against 32.5 ms);
  *  - implicit_strided_fwd: forward of kernels above 1x1 at stride_w 1-2 with a stride and more
  *    than 3 input channels by IMPLICIT_GEMM, since its panel packers read stride-2 rows by masked

@@ -52,7 +52,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512 && !(intel && p == CJ_PASS_FORWARD); /* auto.c */
         out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
-        out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512 || (intel && p == CJ_PASS_BACKWARD_DATA); /* auto.c */
+        out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512; /* auto.c */
         out->on[p][CJ_SW_FIRST_LAYER_WGRAD] = !avx512 || intel; /* auto.c */
         out->on[p][CJ_SW_IMPLICIT_STRIDED_FWD] = true; /* both: their packers read stride-2 rows */
         out->on[p][CJ_SW_DIRECT_WIDE] = !intel; /* auto.c: Zen 5 one way, Granite Rapids the other */
