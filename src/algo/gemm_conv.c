@@ -41,9 +41,9 @@ typedef struct {
  * image count whose column count best fills whole NR tiles (7x7 images: 1 image fills 49/96 of
  * its tiles, 7 images 343/384), unless one image fills 90% of them already: a unit of several
  * images was once computed into a panel and copied out, which at 14x14 with NR 16 (1 image fills
- * 196/208, 4 images all 784) cost more than the idle lanes (Zen 3). It is now written straight
- * into its planes (cj_gemm_c segments: only micro-tiles across an image boundary go through a
- * small tile); the 90% rule was not re-measured. A batch is then shared out evenly over
+ * 196/208, 4 images all 784) cost more than the idle lanes (Zen 3). When K is one KC slice
+ * it is now written straight into its planes (cj_gemm_c segments: only micro-tiles across an
+ * image boundary go through a small tile; see in_place); the 90% rule was not re-measured. A batch is then shared out evenly over
  * the same number of units (Granite Rapids, NR 48: 8 images of 14x14 had gone in units of 7 and 1;
  * in units of 4 the forward of 256 -> 1024 channels at 2 threads went 4.98 -> 2.78 ms). */
 static pixel_tiling tile_pixels(const cj_conv_desc *d, const cj_gemm_config *cfg, int64_t rows) {
