@@ -60,49 +60,55 @@ static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil
     return a;
 }
 
-/* The phase's weights, wt[g*cin_g + c][k][ty][tx] = w[g*cout_g + k][c][tap_y(taps_y-1-ty)][tap_x(
- * taps_x-1-tx)] (stride 1: the whole kernel reversed), written straight in the layout the
- * phase's forward GEMM packs its A in (cj_pack_a's: per group, per KC slice, MR-row panels of KC
- * columns, column by column, rows past cin_g zero), for kernels (g, k) in [t0, t1): kernel k's
- * cin_g * kh * kw contiguous values (in L1 after its first tap) give each tap's column to every
- * panel. resnet50.res5.3x3's grad_input at 1 thread spent 30% rotating into a copy (loop set-up
- * per element) and packing that, 15% this way; 19% with the panels outer and the taps inner, and
- * about 30% with the panels outermost (each reading a few lines of every kernel: a miss a line). */
-/* One tap column into every panel by the AVX-512 gather when it applies (f32, MR 8): 1 if done. */
-static int gather_panels_f32(const cj_gemm_config *cfg, const float *src, int64_t stride, int64_t rows, float *out,
-                             int64_t step) {
+/* Whether a phase's tap columns go by the AVX-512 gather (f32, MR 8, strides it can index):
+ * decided once per phase, not per column. */
+static int gather_applies(const cj_conv_desc *d, const cj_gemm_config *cfg) {
 #if defined(CJ_HAVE_X86_KERNELS)
-    if (cj_cpu()->isa == CJ_ISA_AVX512 && cfg->mr == 8 && stride < ((int64_t)1 << 31) / 16) {
-        cj_f32_gather_panels__avx512(src, stride, rows, out, step);
-        return 1;
-    }
+    return d->dtype == CJ_F32 && cj_cpu()->isa == CJ_ISA_AVX512 && cfg->mr == 8 &&
+           d->kh * d->kw < ((int64_t)1 << 31) / 16;
+#else
+    (void)d, (void)cfg;
+    return 0;
 #endif
-    (void)cfg, (void)src, (void)stride, (void)rows, (void)out, (void)step;
-    return 0;
 }
-static int gather_panels_f64(const cj_gemm_config *cfg, const double *src, int64_t stride, int64_t rows,
-                             double *out, int64_t step) {
-    (void)cfg, (void)src, (void)stride, (void)rows, (void)out, (void)step;
-    return 0;
+static void gather_panels_f32(const float *src, int64_t stride, int64_t rows, float *out, int64_t step) {
+#if defined(CJ_HAVE_X86_KERNELS)
+    cj_f32_gather_panels__avx512(src, stride, rows, out, step);
+#else
+    (void)src, (void)stride, (void)rows, (void)out, (void)step;
+#endif
+}
+static void gather_panels_f64(const double *src, int64_t stride, int64_t rows, double *out, int64_t step) {
+    (void)src, (void)stride, (void)rows, (void)out, (void)step; /* never asked: gather_applies is f32's */
 }
 
+/* The phase's weights, wt[g*cin_g + c][k][ty][tx] = w[g*cout_g + k][c][tap_y(taps_y-1-ty)][tap_x(
+ * taps_x-1-tx)] (stride 1: the whole kernel reversed), written straight in the layout the
+ * phase's forward GEMM packs its A in (cj_packed_a_at's; rows past cin_g zero), for kernels
+ * (g, k) in [t0, t1): kernel k's cin_g * kh * kw contiguous values (in L1 after its first tap)
+ * give each tap's column to every panel. resnet50.res5.3x3's grad_input at 1 thread spent 30%
+ * rotating into a copy (loop set-up per element) and packing that, 15% this way; 19% with the
+ * panels outer and the taps inner, and about 30% with the panels outermost (each reading a few
+ * lines of every kernel: a miss a line). */
 #define DEFINE_PHASE_WEIGHT(T, suffix)                                                            \
     static void phase_weight_##suffix(const cj_conv_desc *d, const cj_gemm_config *cfg, const int64_t *tap_src, \
-                                      int64_t taps, const T *w, char *packed, size_t group_bytes, \
-                                      int64_t t0, int64_t t1) {                                    \
-        const int64_t mr = cfg->mr, rows = d->cin_g, mpad = cj_round_up(rows, mr), khkw = d->kh * d->kw; \
-        const int64_t K = d->cout_g * taps;                                                        \
+                                      int64_t taps, int gather, const T *w, char *packed,          \
+                                      size_t group_bytes, int64_t t0, int64_t t1) {                \
+        const int64_t mr = cfg->mr, rows = d->cin_g, khkw = d->kh * d->kw, K = d->cout_g * taps;   \
         for (int64_t t = t0; t < t1; t++) {                                                        \
             const int64_t g = t / d->cout_g, k = t % d->cout_g;                                    \
             T *base = (T *)(packed + (size_t)g * group_bytes);                                     \
             const T *wk = w + t * rows * khkw;                                                     \
             for (int64_t tq = 0; tq < taps; tq++) {                                                \
-                const int64_t q = k * taps + tq, k0 = q / cfg->kc * cfg->kc;                       \
-                const int64_t kc = cj_min64(cfg->kc, K - k0);                                      \
-                T *out = base + k0 * mpad + (q - k0) * mr; /* panel c0 at out + c0 * kc */         \
+                const int64_t q = k * taps + tq, at = cj_packed_a_at(cfg, rows, K, 0, q);          \
+                const int64_t step = cj_packed_a_at(cfg, rows, K, mr, q) - at; /* panel to panel */ \
                 const T *src = wk + tap_src[tq];                                                   \
-                if (gather_panels_##suffix(cfg, src, khkw, rows, out, kc * mr)) continue;          \
-                for (int64_t c0 = 0; c0 < mpad; c0 += mr, out += kc * mr) {                        \
+                T *out = base + at;                                                                \
+                if (gather) {                                                                      \
+                    gather_panels_##suffix(src, khkw, rows, out, step);                            \
+                    continue;                                                                      \
+                }                                                                                  \
+                for (int64_t c0 = 0; c0 < rows; c0 += mr, out += step) {                           \
                     const int64_t live = cj_min64(mr, rows - c0);                                  \
                     for (int64_t i = 0; i < live; i++) out[i] = src[(c0 + i) * khkw];              \
                     for (int64_t i = live; i < mr; i++) out[i] = 0;                                \
@@ -148,6 +154,7 @@ typedef struct {
     const cj_gemm_config *cfg;
     const int64_t *tap_src; /* per sub-kernel tap: its kernel tap i*kw + j */
     int64_t taps;
+    int gather; /* gather_applies */
     const void *w;
     char *packed;
     size_t group_bytes;
@@ -159,8 +166,8 @@ static void phase_weight_task(void *arg, size_t slot) {
     int64_t t0, t1;
     cj_split_range(j->kernels, j->slots, (int64_t)slot, &t0, &t1);
     if (j->d->dtype == CJ_F64)
-        phase_weight_f64(j->d, j->cfg, j->tap_src, j->taps, j->w, j->packed, j->group_bytes, t0, t1);
-    else phase_weight_f32(j->d, j->cfg, j->tap_src, j->taps, j->w, j->packed, j->group_bytes, t0, t1);
+        phase_weight_f64(j->d, j->cfg, j->tap_src, j->taps, j->gather, j->w, j->packed, j->group_bytes, t0, t1);
+    else phase_weight_f32(j->d, j->cfg, j->tap_src, j->taps, j->gather, j->w, j->packed, j->group_bytes, t0, t1);
 }
 
 /* The phase's weights packed for its sub-problem t; tap_src: room for kh * kw taps. */
@@ -172,7 +179,8 @@ static void pack_phase_weights(cj_context *ctx, const cj_conv_desc *d, const cj_
             const int64_t j = px->first + (px->taps - 1 - tx) * px->step;
             tap_src[ty * px->taps + tx] = i * d->kw + j;
         }
-    phase_weight_job pw = {d, cj_gemm_config_get(d->dtype), tap_src, py->taps * px->taps, w, packed,
+    const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
+    phase_weight_job pw = {d, cfg, tap_src, py->taps * px->taps, gather_applies(d, cfg), w, packed,
                            cj_gemm_conv_forward_packed_bytes(t) / (size_t)d->groups, d->c_out,
                            cj_min64(ctx->num_threads, d->c_out)};
     cj_parallel_for(ctx, (size_t)pw.slots, phase_weight_task, &pw);

@@ -46,6 +46,14 @@ typedef struct cj_packed_a {
 } cj_packed_a;
 
 size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k);
+/* Where element (i, k) of an m x K A lies once packed, in elements from the packed start: its KC
+ * slice (from column pc, kc columns deep) at pc * m rounded up to MR, panel i / MR kc * MR into the
+ * slice, column k - pc, row i % MR. For producers that write the layout themselves. */
+static inline int64_t cj_packed_a_at(const cj_gemm_config *cfg, int64_t m, int64_t K, int64_t i, int64_t k) {
+    const int64_t pc = k / cfg->kc * cfg->kc, kc = K - pc < cfg->kc ? K - pc : cfg->kc;
+    const int64_t mpad = (m + cfg->mr - 1) / cfg->mr * cfg->mr;
+    return pc * mpad + i / cfg->mr * kc * cfg->mr + (k - pc) * cfg->mr + i % cfg->mr;
+}
 /* Packs rows [0, m) and columns [0, k) of A into pa->data (cj_packed_a_bytes bytes, 64-aligned). */
 void cj_pack_a(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t k, cj_packed_a *pa);
 /* The same for rows [i0, i1) only (i0 a multiple of MR), so that threads can pack one matrix

@@ -73,7 +73,6 @@ DEFINE_PACK_A(double, f64)
 
 void cj_pack_a_rows(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, int64_t k, int64_t i0,
                     int64_t i1, cj_packed_a *pa) {
-    const int64_t mpad = cj_round_up(m, cfg->mr);
     pa->m = m;
     pa->k = k;
     i1 = cj_min64(i1, m);
@@ -82,7 +81,7 @@ void cj_pack_a_rows(const cj_gemm_config *cfg, const cj_matrix *a, int64_t m, in
     rows.data = (const char *)a->data + (size_t)(i0 * a->rs) * cfg->elem;
     for (int64_t k0 = 0; k0 < k; k0 += cfg->kc) {
         const int64_t kc = cj_min64(cfg->kc, k - k0);
-        char *dst = (char *)pa->data + (size_t)(k0 * mpad + i0 * kc) * cfg->elem;
+        char *dst = (char *)pa->data + (size_t)cj_packed_a_at(cfg, m, k, i0, k0) * cfg->elem;
         if (cfg->dtype == CJ_F64) pack_a_block_f64(&rows, i1 - i0, k0, kc, cfg->mr, (double *)dst);
         else pack_a_block_f32(&rows, i1 - i0, k0, kc, cfg->mr, (float *)dst);
     }
