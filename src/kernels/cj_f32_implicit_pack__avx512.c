@@ -7,7 +7,8 @@
  * row (none: nothing is read); masked-off lanes read as +0, so the segments' vectors merge by OR
  * (each lane comes from at most one segment). Masks and column shifts are set once per panel, input
  * rows once per kernel row; a segment loads only the vectors its lanes reach (a segment of a
- * 17-wide row meets 1 or 2 of the 3). */
+ * 17-wide row meets 1 or 2 of the 3). With g->prefetch, the channel that many ahead is prefetched
+ * as each channel starts (cj_pack_prefetch_plan). */
 #include <immintrin.h>
 
 #include "kernels/implicit_pack.h"
@@ -63,6 +64,9 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
     int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
     const float *rows[MAX_SEG];
     cj_pack_input_rows(g, seg, nseg, c, i, rows);
+    cj_pack_prefetch_plan plan = {.runs = 0};
+    if (g->prefetch) cj_pack_prefetch_plan_init(g, seg, nseg, &plan);
+    for (int64_t q = 1; q <= g->prefetch && (c + q) * khkw < r1; q++) cj_pack_prefetch_channel(&plan, c + q);
     for (int64_t r = r0; r < r1; r++, panel += NR) {
         __m512 v[VECS];
 #pragma GCC unroll 3
@@ -84,6 +88,7 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
                 c++;
             }
             if (r + 1 < r1) cj_pack_input_rows(g, seg, nseg, c, i, rows);
+            if (i == 0 && (c + g->prefetch) * khkw < r1) cj_pack_prefetch_channel(&plan, c + g->prefetch);
         }
     }
 }
