@@ -110,6 +110,11 @@ static const gcfg fixed[] = {
     /* grad_input's GEMM over several KC slices (100 x 3 x 3 = 900 deep), 12 rows (not a whole
      * number of MR panels), in two groups */
     C_(2, 24, 6, 6, 200, 3, 3, 1, 1, 1, 1, 1, 1, 2, B_NULL),
+    /* output rows as wide as the input's, several images a unit: the AVX-512 packer's runs of
+     * whole images (1x7, 7x1, dilated) */
+    C_(3, 6, 9, 10, 5, 1, 7, 0, 3, 1, 1, 1, 1, 1, B_VEC),
+    C_(3, 6, 10, 9, 5, 7, 1, 3, 0, 1, 1, 1, 1, 1, B_NULL),
+    C_(4, 6, 8, 9, 5, 3, 3, 2, 2, 1, 1, 2, 2, 1, B_VEC),
 };
 #define NFIXED ((int)(sizeof fixed / sizeof fixed[0]))
 #define NRANDOM 150

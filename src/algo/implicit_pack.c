@@ -75,7 +75,7 @@ static int pack_panel_simd(const cj_implicit_b *s, int64_t r0, int64_t r1, int64
     if (nseg < 0) return 0;
     const cj_pack_geometry g = {.h_in = d->h_in, .w_in = d->w_in, .kh = d->kh, .kw = d->kw, .pad_h = d->pad_h,
                                 .pad_w = d->pad_w, .dil_h = d->dil_h, .dil_w = d->dil_w, .stride_h = d->stride_h,
-                                .stride_w = d->stride_w, .prefetch = prefetch_distance(d)};
+                                .stride_w = d->stride_w, .w_out = d->w_out, .prefetch = prefetch_distance(d)};
     if (avx512) cj_f32_pack_panel__avx512(&g, seg, nseg, r0, r1, panel);
     else cj_f32_pack_panel__avx2(&g, seg, nseg, r0, r1, panel);
     return 1;

@@ -93,10 +93,90 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
     }
 }
 
+/* Stride 1 with output rows as wide as the input's (3x3 pad 1, 1x7 pad 3, ...; not so grad_input's
+ * stride phases, whose outputs are cut from a wider one): the pixels of one
+ * image in a panel are consecutive in its plane, and so are the input elements a tap reads for
+ * them, whatever rows they cross. Lane L of such a run reads base[L + (i*dil_h - pad_h)*w_in +
+ * j*dil_w - pad_w] where its input row and column exist, so a panel row is one masked load per
+ * vector and run, not one per vector and segment (a panel of 14-wide rows has 4-5 segments). */
+typedef struct {
+    const float *base;        /* lane L of channel 0 reads base[L + the tap's offset] */
+    uint64_t rows[MAX_TAPS];  /* per kernel row: the run's lanes whose input row exists */
+    uint64_t cols[MAX_TAPS];  /* per kernel column: the run's lanes whose input column exists */
+} flat_run;
+
+static int same_width(const cj_pack_geometry *g) {
+    return g->stride_h == 1 && g->stride_w == 1 && g->w_out == g->w_in;
+}
+
+static int flat_runs(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, flat_run *runs) {
+    int n = 0;
+    for (int s = 0; s < nseg;) {
+        int e = s; /* segments s .. e share an image: consecutive pixels */
+        while (e + 1 < nseg && seg[e + 1].image == seg[s].image) e++;
+        flat_run *run = &runs[n++];
+        run->base = seg[s].image + seg[s].y * g->w_in + seg[s].x - seg[s].lane;
+        for (int64_t i = 0; i < g->kh; i++) run->rows[i] = 0;
+        for (int64_t j = 0; j < g->kw; j++) run->cols[j] = 0;
+        for (int q = s; q <= e; q++) {
+            const uint64_t lanes = ((((uint64_t)1 << seg[q].lanes) - 1) << seg[q].lane);
+            for (int64_t i = 0; i < g->kh; i++) {
+                const int64_t iy = seg[q].y + i * g->dil_h - g->pad_h;
+                if (iy >= 0 && iy < g->h_in) run->rows[i] |= lanes;
+            }
+            for (int64_t l = 0; l < seg[q].lanes; l++)
+                for (int64_t j = 0; j < g->kw; j++) {
+                    const int64_t ix = seg[q].x + l + j * g->dil_w - g->pad_w;
+                    if (ix >= 0 && ix < g->w_in) run->cols[j] |= (uint64_t)1 << (seg[q].lane + l);
+                }
+        }
+        s = e + 1;
+    }
+    return n;
+}
+
+static void pack_rows_flat(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0, int64_t r1,
+                           float *panel) {
+    flat_run runs[MAX_SEG];
+    const int nrun = flat_runs(g, seg, nseg, runs);
+    const int64_t khkw = g->kh * g->kw, plane = g->h_in * g->w_in;
+    int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
+    cj_pack_prefetch_plan plan = {.runs = 0};
+    if (g->prefetch) cj_pack_prefetch_plan_init(g, seg, nseg, &plan);
+    for (int64_t q = 1; q <= g->prefetch && (c + q) * khkw < r1; q++) cj_pack_prefetch_channel(&plan, c + q);
+    for (int64_t r = r0; r < r1; r++, panel += NR) {
+        const int64_t offset = c * plane + (i * g->dil_h - g->pad_h) * g->w_in + j * g->dil_w - g->pad_w;
+        __m512 v[VECS];
+#pragma GCC unroll 3
+        for (int k = 0; k < VECS; k++) v[k] = _mm512_setzero_ps();
+        for (int q = 0; q < nrun; q++) {
+            const uint64_t live = runs[q].rows[i] & runs[q].cols[j];
+            const float *at = runs[q].base + offset;
+#pragma GCC unroll 3
+            for (int k = 0; k < VECS; k++) {
+                const __mmask16 m = (__mmask16)(live >> (LANES * k));
+                if (m) v[k] = _mm512_or_ps(v[k], _mm512_maskz_loadu_ps(m, at + LANES * k));
+            }
+        }
+#pragma GCC unroll 3
+        for (int k = 0; k < VECS; k++) _mm512_storeu_ps(panel + k * LANES, v[k]);
+        if (++j == g->kw) {
+            j = 0;
+            if (++i == g->kh) {
+                i = 0;
+                c++;
+                if ((c + g->prefetch) * khkw < r1) cj_pack_prefetch_channel(&plan, c + g->prefetch);
+            }
+        }
+    }
+}
+
 void cj_f32_pack_panel__avx512(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, int64_t r0,
                                int64_t r1, float *panel) {
     tap_table t;
-    if (g->stride_w == 1) {
+    if (same_width(g)) {
+        pack_rows_flat(g, seg, nseg, r0, r1, panel);
+    } else if (g->stride_w == 1) {
         build_taps(g, seg, nseg, 1, &t);
         pack_rows(g, seg, nseg, r0, r1, panel, &t, 1);
     } else {

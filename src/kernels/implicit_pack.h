@@ -12,6 +12,7 @@
 
 typedef struct cj_pack_geometry {
     int64_t h_in, w_in, kh, kw, pad_h, pad_w, dil_h, dil_w, stride_h, stride_w;
+    int64_t w_out;    /* the output row's width (a segment's y and x are in its rows) */
     int64_t prefetch; /* channels ahead to prefetch (cj_pack_prefetch_plan; AVX-512 only), 0: none */
 } cj_pack_geometry;
 
