@@ -37,8 +37,9 @@ cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, co
 /* Bytes of grad_weight's register-tile sums per thread slot, which every image of its share
  * reads and writes once: beyond L2 they cost more than the FMAs of small images. */
 size_t cj_direct_ocv_weights_tile_bytes(const cj_conv_desc *d);
+/* grad_bias NULL: not wanted; else summed from the pixel-major grad_output the bands make anyway. */
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
-                                         void *grad_w);
+                                         void *grad_w, void *grad_bias);
 /* grad_w[k] += the contribution of plane t = n * C_out + k (image n, output channel k), for t in
  * [t0, t1), and bias_sums[k] (NULL: none) += the sum of grad_out's plane t; stage: the slot's share
  * of cj_direct_dw_stage_bytes (NULL when that is 0). */

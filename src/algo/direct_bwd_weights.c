@@ -93,9 +93,7 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
 cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                           const void *grad_out, void *grad_w, void *grad_bias) {
     if (cj_direct_ocv_ok(d, CJ_PASS_BACKWARD_WEIGHTS)) {
-        CJ_FORWARD(cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w));
-        if (grad_bias) cj_bias_grad(ctx, d, grad_out, grad_bias);
-        return CJ_OK;
+        return cj_direct_ocv_backward_weights(ctx, d, in, grad_out, grad_w, grad_bias);
     }
     const cj_direct_kernels *kern = cj_direct_kernels_get(d->dtype);
     bwd_weights_job j = {.d = d, .kern = kern, .in = in, .grad_out = grad_out, .grad_w = grad_w};

@@ -10,7 +10,9 @@
  * sources x JT kernel columns in registers. Bands are sized so that both fit in half of L2.
  *
  * Threads split the batch: slot 0 accumulates into grad_w, slot s > 0 into its own copy, and the
- * copies are added in slot order (partial_sums.h): the bits depend on the thread count only. */
+ * copies are added in slot order (partial_sums.h): the bits depend on the thread count only.
+ * grad_bias is summed from the pixel-major bands too (per slot, then in slot order): a separate
+ * pass re-read all of grad_output, 3% of lenet.conv2's grad_weight. */
 #include <string.h>
 
 #include "algo/direct.h"
@@ -43,6 +45,8 @@ typedef struct {
     void (*pixel_major)(const float *, int64_t, int64_t, int64_t, float *);
     const float *in, *grad_out;
     float *grad_w, *partials;      /* partials: slots - 1 copies of grad_w */
+    float *grad_bias;              /* NULL: not wanted */
+    double *bias_sums;             /* per slot, c_out sums (with grad_bias) */
     int64_t weights, partial_elems; /* elements of grad_w, and between its copies */
     int64_t blocks;                /* 32-channel blocks of a group's output channels */
     int64_t jt, chunks;            /* kernel columns per call, calls per kernel row */
@@ -81,6 +85,17 @@ static void load_band(const wgrad_job *j, int64_t n, int64_t g, int64_t y0, int6
     }
 }
 
+/* sums[m] += grad_output of channel m over the band's px pixels of a pixel-major block: runs of
+ * 64 pixels in f32 (32 independent lanes), each run carried into the double sums. */
+static void band_bias_sums(const float *dyt, int64_t px, int64_t channels, double *sums) {
+    for (int64_t p0 = 0; p0 < px; p0 += 64) {
+        float s[BLOCK] = {0};
+        for (int64_t p = p0; p < px && p < p0 + 64; p++)
+            for (int m = 0; m < BLOCK; m++) s[m] += dyt[p * BLOCK + m];
+        for (int64_t m = 0; m < channels; m++) sums[m] += (double)s[m];
+    }
+}
+
 /* The tiles of the sums: per (block, tap chunk, run of sources) one of TILE floats, summed over
  * the slot's whole share of the batch before anything is written to grad_w. */
 #define TILE (CJ_OCV_MAX_NX * BLOCK)
@@ -104,21 +119,29 @@ static int64_t tile_index(const wgrad_job *j, int64_t b, int64_t chunk, int64_t 
 /* The band's sums for block b added to its tiles. */
 static void band_sums(const wgrad_job *j, int64_t b, int64_t rows, const float *dyt, const float *stage, float *tiles) {
     const cj_conv_desc *d = j->d;
-    const int64_t srows = staged_rows(d, rows);
-    FOR_EACH_CALL(j, {
+    const int64_t srows = staged_rows(d, rows), sources = d->cin_g * d->kh;
+    /* A call is a few thousand FMAs: its set-up (tap offsets per chunk, sources stepped through
+     * (channel, kernel row) without dividing) was 3% of lenet.conv2's grad_weight. */
+    for (int64_t chunk = 0; chunk < j->chunks; chunk++) {
+        const int64_t j0 = chunk * j->jt, jt = cj_min64(j->jt, d->kw - j0), per_call = cj_ocv_wgrad_rows(jt);
         int64_t tap_off[CJ_OCV_MAX_NX];
         for (int64_t t = 0; t < jt; t++) tap_off[t] = cj_direct_tap_offset(d, j->pl, j0 + t);
+        cj_ocv_wgrad_args a = {.dy = dyt + b * rows * d->w_out * BLOCK, .dy_step = d->w_out * BLOCK, .nrows = rows,
+                               .nx = d->w_out, .src_step = d->stride_h * j->row_elems, .tap_off = tap_off, .jt = jt};
         const float *src[CJ_OCV_MAX_NX];
-        for (int64_t r = 0; r < per_call; r++) {
-            const int64_t s = s0 + cj_min64(r, real - 1), c = s / d->kh, i = s % d->kh;
-            src[r] = stage + (c * srows + i * d->dil_h) * j->row_elems;
+        a.src = src;
+        int64_t c = 0, i = 0; /* source s0 */
+        for (int64_t s0 = 0; s0 < sources; s0 += per_call) {
+            const int64_t real = cj_min64(per_call, sources - s0);
+            for (int64_t r = 0; r < real; r++) {
+                src[r] = stage + (c * srows + i * d->dil_h) * j->row_elems;
+                if (++i == d->kh) i = 0, c++;
+            }
+            for (int64_t r = real; r < per_call; r++) src[r] = src[real - 1];
+            a.tile = tiles + tile_index(j, b, chunk, s0, per_call) * TILE;
+            j->kernel(&a);
         }
-        const cj_ocv_wgrad_args a = {.dy = dyt + b * rows * d->w_out * BLOCK, .dy_step = d->w_out * BLOCK,
-                                     .nrows = rows, .nx = d->w_out, .src = src,
-                                     .src_step = d->stride_h * j->row_elems, .tap_off = tap_off, .jt = jt,
-                                     .tile = tiles + tile_index(j, b, chunk, s0, per_call) * TILE};
-        j->kernel(&a);
-    });
+    }
 }
 
 /* Group g's tiles into its weights in acc. */
@@ -146,23 +169,30 @@ static void wgrad_task(void *arg, size_t slot) {
     char *mem = j->slot_mem + slot * j->slot_bytes;
     float *dyt = (float *)mem, *stage = (float *)(mem + j->dy_bytes), *tiles = (float *)(mem + j->dy_bytes + j->stage_bytes);
     float *acc = slot == 0 ? j->grad_w : j->partials + (slot - 1) * j->partial_elems;
+    double *bias_sums = j->grad_bias ? j->bias_sums + slot * (size_t)d->c_out : NULL;
+    if (bias_sums) memset(bias_sums, 0, sizeof(double) * (size_t)d->c_out);
     int64_t n0, n1;
     cj_split_range(d->n, j->slots, (int64_t)slot, &n0, &n1);
     for (int64_t g = 0; g < d->groups; g++) {
         memset(tiles, 0, j->tiles_bytes);
         for (int64_t n = n0; n < n1; n++)
             for (int64_t band = 0; band < j->bands; band++) {
-                const int64_t y0 = band * j->band, y1 = cj_min64(d->h_out, y0 + j->band);
+                const int64_t y0 = band * j->band, y1 = cj_min64(d->h_out, y0 + j->band), px = (y1 - y0) * d->w_out;
                 load_band(j, n, g, y0, y1, dyt, stage);
-                for (int64_t b = 0; b < j->blocks; b++) band_sums(j, b, y1 - y0, dyt, stage, tiles);
+                for (int64_t b = 0; b < j->blocks; b++) {
+                    band_sums(j, b, y1 - y0, dyt, stage, tiles);
+                    if (bias_sums)
+                        band_bias_sums(dyt + b * px * BLOCK, px, cj_min64(BLOCK, d->cout_g - b * BLOCK),
+                                       bias_sums + g * d->cout_g + b * BLOCK);
+                }
             }
         store_tiles(j, g, tiles, acc);
     }
 }
 
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
-                                         void *grad_w) {
-    wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
+                                         void *grad_w, void *grad_bias) {
+    wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w, .grad_bias = grad_bias};
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     j.kernel = avx512 ? cj_f32_direct_ocv_wgrad__avx512 : cj_f32_direct_ocv_wgrad__avx2;
     j.pixel_major = avx512 ? cj_f32_pixel_major32__avx512 : cj_f32_pixel_major32__avx2;
@@ -186,23 +216,30 @@ cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     j.slot_bytes = j.dy_bytes + j.stage_bytes + cj_direct_align64(j.tiles_bytes);
     const size_t partial_bytes = cj_direct_align64(sizeof(float) * (size_t)j.weights);
     j.partial_elems = (int64_t)(partial_bytes / sizeof(float));
+    const size_t bias_bytes = grad_bias ? cj_direct_align64(sizeof(double) * (size_t)(j.slots * d->c_out)) : 0;
     size_t shared, total;
-    CJ_FAIL_IF(!cj_size_mad(partial_bytes, (size_t)(j.slots - 1), 0, &shared) ||
+    CJ_FAIL_IF(!cj_size_mad(partial_bytes, (size_t)(j.slots - 1), bias_bytes, &shared) ||
                    !cj_size_mad(j.slot_bytes, (size_t)j.slots, shared, &total),
                CJ_ERR_OUT_OF_MEMORY, "direct grad_weight: the scratch size overflows");
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, total, &s));
-    j.partials = s.ptr;
+    j.bias_sums = s.ptr; /* before the partials */
+    j.partials = (float *)((char *)s.ptr + bias_bytes);
     j.slot_mem = (char *)s.ptr + shared;
     cj_parallel_for(ctx, (size_t)j.slots, wgrad_task, &j);
     cj_sum_partials(ctx, CJ_F32, grad_w, j.partials, partial_bytes, j.slots - 1, j.weights);
+    for (int64_t k = 0; grad_bias && k < d->c_out; k++) {
+        double sum = 0.0;
+        for (int64_t slot = 0; slot < j.slots; slot++) sum += j.bias_sums[slot * d->c_out + k];
+        ((float *)grad_bias)[k] = (float)sum;
+    }
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }
 #else
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
-                                         void *grad_w) {
-    (void)ctx, (void)d, (void)in, (void)grad_out, (void)grad_w;
+                                         void *grad_w, void *grad_bias) {
+    (void)ctx, (void)d, (void)in, (void)grad_out, (void)grad_w, (void)grad_bias;
     return CJ_ERR_UNSUPPORTED;
 }
 #endif
