@@ -6,7 +6,8 @@
  * C sits inside a larger buffer with ldc > NR and an unaligned start; every element outside the
  * m x n tile (the rest of each row, the rows after m, a row before) must keep its bits. With
  * accumulate == 0 the tile is pre-filled with NaN, which must be overwritten, never read.
- * A and B are zero-padded past m / n as packing leaves them.
+ * A and B are zero-padded past m / n as packing leaves them. A kernel's strided-A twin
+ * (cj_ukernel_strided_a) runs every case too, on A row-major.
  * The seed is fixed and printed; CJ_TEST_SEED overrides it. Exit 0 on success, 1 on failure,
  * 77 if no kernel can run. */
 #include <inttypes.h>
@@ -60,8 +61,10 @@ static void *xalloc64(size_t bytes)
 
 static long n_cases, n_failed;
 
-/* One kernel call on one (kc, m, n, accumulate) case; returns 0 if it passed. */
-static int run_case(const cj_ukernel *uk, int64_t kc, int m, int n, int accumulate)
+/* One kernel call on one (kc, m, n, accumulate) case; returns 0 if it passed. sa: call the
+ * kernel's strided-A twin instead, on A row-major with lda = kc + 3, allocated to exactly its m
+ * rows (AddressSanitizer sees a read of a row past m). */
+static int run_case(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m, int n, int accumulate)
 {
     const int dt = uk->dtype, mr = uk->mr, nr = uk->nr;
     const size_t es = esize(dt);
@@ -99,7 +102,20 @@ static int run_case(const cj_ukernel *uk, int64_t kc, int m, int n, int accumula
             mag[i * nr + j] = t;
         }
 
-    uk->fn(kc, a, b, c, ldc, m, n, accumulate);
+    if (sa) {
+        const int64_t lda = kc + 3;
+        char *arows = malloc((size_t)((m - 1) * lda + kc + 1) * es);
+        if (!arows) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        for (int i = 0; i < m; i++)
+            for (int64_t k = 0; k < kc; k++) set(arows, dt, i * lda + k, get(a, dt, k * mr + i));
+        sa(kc, arows, lda, b, c, ldc, m, n, accumulate);
+        free(arows);
+    } else {
+        uk->fn(kc, a, b, c, ldc, m, n, accumulate);
+    }
     n_cases++;
 
     int bad = 0;
@@ -139,9 +155,9 @@ static int run_case(const cj_ukernel *uk, int64_t kc, int m, int n, int accumula
     return bad;
 }
 
-static void check(const cj_ukernel *uk, int64_t kc, int m, int n, int accumulate)
+static void check(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m, int n, int accumulate)
 {
-    if (run_case(uk, kc, m, n, accumulate)) {
+    if (run_case(uk, sa, kc, m, n, accumulate)) {
         if (++n_failed >= 10) {
             printf("stopping after %ld failures\n", n_failed);
             exit(1);
@@ -197,21 +213,26 @@ int main(void)
                    cj_isa_name(cpu->isa_max));
             continue;
         }
-        const long before = n_cases, failed_before = n_failed;
-        for (size_t t = 0; t < sizeof kcs / sizeof kcs[0]; t++) {
-            const int64_t kc = kcs[t];
-            for (int m = 1; m <= uk->mr; m++)
-                for (int acc = 0; acc <= 1; acc++) {
-                    if (kc == 17) { /* every n once */
-                        for (int n = 1; n <= uk->nr; n++) check(uk, kc, m, n, acc);
-                    } else {
-                        const int ns[3] = {1, uk->nr - 1, uk->nr};
-                        for (int q = 0; q < 3; q++) check(uk, kc, m, ns[q], acc);
+        /* the kernel, then its strided-A twin if it has one */
+        for (int twin = 0; twin <= 1; twin++) {
+            const cj_ukernel_sa_fn sa = twin ? cj_ukernel_strided_a(uk) : NULL;
+            if (twin && !sa) break;
+            const long before = n_cases, failed_before = n_failed;
+            for (size_t t = 0; t < sizeof kcs / sizeof kcs[0]; t++) {
+                const int64_t kc = kcs[t];
+                for (int m = 1; m <= uk->mr; m++)
+                    for (int acc = 0; acc <= 1; acc++) {
+                        if (kc == 17) { /* every n once */
+                            for (int n = 1; n <= uk->nr; n++) check(uk, sa, kc, m, n, acc);
+                        } else {
+                            const int ns[3] = {1, uk->nr - 1, uk->nr};
+                            for (int q = 0; q < 3; q++) check(uk, sa, kc, m, ns[q], acc);
+                        }
                     }
-                }
+            }
+            printf("%-36s %dx%d%s  %ld cases%s\n", uk->name, uk->mr, uk->nr, twin ? " (A in place)" : "",
+                   n_cases - before, n_failed > failed_before ? "  FAILED" : "  ok");
         }
-        printf("%-36s %dx%d  %ld cases%s\n", uk->name, uk->mr, uk->nr, n_cases - before,
-               n_failed > failed_before ? "  FAILED" : "  ok");
         ran++;
     }
     printf("test_ukernels: %d of %d kernels run, %ld cases, %ld failed\n", ran, count, n_cases, n_failed);

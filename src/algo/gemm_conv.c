@@ -114,13 +114,13 @@ static cj_status acquire_scratch(cj_context *ctx, const char *pass, size_t bytes
     return CJ_OK;
 }
 
-/* The packing phase fills the shared block (the packed weights), then the compute phase runs the
- * thread slots. pack NULL: the weights come packed already (a plan's), nothing is shared. */
+/* The packing phase fills the shared block (count x bytes: the packed weights), then the compute
+ * phase runs the thread slots. pack NULL: nothing to pack (the block, if any, goes unused). */
 static cj_status run_phases(cj_context *ctx, const char *pass, size_t bytes, size_t count, size_t slot_bytes,
                             int64_t slots, char **shared, char **slot_mem, cj_task_fn pack, cj_task_fn compute,
                             void *job) {
     cj_scratch s;
-    CJ_FORWARD(acquire_scratch(ctx, pass, pack ? bytes : 0, pack ? count : 0, slot_bytes, slots, &s, slot_mem));
+    CJ_FORWARD(acquire_scratch(ctx, pass, bytes, count, slot_bytes, slots, &s, slot_mem));
     if (pack) {
         *shared = s.ptr;
         cj_parallel_for(ctx, (size_t)slots, pack, job);
@@ -145,6 +145,7 @@ typedef struct {
     char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
     size_t col_bytes, result_bytes, slot_bytes;
     int in_place;              /* units of several images written straight into their planes */
+    int in_place_w;            /* the weights read as given by the kernel's strided-A twin */
 } fwd_job;
 
 static void fwd_pack_task(void *arg, size_t slot) {
@@ -157,7 +158,7 @@ static void fwd_pack_task(void *arg, size_t slot) {
         const int64_t g = t / panels_per_group, first = t % panels_per_group;
         const int64_t last = cj_min64(panels_per_group, first + (t1 - t));
         const cj_matrix w = {j->w + (size_t)(g * d->cout_g * j->K) * d->elem, j->K, 1, 0, 0};
-        cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0};
+        cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0, 0};
         cj_pack_a_rows(j->cfg, &w, d->cout_g, j->K, first * j->cfg->mr, last * j->cfg->mr, &pa);
         t += last - first;
     }
@@ -208,18 +209,21 @@ static void fwd_task(void *arg, size_t slot) {
         const int panel = u.images > 1 && !j->in_place;
         const cj_gemm_c c = panel ? (cj_gemm_c){result, ldcol, 0, 0}
                                   : (cj_gemm_c){out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
-        const char *packed = j->packed_w + (size_t)g * j->packed_w_bytes;
+        /* the group's weights: packed, or row-major as given (in_place_w) */
+        const char *packed = j->in_place_w ? j->w + (size_t)(g * d->cout_g * j->K) * d->elem
+                                           : j->packed_w + (size_t)g * j->packed_w_bytes;
+        const int64_t lda = j->in_place_w ? j->K : 0;
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* B packed from the input, inside the GEMM */
             const cj_implicit_b src = {d, j->in, g, u};
             const cj_gemm_b b = cj_implicit_b_forward(&src);
-            const cj_packed_a pa = {(char *)packed, d->cout_g, j->K};
+            const cj_packed_a pa = {(char *)packed, d->cout_g, j->K, lda};
             cj_gemm_rows_c(cfg, &pa, m0, m1 - m0, &b, 0, cols, &c, 0, gemm_scratch);
         } else
         for (int64_t pc = 0; pc < j->K; pc += cfg->kc) {
             const int64_t kc = cj_min64(cfg->kc, j->K - pc);
             unit_im2col(d, j->in, g, pc, pc + kc, &u, col, ldcol);
-            /* The packed weights' KC block at pc, seen as a matrix of depth kc. */
-            const cj_packed_a slab_a = {(char *)packed + (size_t)(pc * mpad) * d->elem, d->cout_g, kc};
+            /* The weights' KC block at pc, seen as a matrix of depth kc. */
+            const cj_packed_a slab_a = {(char *)packed + (size_t)(lda ? pc : pc * mpad) * d->elem, d->cout_g, kc, lda};
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
             cj_gemm_rows_c(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, &c, pc > 0, gemm_scratch);
         }
@@ -250,6 +254,15 @@ void cj_gemm_conv_forward_pack(cj_context *ctx, const cj_conv_desc *d, const voi
     cj_parallel_for(ctx, (size_t)j.slots, fwd_pack_task, &j);
 }
 
+/* Weights a plan has not packed are read where they are, when the kernel can (W_g is row-major,
+ * K deep), for layers of at most this many output pixels: packing costs a write and a re-read of
+ * all the weights per call, against GEMMs over few pixels. 1 thread, min of 2 alternations:
+ * resnet50.res4.3x3.n1 (196 pixels) 1.320 -> 1.153 ms, vgg16.conv5_1.n1 5.16 -> 4.60,
+ * res5.3x3 (392) 9.25 -> 8.80; at 2 threads res4.3x3 (1568) 4.48 -> 4.32. With many pixels
+ * the packed panel's single stream wins: vgg16.conv3_2 (25088) and deeplab.dil2 (3136) lost 2%
+ * read in place (8 row streams of A per kernel call). */
+#define IN_PLACE_W_PIXELS 2048
+
 cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
                                const void *w, const void *packed_w, const void *bias, void *out) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
@@ -272,8 +285,11 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.in_place = j.K <= cfg->kc;
     j.result_bytes = j.px.batch > 1 && !j.in_place ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    return run_phases(ctx, "forward", j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots, &j.packed_w,
-                      &j.slot_mem, packed_w ? NULL : fwd_pack_task, fwd_task, &j);
+    j.in_place_w = !packed_w && w && cj_ukernel_strided_a(cfg->uk) != NULL &&
+                   d->n * d->h_out * d->w_out <= IN_PLACE_W_PIXELS;
+    /* weights read in place still reserve their packed block: scratch must not change with N */
+    return run_phases(ctx, "forward", packed_w ? 0 : j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots,
+                      &j.packed_w, &j.slot_mem, packed_w || j.in_place_w ? NULL : fwd_pack_task, fwd_task, &j);
 }
 
 /* ---- grad_input ---------------------------------------------------------------------------------- */
@@ -301,7 +317,7 @@ static void bwd_data_pack_task(void *arg, size_t slot) {
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
         /* W_g^T restricted to the chunk's rows: element (r, m) = W[g*cout_g + m][c0*khkw + r]. */
         const cj_matrix wt = {j->w + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem, 1, j->K, 0, 0};
-        cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0};
+        cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0, 0};
         cj_pack_a(j->cfg, &wt, (c1 - c0) * j->khkw, d->cout_g, &pa);
     }
 }
@@ -319,7 +335,7 @@ static void bwd_data_task(void *arg, size_t slot) {
         const int64_t image_group = t / j->chunks / d->groups;
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
         const cj_packed_a pa = {j->packed_wt + (size_t)(g * j->chunks + chunk) * j->packed_bytes,
-                                (c1 - c0) * j->khkw, d->cout_g};
+                                (c1 - c0) * j->khkw, d->cout_g, 0};
         for (int64_t panel = 0; panel < j->px.panels; panel++) {
             const cj_pixel_unit u = unit_at(&j->px, d, image_group * j->px.panels + panel);
             if (panel == 0)
@@ -394,7 +410,7 @@ static void bwd_weights_task(void *arg, size_t slot) {
         const int64_t cols = u.images * u.np;
         const cj_matrix dy = {j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem,
                               hw, 1, u.np, d->c_out * hw};
-        cj_packed_a pa = {packed, 0, 0};
+        cj_packed_a pa = {packed, 0, 0, 0};
         cj_pack_a(j->cfg, &dy, d->cout_g, cols, &pa);
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* col^T packed from the input, inside the GEMM */
             const cj_implicit_bt src = {{d, j->in, g, u}, col};

@@ -43,6 +43,8 @@ typedef struct cj_matrix {
 typedef struct cj_packed_a {
     void   *data;
     int64_t m, k;
+    int64_t lda; /* > 0: not packed but row-major, rows lda apart, read in place by the kernel's
+                  * strided-A twin (cj_ukernel_strided_a, which the caller checked exists) */
 } cj_packed_a;
 
 size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k);

@@ -69,6 +69,9 @@ static inline __attribute__((always_inline)) void step4(__m512 acc[MR][NV], cons
     }
 }
 
+static inline __attribute__((always_inline)) void store_tile(__m512 acc[MR][NV], float *restrict c, int64_t ldc,
+                                                             int m, int n, int accumulate, const int nv);
+
 /* The tile's first nv vectors of columns (n <= nv * VL): the rest of the B panel is zero padding
  * or columns past n, which nothing reads. */
 static inline __attribute__((always_inline)) void tile(int64_t kc, const float *restrict a,
@@ -92,7 +95,13 @@ static inline __attribute__((always_inline)) void tile(int64_t kc, const float *
     }
     for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) step4(acc, a, b, nv);
     for (; k < kc; k++, a += MR, b += NR) step(acc, a, b, nv);
+    store_tile(acc, c, ldc, m, n, accumulate, nv);
+}
 
+/* C (+)= the tile's sums: rows < m, columns < n. */
+static inline __attribute__((always_inline)) void store_tile(__m512 acc[MR][NV], float *restrict c, int64_t ldc,
+                                                             int m, int n, int accumulate, const int nv)
+{
     if (m == MR && n == nv * VL) {
         /* Full tile: plain unaligned loads and stores. */
         if (accumulate) {
@@ -138,4 +147,49 @@ void cj_f32_gemm_ukernel_8x48__avx512(int64_t kc, const void *a_, const void *b_
     if (n > 2 * VL) tile(kc, a, b, c, ldc, m, n, accumulate, 3);
     else if (n > VL) tile(kc, a, b, c, ldc, m, n, accumulate, 2);
     else tile(kc, a, b, c, ldc, m, n, accumulate, 1);
+}
+
+/* A read in place (kernels/ukernel.h, cj_ukernel_sa_fn): row i of A at a + i * lda, k contiguous,
+ * so a GEMM with a row-major A (a convolution's weights in the forward pass) packs nothing;
+ * rows >= m read row 0 and are not stored. One row's next lines are prefetched per 16 k (a
+ * line holds 16 of its elements). */
+static inline __attribute__((always_inline)) void tile_sa(int64_t kc, const float *restrict a, int64_t lda,
+                                                          const float *restrict b, float *restrict c, int64_t ldc,
+                                                          int m, int n, int accumulate, const int nv)
+{
+    __m512 acc[MR][NV];
+    UNROLL for (int i = 0; i < MR; i++)
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *row[MR];
+    UNROLL for (int i = 0; i < MR; i++) row[i] = a + (i < m ? i : 0) * lda;
+    float col[MR];
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4, b += 4 * NR) {
+        if ((k & 15) == 0)
+            UNROLL for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(row[i] + k + 64), _MM_HINT_T0);
+        UNROLL for (int kk = 0; kk < 4; kk++) {
+            UNROLL for (int v = 0; v < nv; v++)
+                _mm_prefetch((const char *)(b + (PF_K + kk) * NR + v * VL), _MM_HINT_T0);
+            UNROLL for (int i = 0; i < MR; i++) col[i] = row[i][k + kk];
+            step(acc, col, b + kk * NR, nv);
+        }
+    }
+    for (; k < kc; k++, b += NR) {
+        UNROLL for (int i = 0; i < MR; i++) col[i] = row[i][k];
+        step(acc, col, b, nv);
+    }
+    store_tile(acc, c, ldc, m, n, accumulate, nv);
+}
+
+void cj_f32_gemm_ukernel_8x48_sa__avx512(int64_t kc, const void *a_, int64_t lda, const void *b_, void *c_,
+                                         int64_t ldc, int m, int n, int accumulate)
+{
+    const float *a = (const float *)a_;
+    const float *b = (const float *)b_;
+    float *c = (float *)c_;
+
+    if (kc <= 0 && accumulate) return;
+    if (n > 2 * VL) tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 3);
+    else if (n > VL) tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 2);
+    else tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 1);
 }

@@ -64,9 +64,8 @@ ALWAYS_INLINE void pack_rows(const cj_pack_geometry *g, const cj_pack_segment *s
     int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
     const float *rows[MAX_SEG];
     cj_pack_input_rows(g, seg, nseg, c, i, rows);
-    cj_pack_prefetch_plan plan = {.runs = 0};
-    if (g->prefetch) cj_pack_prefetch_plan_init(g, seg, nseg, &plan);
-    for (int64_t q = 1; q <= g->prefetch && (c + q) * khkw < r1; q++) cj_pack_prefetch_channel(&plan, c + q);
+    cj_pack_prefetch_plan plan;
+    cj_pack_prefetch_start(g, seg, nseg, c, r1, &plan);
     for (int64_t r = r0; r < r1; r++, panel += NR) {
         __m512 v[VECS];
 #pragma GCC unroll 3
@@ -141,9 +140,8 @@ static void pack_rows_flat(const cj_pack_geometry *g, const cj_pack_segment *seg
     const int nrun = flat_runs(g, seg, nseg, runs);
     const int64_t khkw = g->kh * g->kw, plane = g->h_in * g->w_in;
     int64_t c = r0 / khkw, i = r0 % khkw / g->kw, j = r0 % g->kw;
-    cj_pack_prefetch_plan plan = {.runs = 0};
-    if (g->prefetch) cj_pack_prefetch_plan_init(g, seg, nseg, &plan);
-    for (int64_t q = 1; q <= g->prefetch && (c + q) * khkw < r1; q++) cj_pack_prefetch_channel(&plan, c + q);
+    cj_pack_prefetch_plan plan;
+    cj_pack_prefetch_start(g, seg, nseg, c, r1, &plan);
     for (int64_t r = r0; r < r1; r++, panel += NR) {
         const int64_t offset = c * plane + (i * g->dil_h - g->pad_h) * g->w_in + j * g->dil_w - g->pad_w;
         __m512 v[VECS];

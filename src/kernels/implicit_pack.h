@@ -105,6 +105,18 @@ static inline __attribute__((always_inline)) void cj_pack_prefetch_channel(const
         for (int l = 0; l < plan->lines[r]; l++) __builtin_prefetch(plan->at[r] + c * plan->plane_bytes + 64 * l, 0, 3);
 }
 
+/* A panel's plan (none without g->prefetch) for rows [r0, r1) from channel c, and the channels
+ * after c it will not reach the prefetch of as it goes. */
+static inline __attribute__((always_inline)) void cj_pack_prefetch_start(const cj_pack_geometry *g,
+                                                                         const cj_pack_segment *seg, int nseg,
+                                                                         int64_t c, int64_t r1,
+                                                                         cj_pack_prefetch_plan *plan) {
+    plan->runs = 0;
+    if (!g->prefetch) return;
+    cj_pack_prefetch_plan_init(g, seg, nseg, plan);
+    for (int64_t q = 1; q <= g->prefetch && (c + q) * g->kh * g->kw < r1; q++) cj_pack_prefetch_channel(plan, c + q);
+}
+
 #if defined(CJ_HAVE_X86_KERNELS)
 /* Rows [r0, r1) of one panel of CJ_PACK_NR_AVX2 (CJ_PACK_NR_AVX512) columns; columns no segment
  * covers are zero. */

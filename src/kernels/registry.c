@@ -26,3 +26,12 @@ const cj_ukernel *cj_ukernel_select(int dtype, cj_isa isa)
             if (kernels[i].dtype == dtype && (int)kernels[i].isa == level) return &kernels[i];
     return NULL; /* unknown dtype */
 }
+
+cj_ukernel_sa_fn cj_ukernel_strided_a(const cj_ukernel *uk)
+{
+#if CJ_HAVE_X86_KERNELS
+    if (uk && uk->fn == cj_f32_gemm_ukernel_8x48__avx512) return cj_f32_gemm_ukernel_8x48_sa__avx512;
+#endif
+    (void)uk;
+    return NULL;
+}
