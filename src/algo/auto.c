@@ -27,7 +27,14 @@
  *     0.78 against 1.56 / 0.79; 1 x 512 x 14^2 forward 5.45 / 2.89 against 5.56 / 2.99 but grad_input
  *     8.07 / 4.00 against 6.26 / 3.32, 1 x 384 x 14^2 3.99 / 2.13 against 3.72 / 1.94; fewer useful
  *     pixels: 1 x 256 x 13^2 (66%) 1.22 / 0.68 against 1.15 / 0.60, 2 x 256 x 10^2 (69%) 1.63 /
- *     0.88 against 1.37 / 0.73);
+ *     0.88 against 1.37 / 0.73). Layers with 256+ channels each way take it there in forward and
+ *     grad_input only when 9/10 of the tiles' pixels are output pixels since the forward reads
+ *     small GEMMs' weights in place and grad_input's weights are gathered (stop 22, Granite
+ *     Rapids, min of 3 rounds, 1 / 2 threads, Winograd against IMPLICIT: resnet50.res4.3x3.n1
+ *     (77%) forward 1.31 / 0.72 against 1.15 / 0.60, grad_input 1.46 / 0.82 against 1.40 / 0.74;
+ *     1 x 512 x 14^2 forward 5.78 / 2.97 against 4.60 / 2.33; 1 x 256 x 16^2 (100%) still
+ *     Winograd's: forward 1.31 / 0.72 against 1.41 / 0.73, grad_input 1.43 / 0.82 against 1.67 /
+ *     0.88);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -173,7 +180,9 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     /* rule 2's small layers without the switch: 16+ tiles, 3/4 of their pixels inside the output,
      * grad_input up to 256 channels per group */
     const int64_t tile_pixels = d->n * ((d->h_out + 3) / 4 * 4) * ((d->w_out + 3) / 4 * 4);
+    const int wide = d->cin_g >= 256 && d->cout_g >= 256;
     const int small_tiles = tiles >= 16 && 4 * d->n * pixels >= 3 * tile_pixels &&
+                            (!wide || pass == CJ_PASS_BACKWARD_WEIGHTS || 10 * d->n * pixels >= 9 * tile_pixels) &&
                             (pass != CJ_PASS_BACKWARD_DATA || (d->cin_g <= 256 && d->cout_g <= 256));
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
     const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
@@ -183,7 +192,6 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
-    const int wide = d->cin_g >= 256 && d->cout_g >= 256;
     const int channel_vectors = area > 1 && direct_stride && (on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
                                 (on[CJ_SW_DIRECT_WIDE] || !wide) &&
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
