@@ -63,7 +63,7 @@
  *    0.66); grad_weight was measured from 16 before (resnet50.res4.3x3.n1 1.98 / 1.11 against
  *    IMPLICIT's 2.80 / 1.75; 4 tiles 1.45 / 0.86 against 0.82 / 0.48);
  *  - direct_strided and direct_one_column off: rule 3 needs stride 1 and kernels more than one
- *    column wide (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
+ *    column wide and one row high (Inception-v3's 7x1, 128 channels at 17x17: DIRECT 25-26 ms, IM2COL 14-15); the
  *    AVX2 path also takes blocks of at most half of L2 in weights (direct.h: lenet.conv2
  *    grad_weight 23 ms against IM2COL's 32, forward 25 against FFT's 25-29, grad_input 25
  *    against FFT's 29);
@@ -85,7 +85,12 @@
  *    0.65, grad_weight 0.86 / 0.78 against IMPLICIT 1.76 / 0.85; 16 x 24 x 14^2 -> 24 7x7 1.70 /
  *    0.95 against 2.73 / 1.34 and 2.76 / 1.71 against 3.47 / 1.81), direct_one_column off for the
  *    forward (8 x 96 x 20^2 5x1: IMPLICIT 1.94 / 0.94 against DIRECT 2.20 / 1.06; 8 x 160 x 17^2 7x1
- *    5.46 / 2.63 against 5.88 / 2.88; Inception-v3's 7x1 5.0 / 2.6 against 5.4 / 3.0), and
+ *    5.46 / 2.63 against 5.88 / 2.88; Inception-v3's 7x1 5.0 / 2.6 against 5.4 / 3.0) and, since
+ *    IMPLICIT's packer reads a "same"-padded image as one run (stop 22), for grad_input, where the
+ *    switch now covers kernels one row high too (Inception-v3, one suite run, IMPLICIT against
+ *    DIRECT: 7x1 grad_input 4.06 / 2.08 ms against 4.71 / 2.44; 1x7 forward 2.71 / 1.36 against
+ *    2.91 / 1.49, grad_input 2.74 / 1.39 against 2.94 / 1.53; grad_weight stays DIRECT's: 7x1
+ *    4.09 / 2.18 against IMPLICIT's 4.66 / 2.39, 1x7 2.54 / 1.31 against 3.54 / 1.82), and
  *    first_layer_wgrad on (8 x 3 x 160^2 -> 16 3x3 s2: DIRECT 0.90 / 0.46 against IM2COL 1.31 /
  *    0.67);
  *  - direct_one_channel: rule 5 from 1 input channel in forward, and at any stride with at most 3
@@ -192,7 +197,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
                                   : pass == CJ_PASS_FORWARD && d->cin_g >= few_min && d->cin_g <= 32);
-    const int channel_vectors = area > 1 && direct_stride && (on[CJ_SW_DIRECT_ONE_COLUMN] || d->kw > 1) &&
+    const int channel_vectors = area > 1 && direct_stride && (on[CJ_SW_DIRECT_ONE_COLUMN] || (d->kw > 1 && d->kh > 1)) &&
                                 (on[CJ_SW_DIRECT_WIDE] || !wide) &&
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;

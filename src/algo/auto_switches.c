@@ -49,7 +49,7 @@ void cj_auto_switches_default(cj_auto_switches *out) {
         out->on[p][CJ_SW_FFT_100_PIXELS] = !avx512 || (intel && backward); /* auto.c */
         out->on[p][CJ_SW_FFT_BEFORE_DIRECT] = !avx512 || intel; /* auto.c */
         out->on[p][CJ_SW_DIRECT_STRIDED] = avx512;
-        out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512 && !(intel && p == CJ_PASS_FORWARD); /* auto.c */
+        out->on[p][CJ_SW_DIRECT_ONE_COLUMN] = avx512 && !(intel && p != CJ_PASS_BACKWARD_WEIGHTS); /* auto.c */
         out->on[p][CJ_SW_DIRECT_ONE_CHANNEL] = !avx512;
         out->on[p][CJ_SW_IMPLICIT_STRIDED_WGRAD] = !avx512;
         out->on[p][CJ_SW_IM2COL_ABOVE_1X1] = !avx512; /* auto.c */

@@ -33,7 +33,7 @@ typedef enum cj_auto_switch {
     CJ_SW_FFT_100_PIXELS,         /* FFT from 100 output pixels (else from 300) */
     CJ_SW_FFT_BEFORE_DIRECT,      /* FFT before DIRECT's channel vectors from 28x28 outputs */
     CJ_SW_DIRECT_STRIDED,         /* DIRECT's channel-vector and few-channel rules with a stride too */
-    CJ_SW_DIRECT_ONE_COLUMN,      /* DIRECT's channel vectors for kernels one column wide too */
+    CJ_SW_DIRECT_ONE_COLUMN,      /* DIRECT's channel vectors for kernels one column wide (or one row high) too */
     CJ_SW_DIRECT_ONE_CHANNEL,     /* DIRECT's few-channel forward from 1 input channel (else 3) */
     CJ_SW_IMPLICIT_STRIDED_WGRAD, /* grad_weight with a stride by IMPLICIT_GEMM (else IM2COL_GEMM) */
     CJ_SW_IM2COL_ABOVE_1X1,       /* forward and grad_input of kernels larger than 1x1 by

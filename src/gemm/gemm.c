@@ -28,8 +28,6 @@ static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, 
     }
 }
 
-/* A micro-tile whose columns straddle a boundary between C's segments: the kernel writes a small
- * tile (C's values gathered into it first when accumulating), which is then scattered. */
 /* One kernel call: A packed (lda 0) or read in place. */
 static void kernel(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda, const void *bpanel,
                    void *c, int64_t ldc, int rows, int cols, int acc) {
@@ -37,6 +35,8 @@ static void kernel(const cj_gemm_config *cfg, int64_t kc, const void *apanel, in
     else cfg->uk->fn(kc, apanel, bpanel, c, ldc, rows, cols, acc);
 }
 
+/* A micro-tile whose columns straddle a boundary between C's segments: the kernel writes a small
+ * tile (C's values gathered into it first when accumulating), which is then scattered. */
 static void straddling_tile(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda,
                             const void *bpanel, const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols,
                             int acc) {

@@ -15,7 +15,9 @@
  * Edges: the packed panels are zero-padded, so all 8 rows are always computed, and the columns
  * up to the next whole vector (16, 32 or 48: see the kernel's entry); only the stores (and the C
  * loads when accumulating) are restricted to rows < m and, with __mmask16 lane masks, to
- * columns < n. accumulate == 0 never reads C. */
+ * columns < n. accumulate == 0 never reads C.
+ *
+ * Its twin cj_f32_gemm_ukernel_8x48_sa__avx512 (at the end) reads A unpacked, row by row. */
 #include <immintrin.h>
 #include <stdint.h>
 #include "kernels/ukernel.h"
