@@ -126,11 +126,7 @@ cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d
     cj_sum_partials(ctx, d->dtype, grad_w, j.partials, j.partial_stride, j.slots - 1,
                     d->c_out * d->cin_g * d->kh * d->kw);
     if (bias_bytes) {
-        for (int64_t k = 0; k < d->c_out; k++) {
-            double sum = 0.0;
-            for (int64_t s2 = 0; s2 < j.slots; s2++) sum += j.bias_sums[s2 * d->c_out + k];
-            ((float *)grad_bias)[k] = (float)sum; /* the depthwise path is f32 only */
-        }
+        cj_direct_bias_from_slots(j.bias_sums, j.slots, d->c_out, grad_bias); /* the depthwise path is f32 only */
     } else if (grad_bias) {
         cj_bias_grad(ctx, d, grad_out, grad_bias);
     }

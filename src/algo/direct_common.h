@@ -18,6 +18,15 @@
 #define CJ_DIRECT_TASKS_PER_THREAD 4
 
 static inline size_t cj_direct_align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+/* grad_bias[k] (f32) = the slots' double sums of channel k (sums[slot * c_out + k]) added in slot
+ * order: bit-reproducible for a thread count. */
+static inline void cj_direct_bias_from_slots(const double *sums, int64_t slots, int64_t c_out, float *grad_bias) {
+    for (int64_t k = 0; k < c_out; k++) {
+        double sum = 0.0;
+        for (int64_t s = 0; s < slots; s++) sum += sums[s * c_out + k];
+        grad_bias[k] = (float)sum;
+    }
+}
 
 /* The MR class (index into cj_direct_mr) for blocks of `channels` channels. */
 int cj_direct_mr_class(int64_t channels);

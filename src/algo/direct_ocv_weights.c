@@ -228,11 +228,7 @@ cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d,
     j.slot_mem = (char *)s.ptr + shared;
     cj_parallel_for(ctx, (size_t)j.slots, wgrad_task, &j);
     cj_sum_partials(ctx, CJ_F32, grad_w, j.partials, partial_bytes, j.slots - 1, j.weights);
-    for (int64_t k = 0; grad_bias && k < d->c_out; k++) {
-        double sum = 0.0;
-        for (int64_t slot = 0; slot < j.slots; slot++) sum += j.bias_sums[slot * d->c_out + k];
-        ((float *)grad_bias)[k] = (float)sum;
-    }
+    if (grad_bias) cj_direct_bias_from_slots(j.bias_sums, j.slots, d->c_out, grad_bias);
     cj_scratch_release(ctx, &s);
     return CJ_OK;
 }

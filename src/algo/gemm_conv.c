@@ -285,7 +285,7 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.in_place = j.K <= cfg->kc;
     j.result_bytes = j.px.batch > 1 && !j.in_place ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    j.in_place_w = !packed_w && w && cj_ukernel_strided_a(cfg->uk) != NULL &&
+    j.in_place_w = !packed_w && w && cfg->uk_sa != NULL &&
                    d->n * d->h_out * d->w_out <= IN_PLACE_W_PIXELS;
     /* weights read in place still reserve their packed block: scratch must not change with N */
     return run_phases(ctx, "forward", packed_w ? 0 : j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots,

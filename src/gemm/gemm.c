@@ -31,7 +31,7 @@ static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, 
 /* One kernel call: A packed (lda 0) or read in place. */
 static void kernel(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda, const void *bpanel,
                    void *c, int64_t ldc, int rows, int cols, int acc) {
-    if (lda) cj_ukernel_strided_a(cfg->uk)(kc, apanel, lda, bpanel, c, ldc, rows, cols, acc);
+    if (lda) cfg->uk_sa(kc, apanel, lda, bpanel, c, ldc, rows, cols, acc);
     else cfg->uk->fn(kc, apanel, bpanel, c, ldc, rows, cols, acc);
 }
 

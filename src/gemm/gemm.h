@@ -16,6 +16,7 @@
 /* Block sizes for one micro-kernel, derived from the cache sizes (see gemm_blocking.c). */
 typedef struct cj_gemm_config {
     const cj_ukernel *uk;
+    cj_ukernel_sa_fn uk_sa; /* uk's strided-A twin (cj_ukernel_strided_a), NULL: none */
     int     dtype;       /* CJ_F32 / CJ_F64 */
     size_t  elem;        /* bytes per element */
     int64_t mr, nr;
@@ -44,7 +45,7 @@ typedef struct cj_packed_a {
     void   *data;
     int64_t m, k;
     int64_t lda; /* > 0: not packed but row-major, rows lda apart, read in place by the kernel's
-                  * strided-A twin (cj_ukernel_strided_a, which the caller checked exists) */
+                  * strided-A twin (cfg->uk_sa, which the caller checked exists) */
 } cj_packed_a;
 
 size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k);

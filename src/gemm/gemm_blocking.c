@@ -21,6 +21,7 @@
 void cj_gemm_config_init(cj_gemm_config *cfg, const cj_ukernel *uk) {
     const cj_cpu_info *cpu = cj_cpu();
     cfg->uk = uk;
+    cfg->uk_sa = cj_ukernel_strided_a(uk);
     cfg->dtype = uk->dtype;
     cfg->elem = uk->dtype == CJ_F64 ? sizeof(double) : sizeof(float);
     cfg->mr = uk->mr;

@@ -111,8 +111,7 @@ static int same_width(const cj_pack_geometry *g) {
 static int flat_runs(const cj_pack_geometry *g, const cj_pack_segment *seg, int nseg, flat_run *runs) {
     int n = 0;
     for (int s = 0; s < nseg;) {
-        int e = s; /* segments s .. e share an image: consecutive pixels */
-        while (e + 1 < nseg && seg[e + 1].image == seg[s].image) e++;
+        const int e = cj_pack_image_end(seg, nseg, s);
         flat_run *run = &runs[n++];
         run->base = seg[s].image + seg[s].y * g->w_in + seg[s].x - seg[s].lane;
         for (int64_t i = 0; i < g->kh; i++) run->rows[i] = 0;
@@ -123,11 +122,11 @@ static int flat_runs(const cj_pack_geometry *g, const cj_pack_segment *seg, int 
                 const int64_t iy = seg[q].y + i * g->dil_h - g->pad_h;
                 if (iy >= 0 && iy < g->h_in) run->rows[i] |= lanes;
             }
-            for (int64_t l = 0; l < seg[q].lanes; l++)
-                for (int64_t j = 0; j < g->kw; j++) {
-                    const int64_t ix = seg[q].x + l + j * g->dil_w - g->pad_w;
-                    if (ix >= 0 && ix < g->w_in) run->cols[j] |= (uint64_t)1 << (seg[q].lane + l);
-                }
+            for (int64_t j = 0; j < g->kw; j++) {
+                int64_t shift, lo, hi;
+                cj_pack_tap_lanes(g, &seg[q], j, 1, &shift, &lo, &hi);
+                if (hi > lo) run->cols[j] |= ((((uint64_t)1 << (hi - lo)) - 1) << lo);
+            }
         }
         s = e + 1;
     }

@@ -52,6 +52,13 @@ static inline void cj_pack_tap_lanes(const cj_pack_geometry *g, const cj_pack_se
     *shift = sh, *lo = a, *hi = b;
 }
 
+/* The last of the segments from s on that share segment s's image (consecutive pixels of it). */
+static inline int cj_pack_image_end(const cj_pack_segment *seg, int nseg, int s) {
+    int e = s;
+    while (e + 1 < nseg && seg[e + 1].image == seg[s].image) e++;
+    return e;
+}
+
 /* What a panel reads of one channel, as runs of whole lines, so that the packer can prefetch the
  * channels ahead of it into L1: a KC slice walks the channels planes apart, which the hardware
  * prefetchers do not follow across pages, and without this the first loads of each channel's rows
@@ -73,8 +80,7 @@ static inline void cj_pack_prefetch_plan_init(const cj_pack_geometry *g, const c
     plan->runs = 0;
     plan->plane_bytes = g->h_in * g->w_in * (int64_t)sizeof(float);
     for (int s = 0; s < nseg;) {
-        int e = s; /* segments s .. e share an image, in pixel order */
-        while (e + 1 < nseg && seg[e + 1].image == seg[s].image) e++;
+        const int e = cj_pack_image_end(seg, nseg, s);
         const int64_t y0 = seg[s].y * g->stride_h - g->pad_h, y1 = seg[e].y * g->stride_h - g->pad_h + reach;
         for (int64_t iy = y0 < 0 ? 0 : y0; iy <= y1 && iy < g->h_in && plan->runs < CJ_PACK_PREFETCH_RUNS; iy++) {
             int64_t lo = g->w_in, hi = -1;
