@@ -32,7 +32,7 @@ static void run(cj_dtype dt, int64_t seg_len, int64_t segs, int accumulate, tu_r
     void *a = malloc((size_t)(M * K) * es), *b = malloc((size_t)(K * N) * es), *c = malloc((size_t)cn * es);
     /* the packed blocks are 64-byte aligned, as the engine's callers give them */
     void *c0 = malloc((size_t)cn * es), *scratch = aligned_alloc(64, round64(cj_gemm_scratch_bytes(cfg)));
-    cj_packed_a pa = {aligned_alloc(64, round64(cj_packed_a_bytes(cfg, M, K))), 0, 0, 0};
+    cj_packed_a pa = {aligned_alloc(64, round64(cj_packed_a_bytes(cfg, M, K))), 0, 0, 0, NULL};
     if (!a || !b || !c || !c0 || !scratch || !pa.data) {
         tu_fail("out of memory");
         goto done;

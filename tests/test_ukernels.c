@@ -7,7 +7,8 @@
  * m x n tile (the rest of each row, the rows after m, a row before) must keep its bits. With
  * accumulate == 0 the tile is pre-filled with NaN, which must be overwritten, never read.
  * A and B are zero-padded past m / n as packing leaves them. A kernel's strided-A twin
- * (cj_ukernel_strided_a) runs every case too, on A row-major.
+ * (cj_ukernel_strided_a) runs every case too, twice: on A row-major, and on rows whose columns
+ * lie backwards, one element in (an offset table, as grad_input's rotated weights are read).
  * The seed is fixed and printed; CJ_TEST_SEED overrides it. Exit 0 on success, 1 on failure,
  * 77 if no kernel can run. */
 #include <inttypes.h>
@@ -62,9 +63,10 @@ static void *xalloc64(size_t bytes)
 static long n_cases, n_failed;
 
 /* One kernel call on one (kc, m, n, accumulate) case; returns 0 if it passed. sa: call the
- * kernel's strided-A twin instead, on A row-major with lda = kc + 3, allocated to exactly its m
- * rows (AddressSanitizer sees a read of a row past m). */
-static int run_case(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m, int n, int accumulate)
+ * kernel's strided-A twin instead, on rows lda = kc + 3 apart, allocated to exactly its m rows
+ * (AddressSanitizer sees a read of a row past m): column k at k, or (indexed) at kc - k. */
+static int run_case(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int indexed, int64_t kc, int m, int n,
+                    int accumulate)
 {
     const int dt = uk->dtype, mr = uk->mr, nr = uk->nr;
     const size_t es = esize(dt);
@@ -105,14 +107,17 @@ static int run_case(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m
     if (sa) {
         const int64_t lda = kc + 3;
         char *arows = malloc((size_t)((m - 1) * lda + kc + 1) * es);
-        if (!arows) {
+        int32_t *koff = malloc(sizeof(int32_t) * (size_t)(kc + 1));
+        if (!arows || !koff) {
             fprintf(stderr, "out of memory\n");
             exit(1);
         }
+        for (int64_t k = 0; k < kc; k++) koff[k] = (int32_t)(indexed ? kc - k : k);
         for (int i = 0; i < m; i++)
-            for (int64_t k = 0; k < kc; k++) set(arows, dt, i * lda + k, get(a, dt, k * mr + i));
-        sa(kc, arows, lda, b, c, ldc, m, n, accumulate);
+            for (int64_t k = 0; k < kc; k++) set(arows, dt, i * lda + koff[k], get(a, dt, k * mr + i));
+        sa(kc, arows, lda, indexed ? koff : NULL, b, c, ldc, m, n, accumulate);
         free(arows);
+        free(koff);
     } else {
         uk->fn(kc, a, b, c, ldc, m, n, accumulate);
     }
@@ -155,9 +160,10 @@ static int run_case(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m
     return bad;
 }
 
-static void check(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int64_t kc, int m, int n, int accumulate)
+static void check(const cj_ukernel *uk, cj_ukernel_sa_fn sa, int indexed, int64_t kc, int m, int n,
+                  int accumulate)
 {
-    if (run_case(uk, sa, kc, m, n, accumulate)) {
+    if (run_case(uk, sa, indexed, kc, m, n, accumulate)) {
         if (++n_failed >= 10) {
             printf("stopping after %ld failures\n", n_failed);
             exit(1);
@@ -213,9 +219,10 @@ int main(void)
                    cj_isa_name(cpu->isa_max));
             continue;
         }
-        /* the kernel, then its strided-A twin if it has one */
-        for (int twin = 0; twin <= 1; twin++) {
+        /* the kernel, then its strided-A twin if it has one: rows contiguous, then indexed */
+        for (int twin = 0; twin <= 2; twin++) {
             const cj_ukernel_sa_fn sa = twin ? cj_ukernel_strided_a(uk) : NULL;
+            const int indexed = twin == 2;
             if (twin && !sa) break;
             const long before = n_cases, failed_before = n_failed;
             for (size_t t = 0; t < sizeof kcs / sizeof kcs[0]; t++) {
@@ -223,14 +230,14 @@ int main(void)
                 for (int m = 1; m <= uk->mr; m++)
                     for (int acc = 0; acc <= 1; acc++) {
                         if (kc == 17) { /* every n once */
-                            for (int n = 1; n <= uk->nr; n++) check(uk, sa, kc, m, n, acc);
+                            for (int n = 1; n <= uk->nr; n++) check(uk, sa, indexed, kc, m, n, acc);
                         } else {
                             const int ns[3] = {1, uk->nr - 1, uk->nr};
-                            for (int q = 0; q < 3; q++) check(uk, sa, kc, m, ns[q], acc);
+                            for (int q = 0; q < 3; q++) check(uk, sa, indexed, kc, m, ns[q], acc);
                         }
                     }
             }
-            printf("%-36s %dx%d%s  %ld cases%s\n", uk->name, uk->mr, uk->nr, twin ? " (A in place)" : "",
+            printf("%-36s %dx%d%s  %ld cases%s\n", uk->name, uk->mr, uk->nr, twin == 2 ? " (A indexed)" : twin ? " (A in place)" : "",
                    n_cases - before, n_failed > failed_before ? "  FAILED" : "  ok");
         }
         ran++;

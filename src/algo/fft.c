@@ -269,7 +269,7 @@ static void apply_task(void *arg, size_t slot) {
             const int64_t kn = cj_min64(j->chunk, j->dst_ch - k0);
             for (int64_t f = 0; f < p->F; f++) {
                 const cj_packed_a a = {(char *)j->packed + (size_t)(g * p->F + f) * j->packed_bytes,
-                                       2 * j->dst_ch, 2 * j->src_ch, 0};
+                                       2 * j->dst_ch, 2 * j->src_ch, 0, NULL};
                 const cj_gemm_b b = cj_gemm_b_strided(d->dtype, elems(x, f * j->src_ch * 2 * NB, d->elem), NB, 1);
                 cj_gemm_rows(j->cfg, &a, 2 * k0, 2 * kn, &b, 0, cols, elems(y, f * 2 * j->chunk * NB, d->elem),
                              NB, 0, gemm_scratch);
@@ -408,7 +408,7 @@ static void weights_task(void *arg, size_t slot) {
         for (int64_t f = 0; f < p->F; f++) {
             const complex_src conj_dy = {CONJ_DY, elems(dy, f * cout * 2 * NB, d->elem), NULL, 0};
             pack_complex(d, j->cfg, &conj_dy, 2 * cout, 2 * NB, pa_mem);
-            const cj_packed_a pa = {pa_mem, 2 * cout, 2 * NB, 0};
+            const cj_packed_a pa = {pa_mem, 2 * cout, 2 * NB, 0, NULL};
             /* B (2 NB x C_in/g): element (t, c) = X^[bin][c][t]: a transposed view. */
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, elems(x, f * cin * 2 * NB, d->elem), 1, 2 * NB);
             char *c = elems(acc, (g * p->F + f) * 2 * cout * cin, d->elem);

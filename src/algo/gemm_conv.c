@@ -145,7 +145,7 @@ typedef struct {
     char *slot_mem;            /* per slot: column slab, result panel, GEMM packing buffer */
     size_t col_bytes, result_bytes, slot_bytes;
     int in_place;              /* units of several images written straight into their planes */
-    int in_place_w;            /* the weights read as given by the kernel's strided-A twin */
+    cj_weights_in_place wv;    /* wv.lda > 0: the weights read where they lie, not packed */
 } fwd_job;
 
 static void fwd_pack_task(void *arg, size_t slot) {
@@ -158,7 +158,7 @@ static void fwd_pack_task(void *arg, size_t slot) {
         const int64_t g = t / panels_per_group, first = t % panels_per_group;
         const int64_t last = cj_min64(panels_per_group, first + (t1 - t));
         const cj_matrix w = {j->w + (size_t)(g * d->cout_g * j->K) * d->elem, j->K, 1, 0, 0};
-        cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0, 0};
+        cj_packed_a pa = {j->packed_w + (size_t)g * j->packed_w_bytes, 0, 0, 0, NULL};
         cj_pack_a_rows(j->cfg, &w, d->cout_g, j->K, first * j->cfg->mr, last * j->cfg->mr, &pa);
         t += last - first;
     }
@@ -191,7 +191,7 @@ static void fwd_task(void *arg, size_t slot) {
     const fwd_job *j = arg;
     const cj_conv_desc *d = j->d;
     const cj_gemm_config *cfg = j->cfg;
-    const int64_t hw = j->px.hw, ldcol = j->px.P, mpad = cj_round_up(d->cout_g, cfg->mr);
+    const int64_t hw = j->px.hw, ldcol = j->px.P;
     char *col = j->slot_mem + slot * j->slot_bytes, *result = col + j->col_bytes;
     char *gemm_scratch = result + j->result_bytes;
     int64_t t0, t1;
@@ -209,21 +209,20 @@ static void fwd_task(void *arg, size_t slot) {
         const int panel = u.images > 1 && !j->in_place;
         const cj_gemm_c c = panel ? (cj_gemm_c){result, ldcol, 0, 0}
                                   : (cj_gemm_c){out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
-        /* the group's weights: packed, or row-major as given (in_place_w) */
-        const char *packed = j->in_place_w ? j->w + (size_t)(g * d->cout_g * j->K) * d->elem
-                                           : j->packed_w + (size_t)g * j->packed_w_bytes;
-        const int64_t lda = j->in_place_w ? j->K : 0;
+        /* the group's weights: packed, or where they lie (wv) */
+        const cj_packed_a pa = j->wv.lda ? (cj_packed_a){(char *)j->wv.w + (size_t)(g * j->wv.group_stride) * d->elem,
+                                                         d->cout_g, j->K, j->wv.lda, j->wv.koff}
+                                         : (cj_packed_a){j->packed_w + (size_t)g * j->packed_w_bytes, d->cout_g, j->K, 0, NULL};
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* B packed from the input, inside the GEMM */
             const cj_implicit_b src = {d, j->in, g, u};
             const cj_gemm_b b = cj_implicit_b_forward(&src);
-            const cj_packed_a pa = {(char *)packed, d->cout_g, j->K, lda};
             cj_gemm_rows_c(cfg, &pa, m0, m1 - m0, &b, 0, cols, &c, 0, gemm_scratch);
         } else
         for (int64_t pc = 0; pc < j->K; pc += cfg->kc) {
             const int64_t kc = cj_min64(cfg->kc, j->K - pc);
             unit_im2col(d, j->in, g, pc, pc + kc, &u, col, ldcol);
             /* The weights' KC block at pc, seen as a matrix of depth kc. */
-            const cj_packed_a slab_a = {(char *)packed + (size_t)(lda ? pc : pc * mpad) * d->elem, d->cout_g, kc, lda};
+            const cj_packed_a slab_a = cj_packed_a_slice(cfg, &pa, pc, kc);
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
             cj_gemm_rows_c(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, &c, pc > 0, gemm_scratch);
         }
@@ -263,11 +262,19 @@ void cj_gemm_conv_forward_pack(cj_context *ctx, const cj_conv_desc *d, const voi
  * read in place (8 row streams of A per kernel call). */
 #define IN_PLACE_W_PIXELS 2048
 
-cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
-                               const void *w, const void *packed_w, const void *bias, void *out) {
+int cj_gemm_conv_weights_in_place(int dtype, int64_t pixels) {
+    return cj_gemm_config_get(dtype)->uk_sa != NULL && pixels <= IN_PLACE_W_PIXELS;
+}
+
+/* The forward pass with the weights packed (packed_w: given, or NULL: packed here from w) or read
+ * in place (wv). */
+static cj_status forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
+                         const void *w, const void *packed_w, const cj_weights_in_place *wv, const void *bias,
+                         void *out) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     fwd_job j = {.d = d, .cfg = cfg, .mode = mode, .in = in, .w = w, .bias = bias, .out = out,
                  .packed_w = (char *)packed_w};
+    if (wv) j.wv = *wv;
     j.K = d->cin_g * d->kh * d->kw;
     j.px = tile_pixels(d, cfg, cj_min64(j.K, cfg->kc));
     const int64_t base_tasks = j.px.units * d->groups;
@@ -285,11 +292,23 @@ cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_c
     j.in_place = j.K <= cfg->kc;
     j.result_bytes = j.px.batch > 1 && !j.in_place ? align64((size_t)(d->cout_g * j.px.P) * d->elem) : 0;
     j.slot_bytes = j.col_bytes + j.result_bytes + align64(cj_gemm_scratch_bytes(cfg));
-    j.in_place_w = !packed_w && w && cfg->uk_sa != NULL &&
-                   d->n * d->h_out * d->w_out <= IN_PLACE_W_PIXELS;
     /* weights read in place still reserve their packed block: scratch must not change with N */
+    const int pack = !packed_w && !j.wv.lda;
     return run_phases(ctx, "forward", packed_w ? 0 : j.packed_w_bytes, (size_t)d->groups, j.slot_bytes, j.slots,
-                      &j.packed_w, &j.slot_mem, packed_w || j.in_place_w ? NULL : fwd_pack_task, fwd_task, &j);
+                      &j.packed_w, &j.slot_mem, pack ? fwd_pack_task : NULL, fwd_task, &j);
+}
+
+cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
+                               const void *w, const void *packed_w, const void *bias, void *out) {
+    const int64_t K = d->cin_g * d->kh * d->kw;
+    const cj_weights_in_place wv = {w, d->cout_g * K, K, NULL}; /* W_g row-major */
+    const int read_in_place = !packed_w && cj_gemm_conv_weights_in_place(d->dtype, d->n * d->h_out * d->w_out);
+    return forward(ctx, d, mode, in, w, packed_w, read_in_place ? &wv : NULL, bias, out);
+}
+
+cj_status cj_gemm_conv_forward_in_place(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode,
+                                        const void *in, const cj_weights_in_place *w, const void *bias, void *out) {
+    return forward(ctx, d, mode, in, NULL, NULL, w, bias, out);
 }
 
 /* ---- grad_input ---------------------------------------------------------------------------------- */
@@ -317,7 +336,7 @@ static void bwd_data_pack_task(void *arg, size_t slot) {
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
         /* W_g^T restricted to the chunk's rows: element (r, m) = W[g*cout_g + m][c0*khkw + r]. */
         const cj_matrix wt = {j->w + (size_t)(g * d->cout_g * j->K + c0 * j->khkw) * d->elem, 1, j->K, 0, 0};
-        cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0, 0};
+        cj_packed_a pa = {j->packed_wt + (size_t)t * j->packed_bytes, 0, 0, 0, NULL};
         cj_pack_a(j->cfg, &wt, (c1 - c0) * j->khkw, d->cout_g, &pa);
     }
 }
@@ -335,7 +354,7 @@ static void bwd_data_task(void *arg, size_t slot) {
         const int64_t image_group = t / j->chunks / d->groups;
         const int64_t c0 = chunk * j->chans_per_chunk, c1 = cj_min64(d->cin_g, c0 + j->chans_per_chunk);
         const cj_packed_a pa = {j->packed_wt + (size_t)(g * j->chunks + chunk) * j->packed_bytes,
-                                (c1 - c0) * j->khkw, d->cout_g, 0};
+                                (c1 - c0) * j->khkw, d->cout_g, 0, NULL};
         for (int64_t panel = 0; panel < j->px.panels; panel++) {
             const cj_pixel_unit u = unit_at(&j->px, d, image_group * j->px.panels + panel);
             if (panel == 0)
@@ -410,7 +429,7 @@ static void bwd_weights_task(void *arg, size_t slot) {
         const int64_t cols = u.images * u.np;
         const cj_matrix dy = {j->grad_out + (size_t)(plane_offset(u.n0, d->c_out, g * d->cout_g, hw) + u.p0) * d->elem,
                               hw, 1, u.np, d->c_out * hw};
-        cj_packed_a pa = {packed, 0, 0, 0};
+        cj_packed_a pa = {packed, 0, 0, 0, NULL};
         cj_pack_a(j->cfg, &dy, d->cout_g, cols, &pa);
         if (j->mode == CJ_GEMM_CONV_IMPLICIT) { /* col^T packed from the input, inside the GEMM */
             const cj_implicit_bt src = {{d, j->in, g, u}, col};

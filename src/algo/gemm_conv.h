@@ -9,9 +9,22 @@
 
 typedef enum cj_gemm_conv_mode { CJ_GEMM_CONV_IM2COL, CJ_GEMM_CONV_IMPLICIT } cj_gemm_conv_mode;
 
-/* packed_w: the weights as cj_gemm_conv_forward_pack wrote them (a plan's), or NULL: packed here. */
+/* packed_w: the weights as cj_gemm_conv_forward_pack wrote them (a plan's), or NULL: packed here
+ * (or read in place, cj_gemm_conv_weights_in_place). */
 cj_status cj_gemm_conv_forward(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode, const void *in,
                                const void *w, const void *packed_w, const void *bias, void *out);
+/* Weights a forward GEMM reads where they lie, by the kernel's strided-A twin: group g's A at
+ * w + g * group_stride elements, row i lda further per row, column k koff[k] into it (NULL: k). */
+typedef struct cj_weights_in_place {
+    const void    *w;
+    int64_t        group_stride, lda;
+    const int32_t *koff;
+} cj_weights_in_place;
+/* Whether forward GEMMs over `pixels` output pixels (the batch's) read unpacked weights in place:
+ * small GEMMs, on a kernel with a strided-A twin. */
+int cj_gemm_conv_weights_in_place(int dtype, int64_t pixels);
+cj_status cj_gemm_conv_forward_in_place(cj_context *ctx, const cj_conv_desc *d, cj_gemm_conv_mode mode,
+                                        const void *in, const cj_weights_in_place *w, const void *bias, void *out);
 /* The forward pass's packed weights (the GEMM's A panels of every group), made once for plans. */
 size_t cj_gemm_conv_forward_packed_bytes(const cj_conv_desc *d);
 void   cj_gemm_conv_forward_pack(cj_context *ctx, const cj_conv_desc *d, const void *w, void *packed_w);

@@ -175,7 +175,7 @@ static void local_gemms(const conv_job *j, int64_t g, int64_t m0, int64_t m1, co
         for (int64_t p = r0 / mr; p < cj_div_up(r0 + rows, mr); p++)
             weight_panel(j, g, p, local, j->lu_bytes, cj_round_up(rows, mr), p * mr - r0);
         for (int e = 0; e < ELEMS; e++) {
-            const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K, 0};
+            const cj_packed_a pa = {local + (size_t)e * j->lu_bytes, rows, j->K, 0, NULL};
             const cj_gemm_b vb = v_matrix(j, V, e);
             cj_gemm(j->cfg, &pa, &vb, 0, count, Mbuf + (size_t)(e * j->me + r0 * nb) * elem, nb, 0, gemm_scratch);
         }
@@ -221,7 +221,7 @@ static void conv_task(void *arg, size_t slot) {
             local_gemms(j, g, m0, m1, V, count, Mbuf, gemm_scratch,
                         gemm_scratch + align64(cj_gemm_scratch_bytes(j->cfg)));
         } else for (int e = 0; e < ELEMS; e++) {
-            const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K, 0};
+            const cj_packed_a pa = {j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, j->M, j->K, 0, NULL};
             const cj_gemm_b vb = v_matrix(j, V, e);
             cj_gemm_rows(j->cfg, &pa, m0, m1 - m0, &vb, 0, count, Mbuf + (size_t)(e * j->me + m0 * nb) * elem,
                          nb, 0, gemm_scratch);
@@ -376,7 +376,7 @@ static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b,
                  d->pad_w, c1 - c0, tiles, count, V, &vl);
     for (int e = 0; e < ELEMS; e++) {
         const cj_matrix ze = {Z + (size_t)(e * j->ze) * elem, nb, 1, 0, 0};
-        cj_packed_a pa = {pz, 0, 0, 0};
+        cj_packed_a pa = {pz, 0, 0, 0, NULL};
         cj_pack_a(j->cfg, &ze, M, count, &pa);
         /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
         const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->ve) * elem, 1, nb);
@@ -489,7 +489,7 @@ static void shared_gemm_task(void *arg, size_t slot) {
     cj_split_range(ELEMS, j->slots, (int64_t)slot, &e0, &e1);
     for (int64_t e = e0; e < e1; e++) {
         const cj_matrix ze = {st->Z + (size_t)(e * j->ze) * elem, nb, 1, 0, 0};
-        cj_packed_a pa = {pz, 0, 0, 0};
+        cj_packed_a pa = {pz, 0, 0, 0, NULL};
         cj_pack_a(j->cfg, &ze, M, st->count, &pa);
         const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * j->ve) * elem, 1, nb);
         cj_gemm(j->cfg, &pa, &vt, 0, N, j->acc + (size_t)((st->g * ELEMS + e) * M * N) * elem, N, st->accumulate,

@@ -28,50 +28,56 @@ static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, 
     }
 }
 
-/* One kernel call: A packed (lda 0) or read in place. */
-static void kernel(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda, const void *bpanel,
+/* One kernel call on the A micro-panel a: packed (lda 0) or read in place (its lda and koff). */
+static void kernel(const cj_gemm_config *cfg, int64_t kc, const cj_packed_a *a, const void *bpanel,
                    void *c, int64_t ldc, int rows, int cols, int acc) {
-    if (lda) cfg->uk_sa(kc, apanel, lda, bpanel, c, ldc, rows, cols, acc);
-    else cfg->uk->fn(kc, apanel, bpanel, c, ldc, rows, cols, acc);
+    if (a->lda) cfg->uk_sa(kc, a->data, a->lda, a->koff, bpanel, c, ldc, rows, cols, acc);
+    else cfg->uk->fn(kc, a->data, bpanel, c, ldc, rows, cols, acc);
 }
 
 /* A micro-tile whose columns straddle a boundary between C's segments: the kernel writes a small
  * tile (C's values gathered into it first when accumulating), which is then scattered. */
-static void straddling_tile(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda,
-                            const void *bpanel, const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols,
-                            int acc) {
+static void straddling_tile(const cj_gemm_config *cfg, int64_t kc, const cj_packed_a *a, const void *bpanel,
+                            const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols, int acc) {
     _Alignas(64) unsigned char tile[CJ_GEMM_MAX_TILE_BYTES];
     if (acc) copy_tile(cfg, c, i, j, rows, cols, tile, 0);
-    kernel(cfg, kc, apanel, lda, bpanel, tile, cfg->nr, rows, cols, acc);
+    kernel(cfg, kc, a, bpanel, tile, cfg->nr, rows, cols, acc);
     copy_tile(cfg, c, i, j, rows, cols, tile, 1);
 }
 
 /* The micro-tile of C at element (i, j): one kernel call where the tile lies inside a segment. */
-static void micro_tile(const cj_gemm_config *cfg, int64_t kc, const void *apanel, int64_t lda, const void *bpanel,
+static void micro_tile(const cj_gemm_config *cfg, int64_t kc, const cj_packed_a *a, const void *bpanel,
                        const cj_gemm_c *c, int64_t i, int64_t j, int rows, int cols, int acc) {
     int64_t at = i * c->ldc + j;
     if (c->seg_len) {
         const int64_t s = j / c->seg_len, off = j % c->seg_len;
         if (off + cols > c->seg_len) {
-            straddling_tile(cfg, kc, apanel, lda, bpanel, c, i, j, rows, cols, acc);
+            straddling_tile(cfg, kc, a, bpanel, c, i, j, rows, cols, acc);
             return;
         }
         at = s * c->seg_stride + i * c->ldc + off;
     }
-    kernel(cfg, kc, apanel, lda, bpanel, (char *)c->data + (size_t)at * cfg->elem, c->ldc, rows, cols, acc);
+    kernel(cfg, kc, a, bpanel, (char *)c->data + (size_t)at * cfg->elem, c->ldc, rows, cols, acc);
+}
+
+cj_packed_a cj_packed_a_slice(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t pc, int64_t kc) {
+    /* packed: the slice's panels start at pc * mpad; in place: pc columns into each row, or koff + pc */
+    const int64_t at = a->lda ? (a->koff ? 0 : pc) : pc * cj_round_up(a->m, cfg->mr);
+    return (cj_packed_a){(char *)a->data + (size_t)at * cfg->elem, a->m, kc, a->lda, a->koff ? a->koff + pc : NULL};
 }
 
 void cj_gemm_rows_c(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m, const cj_gemm_b *b,
                     int64_t n0, int64_t n, const cj_gemm_c *c, int accumulate, void *scratch) {
-    const int64_t mr = cfg->mr, nr = cfg->nr, K = a->k, mpad = cj_round_up(a->m, mr);
+    const int64_t mr = cfg->mr, nr = cfg->nr, K = a->k;
     const size_t elem = cfg->elem;
     if (m <= 0 || n <= 0) return;
     if (K == 0) {
         /* C = 0 (or unchanged when accumulating): the kernel with kc = 0 writes zeros. */
+        const cj_packed_a none = {a->data, a->m, 0, 0, NULL};
         if (!accumulate)
             for (int64_t i = 0; i < m; i += mr)
                 for (int64_t j = 0; j < n; j += nr)
-                    micro_tile(cfg, 0, a->data, 0, scratch, c, i, j, (int)cj_min64(mr, m - i), (int)cj_min64(nr, n - j), 0);
+                    micro_tile(cfg, 0, &none, scratch, c, i, j, (int)cj_min64(mr, m - i), (int)cj_min64(nr, n - j), 0);
         return;
     }
     for (int64_t jc = 0; jc < n; jc += cfg->nc) {
@@ -81,13 +87,14 @@ void cj_gemm_rows_c(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0,
             const char *bblock = scratch;
             if (b->packed) bblock = (const char *)b->packed + (size_t)(pc * b->npad + (n0 + jc) * kc) * elem;
             else b->pack(b, pc, kc, n0 + jc, nc, nr, scratch);
-            const char *ablock = (const char *)a->data + (size_t)(a->lda ? pc : pc * mpad) * elem;
+            const cj_packed_a slice = cj_packed_a_slice(cfg, a, pc, kc);
             const int acc = accumulate || pc > 0;
             for (int64_t ir = 0; ir < m; ir += mr) {
-                const char *apanel = ablock + (size_t)((m0 + ir) * (a->lda ? a->lda : kc)) * elem;
                 const int rows = (int)cj_min64(mr, m - ir);
+                cj_packed_a apanel = slice; /* its micro-panel of rows m0 + ir.. */
+                apanel.data = (char *)slice.data + (size_t)((m0 + ir) * (a->lda ? a->lda : kc)) * elem;
                 for (int64_t jr = 0; jr < nc; jr += nr)
-                    micro_tile(cfg, kc, apanel, a->lda, bblock + (size_t)(jr * kc) * elem, c, ir, jc + jr, rows,
+                    micro_tile(cfg, kc, &apanel, bblock + (size_t)(jr * kc) * elem, c, ir, jc + jr, rows,
                                (int)cj_min64(nr, nc - jr), acc);
             }
         }

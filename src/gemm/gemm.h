@@ -44,11 +44,14 @@ typedef struct cj_matrix {
 typedef struct cj_packed_a {
     void   *data;
     int64_t m, k;
-    int64_t lda; /* > 0: not packed but row-major, rows lda apart, read in place by the kernel's
-                  * strided-A twin (cfg->uk_sa, which the caller checked exists) */
+    int64_t lda; /* > 0: not packed but read in place by the kernel's strided-A twin (cfg->uk_sa,
+                  * which the caller checked exists): rows lda apart, */
+    const int32_t *koff; /* column k at koff[k] from its row's start (NULL: at k) */
 } cj_packed_a;
 
 size_t cj_packed_a_bytes(const cj_gemm_config *cfg, int64_t m, int64_t k);
+/* Columns [pc, pc + kc) of A (pc a multiple of KC when packed) as an A of depth kc. */
+cj_packed_a cj_packed_a_slice(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t pc, int64_t kc);
 /* Where element (i, k) of an m x K A lies once packed, in elements from the packed start: its KC
  * slice (from column pc, kc columns deep) at pc * m rounded up to MR, panel i / MR kc * MR into the
  * slice, column k - pc, row i % MR. For producers that write the layout themselves. */

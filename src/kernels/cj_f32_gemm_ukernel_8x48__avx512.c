@@ -17,7 +17,7 @@
  * loads when accumulating) are restricted to rows < m and, with __mmask16 lane masks, to
  * columns < n. accumulate == 0 never reads C.
  *
- * Its twin cj_f32_gemm_ukernel_8x48_sa__avx512 (at the end) reads A unpacked, row by row. */
+ * Its twin cj_f32_gemm_ukernel_8x48_sa__avx512 (at the end) reads A unpacked, in place. */
 #include <immintrin.h>
 #include <stdint.h>
 #include "kernels/ukernel.h"
@@ -51,6 +51,21 @@ static inline __attribute__((always_inline)) void step(__m512 acc[MR][NV], const
     UNROLL for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + v * VL);
     UNROLL for (int i = 0; i < MR; i++) {
         const __m512 ai = _mm512_set1_ps(a[i]);
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        __asm__("" :: "v"(ai));
+    }
+    UNROLL for (int v = 0; v < nv; v++) __asm__("" :: "v"(bv[v]));
+}
+
+/* step() with A's column k at row[i][at]: each broadcast straight from its row (gathered into an
+ * array first, gcc loaded all 8 into registers ahead of the FMAs and spilled accumulators). */
+static inline __attribute__((always_inline)) void step_rows(__m512 acc[MR][NV], const float *const row[MR],
+                                                            int64_t at, const float *b, const int nv)
+{
+    __m512 bv[NV];
+    UNROLL for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + v * VL);
+    UNROLL for (int i = 0; i < MR; i++) {
+        const __m512 ai = _mm512_set1_ps(row[i][at]);
         UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         __asm__("" :: "v"(ai));
     }
@@ -151,47 +166,59 @@ void cj_f32_gemm_ukernel_8x48__avx512(int64_t kc, const void *a_, const void *b_
     else tile(kc, a, b, c, ldc, m, n, accumulate, 1);
 }
 
-/* A read in place (kernels/ukernel.h, cj_ukernel_sa_fn): row i of A at a + i * lda, k contiguous,
- * so a GEMM with a row-major A (a convolution's weights in the forward pass) packs nothing;
- * rows >= m read row 0 and are not stored. One row's next lines are prefetched per 16 k (a
- * line holds 16 of its elements). */
+/* A read in place (kernels/ukernel.h, cj_ukernel_sa_fn): row i of A at a + i * lda, column k at
+ * koff[k] (koff NULL: at k, contiguous), so a GEMM whose A is a convolution's weights as given
+ * packs nothing: the forward pass's row-major W_g, or grad_input's rotated W^T (koff walks each
+ * kernel's taps backwards). Rows >= m read row 0 and are not stored. Contiguous rows prefetch
+ * their next line per 16 k (a line holds 16 of their elements); indexed ones the column 64 k
+ * ahead every 8 k (grad_input's 8 rows of a 3x3 kernel share 5 lines, left behind every 9 k). */
 static inline __attribute__((always_inline)) void tile_sa(int64_t kc, const float *restrict a, int64_t lda,
-                                                          const float *restrict b, float *restrict c, int64_t ldc,
-                                                          int m, int n, int accumulate, const int nv)
+                                                          const int32_t *restrict koff, const float *restrict b,
+                                                          float *restrict c, int64_t ldc, int m, int n,
+                                                          int accumulate, const int nv, const int indexed)
 {
     __m512 acc[MR][NV];
     UNROLL for (int i = 0; i < MR; i++)
         UNROLL for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
     const float *row[MR];
     UNROLL for (int i = 0; i < MR; i++) row[i] = a + (i < m ? i : 0) * lda;
-    float col[MR];
     int64_t k = 0;
     for (; k + 4 <= kc; k += 4, b += 4 * NR) {
-        if ((k & 15) == 0)
+        if (!indexed && (k & 15) == 0)
             UNROLL for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(row[i] + k + 64), _MM_HINT_T0);
+        if (indexed && (k & 7) == 0 && k + 64 < kc)
+            UNROLL for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(row[i] + koff[k + 64]), _MM_HINT_T0);
         UNROLL for (int kk = 0; kk < 4; kk++) {
             UNROLL for (int v = 0; v < nv; v++)
                 _mm_prefetch((const char *)(b + (PF_K + kk) * NR + v * VL), _MM_HINT_T0);
-            UNROLL for (int i = 0; i < MR; i++) col[i] = row[i][k + kk];
-            step(acc, col, b + kk * NR, nv);
+            step_rows(acc, row, indexed ? koff[k + kk] : k + kk, b + kk * NR, nv);
         }
     }
     for (; k < kc; k++, b += NR) {
-        UNROLL for (int i = 0; i < MR; i++) col[i] = row[i][k];
-        step(acc, col, b, nv);
+        step_rows(acc, row, indexed ? koff[k] : k, b, nv);
     }
     store_tile(acc, c, ldc, m, n, accumulate, nv);
 }
 
-void cj_f32_gemm_ukernel_8x48_sa__avx512(int64_t kc, const void *a_, int64_t lda, const void *b_, void *c_,
-                                         int64_t ldc, int m, int n, int accumulate)
+/* The contiguous and the indexed reads are separate copies, so neither tests koff per k. */
+static inline __attribute__((always_inline)) void tile_sa_width(int64_t kc, const float *a, int64_t lda,
+                                                                const int32_t *koff, const float *b, float *c,
+                                                                int64_t ldc, int m, int n, int accumulate,
+                                                                const int indexed)
+{
+    if (n > 2 * VL) tile_sa(kc, a, lda, koff, b, c, ldc, m, n, accumulate, 3, indexed);
+    else if (n > VL) tile_sa(kc, a, lda, koff, b, c, ldc, m, n, accumulate, 2, indexed);
+    else tile_sa(kc, a, lda, koff, b, c, ldc, m, n, accumulate, 1, indexed);
+}
+
+void cj_f32_gemm_ukernel_8x48_sa__avx512(int64_t kc, const void *a_, int64_t lda, const int32_t *koff,
+                                         const void *b_, void *c_, int64_t ldc, int m, int n, int accumulate)
 {
     const float *a = (const float *)a_;
     const float *b = (const float *)b_;
     float *c = (float *)c_;
 
     if (kc <= 0 && accumulate) return;
-    if (n > 2 * VL) tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 3);
-    else if (n > VL) tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 2);
-    else tile_sa(kc, a, lda, b, c, ldc, m, n, accumulate, 1);
+    if (koff) tile_sa_width(kc, a, lda, koff, b, c, ldc, m, n, accumulate, 1);
+    else tile_sa_width(kc, a, lda, NULL, b, c, ldc, m, n, accumulate, 0);
 }

@@ -33,13 +33,14 @@ typedef struct cj_ukernel {
 #include "kernels/ukernels.inc"
 #undef CJ_UKERNEL
 
-/* A kernel's twin that reads A in place instead of packed: row i of A at a + i * lda (elements),
- * its k contiguous; rows >= m are never read. Otherwise the contract above. */
-typedef void (*cj_ukernel_sa_fn)(int64_t kc, const void *a, int64_t lda, const void *b, void *c, int64_t ldc,
-                                 int m, int n, int accumulate);
+/* A kernel's twin that reads A in place instead of packed: element (i, k) of A at
+ * a[i * lda + koff[k]] (koff NULL: a[i * lda + k], rows contiguous); rows >= m are never read.
+ * Otherwise the contract above. */
+typedef void (*cj_ukernel_sa_fn)(int64_t kc, const void *a, int64_t lda, const int32_t *koff, const void *b, void *c,
+                                 int64_t ldc, int m, int n, int accumulate);
 #if CJ_HAVE_X86_KERNELS
-void cj_f32_gemm_ukernel_8x48_sa__avx512(int64_t kc, const void *a, int64_t lda, const void *b, void *c,
-                                         int64_t ldc, int m, int n, int accumulate);
+void cj_f32_gemm_ukernel_8x48_sa__avx512(int64_t kc, const void *a, int64_t lda, const int32_t *koff, const void *b,
+                                         void *c, int64_t ldc, int m, int n, int accumulate);
 #endif
 /* uk's twin, NULL if it has none. */
 cj_ukernel_sa_fn cj_ukernel_strided_a(const cj_ukernel *uk);

@@ -68,7 +68,7 @@ int nn_matmul(cj_context *ctx, nn_workspace *ws, int64_t m, int64_t n, int64_t k
     const size_t s_bytes = (cj_gemm_scratch_bytes(cfg) + 63) & ~(size_t)63;
     if (reserve(ws, a_bytes + (size_t)slots * s_bytes, err) != 0)
         return -1;
-    cj_packed_a pa = {ws->ptr, m, k, 0};
+    cj_packed_a pa = {ws->ptr, m, k, 0, NULL};
     const cj_matrix av = {a.data, a.rs, a.cs, 0, 0};
     cj_pack_a(cfg, &av, m, k, &pa);
     const cj_gemm_b bv = cj_gemm_b_strided(CJ_F32, b.data, b.rs, b.cs);
