@@ -49,7 +49,7 @@ static void run(cj_dtype dt, int64_t seg_len, int64_t segs, int accumulate, tu_r
     cj_pack_a(cfg, &av, M, K, &pa);
     const cj_gemm_b bv = cj_gemm_b_strided(dt, b, N, 1);
     /* C's view starts at row m0 of segment 0, as a driver's row range does */
-    const cj_gemm_c cv = {(char *)c + (size_t)(m0 * ldc) * es, ldc, seg_len, seg_stride};
+    const cj_gemm_c cv = {(char *)c + (size_t)(m0 * ldc) * es, ldc, seg_len, seg_stride, NULL};
     cj_gemm_rows_c(cfg, &pa, m0, m, &bv, 0, N, &cv, accumulate, scratch);
     int bad = 0;
     for (int64_t x = 0; x < cn && !bad; x++) {

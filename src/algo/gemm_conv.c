@@ -164,24 +164,11 @@ static void fwd_pack_task(void *arg, size_t slot) {
     }
 }
 
-/* dst[r][0:cols] = src[r][0:cols] + bias[r] (bias NULL: a copy), for rows of two strides. */
-#define DEFINE_STORE_ROWS(T, suffix)                                                               \
-    static void store_rows_##suffix(T *dst, int64_t ldd, const T *src, int64_t lds, int64_t rows,  \
-                                    int64_t cols, const T *bias) {                                  \
-        for (int64_t r = 0; r < rows; r++) {                                                        \
-            const T b = bias ? bias[r] : (T)0;                                                      \
-            T *out = dst + r * ldd;                                                                 \
-            const T *in = src + r * lds;                                                            \
-            for (int64_t c = 0; c < cols; c++) out[c] = in[c] + b;                                  \
-        }                                                                                           \
-    }
-DEFINE_STORE_ROWS(float, f32)
-DEFINE_STORE_ROWS(double, f64)
-
-static void store_rows(const cj_conv_desc *d, void *dst, int64_t ldd, const void *src, int64_t lds,
-                       int64_t rows, int64_t cols, const void *bias) {
-    if (d->dtype == CJ_F64) store_rows_f64(dst, ldd, src, lds, rows, cols, bias);
-    else store_rows_f32(dst, ldd, src, lds, rows, cols, bias);
+/* dst[r][0:cols] = src[r][0:cols], for rows of two strides. */
+static void copy_rows(const cj_conv_desc *d, char *dst, int64_t ldd, const char *src, int64_t lds, int64_t rows,
+                      int64_t cols) {
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(dst + (size_t)(r * ldd) * d->elem, src + (size_t)(r * lds) * d->elem, (size_t)cols * d->elem);
 }
 
 /* A slot's tasks come in runs that share a (unit, group) key and differ only in row chunk: each
@@ -207,8 +194,9 @@ static void fwd_task(void *arg, size_t slot) {
         /* Several images: C's columns in segments of one image each, written into their planes,
          * or a panel copied out after the GEMM (see in_place). */
         const int panel = u.images > 1 && !j->in_place;
-        const cj_gemm_c c = panel ? (cj_gemm_c){result, ldcol, 0, 0}
-                                  : (cj_gemm_c){out, hw, u.images > 1 ? hw : 0, d->c_out * hw};
+        const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
+        const cj_gemm_c c = panel ? (cj_gemm_c){result, ldcol, 0, 0, bias}
+                                  : (cj_gemm_c){out, hw, u.images > 1 ? hw : 0, d->c_out * hw, bias};
         /* the group's weights: packed, or where they lie (wv) */
         const cj_packed_a pa = j->wv.lda ? (cj_packed_a){(char *)j->wv.w + (size_t)(g * j->wv.group_stride) * d->elem,
                                                          d->cout_g, j->K, j->wv.lda, j->wv.koff}
@@ -226,12 +214,9 @@ static void fwd_task(void *arg, size_t slot) {
             const cj_gemm_b b = cj_gemm_b_strided(d->dtype, col, ldcol, 1);
             cj_gemm_rows_c(cfg, &slab_a, m0, m1 - m0, &b, 0, cols, &c, pc > 0, gemm_scratch);
         }
-        const char *bias = j->bias ? j->bias + (size_t)(g * d->cout_g + m0) * d->elem : NULL;
-        for (int64_t i = 0; i < u.images && (panel || bias); i++) {
-            char *plane = out + (size_t)(i * d->c_out * hw) * d->elem;
-            if (panel) store_rows(d, plane, hw, result + (size_t)(i * u.np) * d->elem, ldcol, m1 - m0, u.np, bias);
-            else store_rows(d, plane, hw, plane, hw, m1 - m0, u.np, bias);
-        }
+        for (int64_t i = 0; i < u.images && panel; i++)
+            copy_rows(d, out + (size_t)(i * d->c_out * hw) * d->elem, hw, result + (size_t)(i * u.np) * d->elem, ldcol,
+                      m1 - m0, u.np);
         t = run_end;
     }
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "conjure.h"
 #include "util/checked.h"
 
 size_t cj_gemm_scratch_bytes(const cj_gemm_config *cfg) {
@@ -28,6 +29,21 @@ static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, 
     }
 }
 
+/* tile[r][j] += bias[r] for a rows x cols tile, rows ld apart (in L1: the kernel just stored it). */
+static void add_row_bias(const cj_gemm_config *cfg, void *tile, int64_t ld, const void *bias, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        if (cfg->dtype == CJ_F64) {
+            double *t = (double *)tile + r * ld;
+            const double b = ((const double *)bias)[r];
+            for (int j = 0; j < cols; j++) t[j] += b;
+        } else {
+            float *t = (float *)tile + r * ld;
+            const float b = ((const float *)bias)[r];
+            for (int j = 0; j < cols; j++) t[j] += b;
+        }
+    }
+}
+
 /* One kernel call on the A micro-panel a: packed (lda 0) or read in place (its lda and koff). */
 static void kernel(const cj_gemm_config *cfg, int64_t kc, const cj_packed_a *a, const void *bpanel,
                    void *c, int64_t ldc, int rows, int cols, int acc) {
@@ -42,6 +58,8 @@ static void straddling_tile(const cj_gemm_config *cfg, int64_t kc, const cj_pack
     _Alignas(64) unsigned char tile[CJ_GEMM_MAX_TILE_BYTES];
     if (acc) copy_tile(cfg, c, i, j, rows, cols, tile, 0);
     kernel(cfg, kc, a, bpanel, tile, cfg->nr, rows, cols, acc);
+    if (c->row_bias && !acc)
+        add_row_bias(cfg, tile, cfg->nr, (const char *)c->row_bias + (size_t)i * cfg->elem, rows, cols);
     copy_tile(cfg, c, i, j, rows, cols, tile, 1);
 }
 
@@ -57,7 +75,10 @@ static void micro_tile(const cj_gemm_config *cfg, int64_t kc, const cj_packed_a 
         }
         at = s * c->seg_stride + i * c->ldc + off;
     }
-    kernel(cfg, kc, a, bpanel, (char *)c->data + (size_t)at * cfg->elem, c->ldc, rows, cols, acc);
+    char *tile = (char *)c->data + (size_t)at * cfg->elem;
+    kernel(cfg, kc, a, bpanel, tile, c->ldc, rows, cols, acc);
+    if (c->row_bias && !acc)
+        add_row_bias(cfg, tile, c->ldc, (const char *)c->row_bias + (size_t)i * cfg->elem, rows, cols);
 }
 
 cj_packed_a cj_packed_a_slice(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t pc, int64_t kc) {
@@ -104,7 +125,7 @@ void cj_gemm_rows_c(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0,
 void cj_gemm_rows(const cj_gemm_config *cfg, const cj_packed_a *a, int64_t m0, int64_t m,
                   const cj_gemm_b *b, int64_t n0, int64_t n, void *c, int64_t ldc, int accumulate,
                   void *scratch) {
-    const cj_gemm_c view = {c, ldc, 0, 0};
+    const cj_gemm_c view = {c, ldc, 0, 0, NULL};
     cj_gemm_rows_c(cfg, a, m0, m, b, n0, n, &view, accumulate, scratch);
 }
 
