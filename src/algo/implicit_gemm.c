@@ -301,9 +301,9 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
                 const int empty = py.taps == 0 || px[r].taps == 0 || px[r].out == 0;
                 phases[r] = empty ? NULL : phase_mem + offset;
                 offset += (size_t)(batch * d->c_in * py.out * px[r].out) * d->elem;
-                if (empty) continue;
                 phase_taps(d, &py, &px[r], tap_src);
-                if (!in_place) pack_phase_weights(ctx, d, &t[r], &py, &px[r], w, mem + wt_bytes * (size_t)r, tap_src);
+                if (!empty && !in_place)
+                    pack_phase_weights(ctx, d, &t[r], &py, &px[r], w, mem + wt_bytes * (size_t)r, tap_src);
             }
             if (single) { /* the phase is the whole of grad_input, for the whole batch at once */
                 if (in_place) {
