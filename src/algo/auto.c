@@ -124,13 +124,15 @@
  *    4.06-4.17, 8 x 96 x 28^2 2.40 against 2.32-2.38, 4 x 64 x 112^2 5x5 s2 22.0 against 21.4-21.8;
  *    first layers are DIRECT's: resnet50.conv1 15.5 against 16.9-17.3);
  *  - direct_wide: rule 3 also for layers with 256+ channels per group each way, and its forward
- *    and grad_input from 128 x 128 channels (C_in/g * C_out/g; gemm_sized); on by default but
+ *    and grad_input from 128 x 128 channels (C_in/g * C_out/g; many_channels), with its
+ *    grad_weight there where FFT's rule would take it; on by default but
  *    on Intel CPUs: on Granite Rapids (AVX-512, 1 / 2 threads, stop 18's suite runs) those layers
  *    ran faster by the GEMM rules, DIRECT against the best GEMM: deeplab.dil2 forward 111 / 58 ms
  *    against 106 / 50, grad_input 117 / 68 against 107 / 54; resnet50.res4.3x3.n1 forward 2.04 /
  *    1.50 against 2.09 / 1.07, grad_input 2.45 / 1.82 against 2.26 / 1.17; narrower layers stay
  *    DIRECT's there too (lenet.conv2 7.8 against 15.2, alexnet.conv2 at par; since stop 23 its
- *    forward and grad_input are IMPLICIT's, 1.03-1.08x: gemm_sized);
+ *    forward and grad_input are IMPLICIT's, 1.03-1.08x, its grad_weight FFT's, 1.07-1.10x:
+ *    many_channels);
  *  - implicit_strided_bwd_data: grad_input at stride 2 of kernels above 1x1 with 16-128 input
  *    channels per group and 256+ pixels per stride phase by IMPLICIT_GEMM, ahead of rule 6, since
  *    its phases' rows are stored two at a time (stop 19). On with AVX-512 (Granite Rapids, 1 / 2
@@ -178,20 +180,23 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
            (small_kernel || cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes);
 }
 
-/* Rule 3's forward and grad_input go to IMPLICIT from 128 x 128 channels (C_in/g * C_out/g) where
- * direct_wide is off (Intel): there the GEMM's A panels are large enough for it to lead (stop 23,
- * Granite Rapids, min of 3 alternations, 1 thread, forward / grad_input ms, DIRECT against
- * IMPLICIT, 8 images, 5x5 pad 2 unless said: 96 -> 256 at 27^2 (alexnet.conv2) 36.6 / 38.6
- * against 34.2 / 37.4, 128 -> 256 at 28^2 52.9 / 55.6 against 48.0 / 50.6, 192 -> 192 at 27^2
- * 57.8 / 57.7 against 51.2 / 51.4, 256 -> 128 at 14^2 15.6 / 15.7 against 13.4 / 12.1, 64 -> 256
- * at 28^2 27.6 / 27.5 against 26.9 / 27.5, 128 -> 128 7x7 at 20^2 31.1 / 32.0 against 24.9 /
- * 25.2, 128 -> 128 3x3 dilation 2 at 28^2 9.18 / 9.28 against 9.09 / 9.06; below it DIRECT: 64
- * -> 192 at 27^2 16.4 / 16.9 against 17.2 / 18.8, 96 -> 128 16.5 / 16.9 against 17.6 / 18.0, 64
- * -> 128 7x7 12.2 / 12.9 against 12.5 / 13.5; the same at 2 threads). It is direct_wide's
- * ranking at a smaller size, so the switch (and its calibration) carries both. grad_weight stays
- * DIRECT's (alexnet.conv2 34.1 against 38.0, 192 -> 192 51.3 against 59.2). */
-static int gemm_sized(const cj_conv_desc *d, cj_pass pass, const bool *on) {
-    return !on[CJ_SW_DIRECT_WIDE] && pass != CJ_PASS_BACKWARD_WEIGHTS && d->cin_g * d->cout_g >= 128 * 128;
+/* Rule 3 from 128 x 128 channels (C_in/g * C_out/g) where direct_wide is off (Intel): forward and
+ * grad_input go to IMPLICIT, whose A panels are large enough there for it to lead, and grad_weight
+ * to FFT where rule 4 would take it (stop 23, Granite Rapids, min of 3 alternations, 1 thread,
+ * forward / grad_input ms, DIRECT against IMPLICIT, 8 images, 5x5 pad 2 unless said: 96 -> 256 at
+ * 27^2 (alexnet.conv2) 36.6 / 38.6 against 34.2 / 37.4, 128 -> 256 at 28^2 52.9 / 55.6 against
+ * 48.0 / 50.6, 192 -> 192 at 27^2 57.8 / 57.7 against 51.2 / 51.4, 256 -> 128 at 14^2 15.6 / 15.7
+ * against 13.4 / 12.1, 64 -> 256 at 28^2 27.6 / 27.5 against 26.9 / 27.5, 128 -> 128 7x7 at 20^2
+ * 31.1 / 32.0 against 24.9 / 25.2, 128 -> 128 3x3 dilation 2 at 28^2 9.18 / 9.28 against 9.09 /
+ * 9.06; below it DIRECT: 64 -> 192 at 27^2 16.4 / 16.9 against 17.2 / 18.8, 96 -> 128 16.5 / 16.9
+ * against 17.6 / 18.0, 64 -> 128 7x7 12.2 / 12.9 against 12.5 / 13.5; the same at 2 threads.
+ * grad_weight, FFT against DIRECT, 1 / 2 threads: alexnet.conv2 30.1 / 15.8 against 33.3 / 17.0,
+ * 192 -> 192 39.2 / 21.7 against 50.0 / 25.8, 128 -> 256 at 28^2 38.7 against 48.1; below it
+ * DIRECT: 64 -> 192 17.9 / 9.6 against 16.2 / 8.3, 48 -> 64 at 35^2 7.03 against 6.69; IMPLICIT
+ * trails both, alexnet.conv2 38.0). It is direct_wide's ranking at a smaller size, so the switch
+ * (and its calibration) carries both. */
+static int many_channels(const cj_conv_desc *d, const bool *on) {
+    return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= 128 * 128;
 }
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
@@ -236,7 +241,11 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD && area > 1 && d->stride_w <= 2 &&
         d->cin_g > 3)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && channel_vectors) a = usable(gemm_sized(d, pass, on) ? CJ_ALGO_IMPLICIT_GEMM : CJ_ALGO_DIRECT, d, pass);
+    if (!a && channel_vectors) {
+        const int many = many_channels(d, on);
+        if (many && pass != CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+        else if (!(many && fft_fits)) a = usable(CJ_ALGO_DIRECT, d, pass); /* else FFT, next */
+    }
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
     if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
