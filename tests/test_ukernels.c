@@ -237,7 +237,8 @@ int main(void)
                         }
                     }
             }
-            printf("%-36s %dx%d%s  %ld cases%s\n", uk->name, uk->mr, uk->nr, twin == 2 ? " (A indexed)" : twin ? " (A in place)" : "",
+            const char *which = twin == 2 ? " (A indexed)" : twin ? " (A in place)" : "";
+            printf("%-36s %dx%d%s  %ld cases%s\n", uk->name, uk->mr, uk->nr, which,
                    n_cases - before, n_failed > failed_before ? "  FAILED" : "  ok");
         }
         ran++;

@@ -190,14 +190,15 @@ static void pack_phase_weights(cj_context *ctx, const cj_conv_desc *d, const cj_
     cj_parallel_for(ctx, (size_t)pw.slots, phase_weight_task, &pw);
 }
 
-/* The phase's rotated weights where they lie (cj_weights_in_place), from its taps' tap_src: its
- * GEMM's row c is input channel c, column k * taps + tq kernel k's tap tap_src[tq]. The packing
- * it spares was 18% of resnet50.res4.3x3.n1's grad_input (a GEMM over 196 pixels). */
-static cj_weights_in_place phase_weights_in_place(const cj_conv_desc *d, int64_t taps, const int64_t *tap_src,
-                                                  const void *w, int32_t *koff) {
+/* The stride-1 phase's rotated weights where they lie (cj_weights_in_place), from its taps'
+ * tap_src (every kernel tap): its GEMM's row c is input channel c, column k * kh * kw + tq kernel
+ * k's tap tap_src[tq]. The packing it spares was 18% of resnet50.res4.3x3.n1's grad_input (a GEMM
+ * over 196 pixels). */
+static cj_weights_in_place phase_weights_in_place(const cj_conv_desc *d, const int64_t *tap_src, const void *w,
+                                                  int32_t *koff) {
     const int64_t khkw = d->kh * d->kw;
     for (int64_t k = 0; k < d->cout_g; k++)
-        for (int64_t tq = 0; tq < taps; tq++) koff[k * taps + tq] = (int32_t)(k * d->cin_g * khkw + tap_src[tq]);
+        for (int64_t tq = 0; tq < khkw; tq++) koff[k * khkw + tq] = (int32_t)(k * d->cin_g * khkw + tap_src[tq]);
     return (cj_weights_in_place){w, d->cout_g * d->cin_g * khkw, khkw, koff};
 }
 
@@ -307,7 +308,7 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
             }
             if (single) { /* the phase is the whole of grad_input, for the whole batch at once */
                 if (in_place) {
-                    const cj_weights_in_place wv = phase_weights_in_place(d, d->kh * d->kw, tap_src, w, koff);
+                    const cj_weights_in_place wv = phase_weights_in_place(d, tap_src, w, koff);
                     st = cj_gemm_conv_forward_in_place(ctx, &t[0], CJ_GEMM_CONV_IMPLICIT, grad_out, &wv, NULL, grad_in);
                 } else st = cj_gemm_conv_forward(ctx, &t[0], CJ_GEMM_CONV_IMPLICIT, grad_out, NULL, mem, NULL, grad_in);
                 continue;

@@ -31,16 +31,12 @@ static void copy_tile(const cj_gemm_config *cfg, const cj_gemm_c *c, int64_t i, 
 
 /* tile[r][j] += bias[r] for a rows x cols tile, rows ld apart (in L1: the kernel just stored it). */
 static void add_row_bias(const cj_gemm_config *cfg, void *tile, int64_t ld, const void *bias, int rows, int cols) {
-    for (int r = 0; r < rows; r++) {
-        if (cfg->dtype == CJ_F64) {
-            double *t = (double *)tile + r * ld;
-            const double b = ((const double *)bias)[r];
-            for (int j = 0; j < cols; j++) t[j] += b;
-        } else {
-            float *t = (float *)tile + r * ld;
-            const float b = ((const float *)bias)[r];
-            for (int j = 0; j < cols; j++) t[j] += b;
-        }
+    if (cfg->dtype == CJ_F64) {
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) ((double *)tile)[r * ld + j] += ((const double *)bias)[r];
+    } else {
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) ((float *)tile)[r * ld + j] += ((const float *)bias)[r];
     }
 }
 
