@@ -2,6 +2,8 @@
  * what they may read (AddressSanitizer and valgrind see any over-read) and a guard past what they
  * may write:
  *  - the strided row copy of the column-matrix packers (kernels/gather.h), every length 0-40;
+ *  - the split of a row into its stride phases (kernels/gather.h, AVX-512), strides 2-16, lengths
+ *    0-40 (the 16-element blocks and the tail);
  *  - the GEMM's A panels from row-major rows (gemm/gemm_pack_transposed.h), MR 6 and 8, every
  *    row count up to MR, depths 0-20 (the 8-column blocks and the tail);
  *  - the implicit packer's prefetch plan (kernels/implicit_pack.h): it covers every input element
@@ -122,6 +124,39 @@ static void check_a_panels(void) {
 }
 #endif
 
+#if defined(CJ_HAVE_X86_KERNELS)
+static void check_deinterleave(void) {
+    for (int64_t s = 2; s <= CJ_DEINTERLEAVE_MAX; s++)
+        for (int64_t n = 0; n <= 40; n++) {
+            const int64_t len = n * s;
+            float *src = malloc(sizeof(float) * (size_t)(len ? len : 1));
+            float *out = malloc(sizeof(float) * (size_t)(s * (n + 1)));
+            if (!src || !out) {
+                tu_fail("out of memory");
+                free(src);
+                free(out);
+                return;
+            }
+            for (int64_t i = 0; i < len; i++) src[i] = (float)i + 0.25f;
+            float *phase[CJ_DEINTERLEAVE_MAX];
+            for (int64_t p = 0; p < s; p++) {
+                phase[p] = out + p * (n + 1);
+                phase[p][n] = -1.0f; /* the guard past each phase */
+            }
+            cj_f32_deinterleave__avx512(src, s, n, phase);
+            int ok = 1;
+            for (int64_t p = 0; p < s; p++) {
+                ok &= phase[p][n] == -1.0f;
+                for (int64_t m = 0; m < n; m++) ok &= phase[p][m] == src[m * s + p];
+            }
+            tu_expect(ok, "deinterleave stride %lld, n = %lld: a phase differs, or a write past its end",
+                      (long long)s, (long long)n);
+            free(src);
+            free(out);
+        }
+}
+#endif
+
 int main(void) {
     const int isa = tu_isa_check();
     check_prefetch_plans();
@@ -149,6 +184,7 @@ int main(void) {
         free(dst);
     }
     check_a_panels();
+    if (isa >= CJ_ISA_AVX512) check_deinterleave();
 #else
     (void)isa;
     tu_pass();

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "algo/direct_common.h"
+#include "arch/cpu.h"
+#include "kernels/gather.h"
 #include "util/checked.h"
 
 int cj_direct_mr_class(int64_t channels) {
@@ -22,11 +24,56 @@ int64_t cj_direct_even_tile(int64_t count, int64_t max) {
 DEFINE_GATHER(float, f32)
 DEFINE_GATHER(double, f64)
 
+/* Staged positions [lo, hi) of phase p: the m with 0 <= m * stride + p - pad < len. */
+static void phase_span(int64_t len, int64_t stride, int64_t pad, int64_t pl, int64_t p, int64_t *lo, int64_t *hi) {
+    const int64_t first = pad - p, end = len + pad - p;
+    *lo = cj_min64(pl, first <= 0 ? 0 : cj_div_up(first, stride));
+    *hi = cj_max64(*lo, cj_min64(pl, end <= 0 ? 0 : cj_div_up(end, stride)));
+}
+
+#if defined(CJ_HAVE_X86_KERNELS)
+/* f32 rows of 2..CJ_DEINTERLEAVE_MAX phases on AVX-512: every phase's ends zeroed, the positions
+ * where all phases hold data split by the vector kernel, the few others gathered one by one. */
+static bool stage_phases_avx512(const float *src, int64_t planes, int64_t plane_stride, int64_t len, int64_t r0,
+                                int64_t r1, int64_t stride, int64_t pad, int64_t pl, float *dst) {
+    if (stride > CJ_DEINTERLEAVE_MAX || cj_cpu()->isa < CJ_ISA_AVX512) return false;
+    int64_t lo[CJ_DEINTERLEAVE_MAX], hi[CJ_DEINTERLEAVE_MAX], all_lo = 0, all_hi = pl;
+    for (int64_t p = 0; p < stride; p++) {
+        phase_span(len, stride, pad, pl, p, &lo[p], &hi[p]);
+        all_lo = cj_max64(all_lo, lo[p]);
+        all_hi = cj_min64(all_hi, hi[p]);
+    }
+    if (all_hi <= all_lo) return false;
+    const int64_t rows = r1 - r0, row_elems = stride * pl;
+    for (int64_t i = 0; i < planes; i++)
+        for (int64_t r = r0; r < r1; r++) {
+            float *o = dst + (i * rows + r - r0) * row_elems;
+            const float *row = src + i * plane_stride + r * len - pad; /* phase p's position m: row[m * stride + p] */
+            float *phase[CJ_DEINTERLEAVE_MAX];
+            for (int64_t p = 0; p < stride; p++) {
+                float *q = o + p * pl;
+                memset(q, 0, sizeof(float) * (size_t)lo[p]);
+                memset(q + hi[p], 0, sizeof(float) * (size_t)(pl - hi[p]));
+                for (int64_t m = lo[p]; m < all_lo; m++) q[m] = row[m * stride + p];
+                for (int64_t m = all_hi; m < hi[p]; m++) q[m] = row[m * stride + p];
+                phase[p] = q + all_lo;
+            }
+            cj_f32_deinterleave__avx512(row + all_lo * stride, stride, all_hi - all_lo, phase);
+        }
+    return true;
+}
+#endif
+
 void cj_direct_stage_rows(const cj_conv_desc *d, const void *src, int64_t planes, int64_t plane_stride,
                           int64_t len, int64_t r0, int64_t r1, int64_t stride, int64_t pad, int64_t pl,
                           void *dst) {
     const int64_t rows = r1 - r0, row_elems = stride * pl;
     const size_t e = d->elem;
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (stride > 1 && d->dtype == CJ_F32 &&
+        stage_phases_avx512(src, planes, plane_stride, len, r0, r1, stride, pad, pl, dst))
+        return;
+#endif
     /* Stride 1: the zero padding in one pass over the block, then only the data (zeroing the ends
      * of each 14-pixel row apart, two library calls per row, took 3% of lenet.conv2's grad_input).
      * Strided rows are mostly data (alexnet.conv1's phases: 57 of 64 positions): their phases'
@@ -34,10 +81,8 @@ void cj_direct_stage_rows(const cj_conv_desc *d, const void *src, int64_t planes
     const bool zero_first = stride == 1;
     if (zero_first) memset(dst, 0, (size_t)(planes * rows * row_elems) * e);
     for (int64_t p = 0; p < stride; p++) {
-        /* staged positions [lo, hi) of phase p: the m with 0 <= m*stride + p - pad < len */
-        const int64_t first = pad - p, end = len + pad - p;
-        const int64_t lo = cj_min64(pl, first <= 0 ? 0 : cj_div_up(first, stride));
-        const int64_t hi = cj_max64(lo, cj_min64(pl, end <= 0 ? 0 : cj_div_up(end, stride)));
+        int64_t lo, hi;
+        phase_span(len, stride, pad, pl, p, &lo, &hi);
         for (int64_t i = 0; i < planes; i++)
             for (int64_t r = r0; r < r1; r++) {
                 char *o = (char *)dst + (size_t)((i * rows + r - r0) * row_elems + p * pl) * e;

@@ -62,13 +62,30 @@ typedef struct {
 } complex_src;
 
 #define DEFINE_PACK_COMPLEX(T, sfx)                                                                 \
-    static T complex_at_##sfx(const complex_src *x, int64_t r, int64_t s) {                        \
-        /* CONJ_W and W_T (pack_complex does CONJ_DY itself). */                                    \
-        const int64_t a = r & 1, b = s & 1;                                                        \
-        const int64_t k = x->form == CONJ_W ? r >> 1 : s >> 1, c = x->form == CONJ_W ? s >> 1 : r >> 1; \
-        const T wr = ((const T *)x->re)[k * x->cin + c], wi = ((const T *)x->im)[k * x->cin + c];  \
-        if (a == b) return wr;                                                                     \
-        return (a == 0) == (x->form == CONJ_W) ? wi : -wi;                                         \
+    /* CONJ_W / W_T: the MR panel of real rows [r0, r0 + mr) (r0 and mr even: mr / 2 complex rows \
+     * from i0 = r0 / 2, complex_rows of them inside the matrix) over real columns [s0, s0 + kc)   \
+     * (s0 and kc even). Complex column j of complex row i is x = re + i*im at [i][j] (CONJ_W) or  \
+     * [j][i] (W_T); its real column 2j is (re, sign * im) down the row pair, 2j+1 (-sign * im,    \
+     * re), sign = -1 for conj(W^), +1 for W^T. A panel column at a time: an element accessor per \
+     * entry took 12% of Inception's 5x5 grad_input (1.07x faster this way, forward 1.04x). */    \
+    static void weight_panel_##sfx(const complex_src *x, int64_t i0, int64_t complex_rows, int64_t mr, int64_t s0, \
+                                   int64_t kc, T *out) {                                           \
+        const bool conj = x->form == CONJ_W;                                                       \
+        const T sign = conj ? (T)-1 : (T)1;                                                        \
+        const int64_t row_step = conj ? x->cin : 1, col_step = conj ? 1 : x->cin;                  \
+        const T *re = (const T *)x->re + i0 * row_step, *im = (const T *)x->im + i0 * row_step;     \
+        for (int64_t kk = 0; kk < kc; kk += 2, out += 2 * mr) {                                    \
+            const int64_t j = ((s0 + kk) >> 1) * col_step;                                         \
+            int64_t q = 0;                                                                         \
+            for (; q < complex_rows; q++) {                                                        \
+                const T xr = re[q * row_step + j], xi = im[q * row_step + j];                       \
+                out[2 * q] = xr;                                                                   \
+                out[2 * q + 1] = sign * xi;                                                        \
+                out[mr + 2 * q] = -sign * xi;                                                      \
+                out[mr + 2 * q + 1] = xr;                                                          \
+            }                                                                                      \
+            for (; 2 * q < mr; q++) out[2 * q] = out[2 * q + 1] = out[mr + 2 * q] = out[mr + 2 * q + 1] = 0; \
+        }                                                                                          \
     }                                                                                              \
     /* The layout of cj_pack_a: per KC slice, per MR panel, kc x MR column by column. */           \
     static void pack_complex_##sfx(const cj_gemm_config *cfg, const complex_src *x, int64_t m,     \
@@ -76,21 +93,24 @@ typedef struct {
         const int64_t mr = cfg->mr, mpad = cj_round_up(m, mr);                                     \
         for (int64_t k0 = 0; k0 < k; k0 += cfg->kc) {                                              \
             const int64_t kc = cj_min64(cfg->kc, k - k0);                                          \
+            if (x->form != CONJ_DY) {                                                              \
+                for (int64_t r0 = 0; r0 < mpad; r0 += mr)                                          \
+                    weight_panel_##sfx(x, r0 / 2, cj_min64(mr, m - r0) / 2, mr, k0, kc, dst + k0 * mpad + r0 * kc); \
+                continue;                                                                          \
+            }                                                                                      \
             for (int64_t r = 0; r < mpad; r++) {                                                   \
                 T *out = dst + k0 * mpad + (r / mr) * mr * kc + r % mr;                            \
                 if (r >= m) {                                                                      \
                     for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = 0;                          \
-                } else if (x->form == CONJ_DY) {                                                   \
-                    /* The hot case (per bin and block): row 2k is [re | im], row 2k+1 [-im | re]. */ \
-                    const T *re = (const T *)x->re + (r >> 1) * 2 * CJ_FFT_BLOCK, *im = re + CJ_FFT_BLOCK; \
-                    const T *h1 = (r & 1) ? im : re, *h2 = (r & 1) ? re : im;                      \
-                    const T s1 = (r & 1) ? (T)-1 : (T)1;                                           \
-                    const int64_t split = cj_min64(kc, cj_max64(0, CJ_FFT_BLOCK - k0));            \
-                    for (int64_t kk = 0; kk < split; kk++) out[kk * mr] = s1 * h1[k0 + kk];        \
-                    for (int64_t kk = split; kk < kc; kk++) out[kk * mr] = h2[k0 + kk - CJ_FFT_BLOCK]; \
-                } else {                                                                           \
-                    for (int64_t kk = 0; kk < kc; kk++) out[kk * mr] = complex_at_##sfx(x, r, k0 + kk); \
+                    continue;                                                                      \
                 }                                                                                  \
+                /* The hot case (per bin and block): row 2k is [re | im], row 2k+1 [-im | re]. */   \
+                const T *re = (const T *)x->re + (r >> 1) * 2 * CJ_FFT_BLOCK, *im = re + CJ_FFT_BLOCK; \
+                const T *h1 = (r & 1) ? im : re, *h2 = (r & 1) ? re : im;                          \
+                const T s1 = (r & 1) ? (T)-1 : (T)1;                                               \
+                const int64_t split = cj_min64(kc, cj_max64(0, CJ_FFT_BLOCK - k0));                \
+                for (int64_t kk = 0; kk < split; kk++) out[kk * mr] = s1 * h1[k0 + kk];            \
+                for (int64_t kk = split; kk < kc; kk++) out[kk * mr] = h2[k0 + kk - CJ_FFT_BLOCK]; \
             }                                                                                      \
         }                                                                                          \
     }

@@ -2,7 +2,10 @@
  *   cj_f32_gather_stride2: dst[x] = src[2 * x] for x < n (reads src[0 .. 2n - 2] only), the
  *   column-matrix packers' (im2col.c) stride-2 rows;
  *   cj_f32_gather_panels: src[r * stride] for r < rows into pieces of 8, piece p at out + p*step,
- *   the last piece zero-filled past rows (reads those values only); stride * 15 < 2^31. */
+ *   the last piece zero-filled past rows (reads those values only); stride * 15 < 2^31;
+ *   cj_f32_deinterleave: dst[p][m] = src[m * stride + p] for m < n and every phase p < stride,
+ *   2 <= stride <= CJ_DEINTERLEAVE_MAX (reads src[0 .. n * stride - 1] only), the direct
+ *   convolution's staging of strided rows (direct_common.c). */
 #ifndef CJ_KERNELS_GATHER_H
 #define CJ_KERNELS_GATHER_H
 #include <stdint.h>
@@ -10,6 +13,8 @@
 #if defined(CJ_HAVE_X86_KERNELS)
 void cj_f32_gather_stride2__avx2(float *dst, const float *src, int64_t n);
 void cj_f32_gather_panels__avx512(const float *src, int64_t stride, int64_t rows, float *out, int64_t step);
+enum { CJ_DEINTERLEAVE_MAX = 16 };
+void cj_f32_deinterleave__avx512(const float *src, int64_t stride, int64_t n, float *const *dst);
 #endif
 
 #endif
