@@ -2,7 +2,8 @@
  * channel-vector path on AVX-512 and AVX2 (src/algo/direct_ocv.c; the portable path runs the same
  * shapes through the pixel-vector kernels): output channels not a multiple of the 32-channel block, rows
  * cut into several tiles with a narrower last one, strides, dilations, padding beyond the kernel,
- * groups, rows of up to 7 pixels (two per kernel call), edge tiles skipping the padding, 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
+ * groups, rows of up to 7 pixels (two per kernel call), edge tiles skipping the padding, kh x 1 kernels
+ * run over flattened planes, 1 and 2 threads. Forward (with and without bias), grad_input and grad_weight (whose
  * path needs 32+ output channels per group) against the float64 reference, and a NaN weight in grad_input, which must reach only
  * the elements that depend on it (the path is exact only for finite weights and steps aside). */
 #include <math.h>
@@ -39,6 +40,11 @@ static const ref_conv cases[] = {
     {1, 32, 8, 16, 32, 3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* padding 1 < 5 / 2: forward skips nothing, grad_input (3) some */
     {1, 32, 9, 12, 32, 4, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 4 taps: grad_weight's 3-pixel blocks and a 2-pixel tail */
     {1, 32, 9, 20, 32, 1, 5, 0, 2, 1, 1, 1, 2, 1, 0, 0},   /* dilation 2: taps two pixels apart, nothing skipped */
+    /* kh x 1 kernels on rows that fill their tiles poorly, with 8 images (every thread has 4+):
+     * run over each image's flattened plane (cj_direct_ocv_flatten) */
+    {8, 32, 9, 9, 40, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},    /* Inception's 7x1 in small: 9-pixel rows */
+    {8, 32, 10, 11, 32, 3, 1, 1, 0, 1, 1, 2, 1, 1, 0, 0},  /* dilation 2, padding 1: 8 output rows */
+    {8, 48, 10, 10, 33, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},  /* 1x1 on 10-pixel rows */
 };
 
 static void run(ref_conv c, tu_rng *rng) {

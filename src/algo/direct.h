@@ -30,6 +30,16 @@ cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, con
  * Taken before the depthwise path: one input channel with 32+ outputs (lenet.conv1) runs 3x
  * faster on them. */
 bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass);
+/* The same convolution described over each image's flattened plane, where that fills the
+ * channel-vector tiles better: a kh x 1 kernel at stride 1 without horizontal padding reads, for
+ * output pixel p = y * W + x, the plane's elements p + (i * dil_h - pad_h) * W, zero outside the
+ * plane; that is a 1 x kh kernel at dilation dil_h * W and padding pad_h * W on a 1 x (H * W)
+ * image, whose tensors have the same memory layout. Taken when the output rows are tiled poorly
+ * (Inception's 17-wide 7x1 rows: 9 + 8 pixels in tiles of 14), every thread still has images of
+ * its own (a flat image is one row: its rows cannot be split), and a flat image's staged input
+ * and grad_output fit in half of L2 (grad_weight cannot cut its band below a row). Returns
+ * whether *flat was written. */
+bool cj_direct_ocv_flatten(const cj_conv_desc *d, int threads, cj_conv_desc *flat);
 cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out);
 cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,

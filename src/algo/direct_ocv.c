@@ -48,6 +48,28 @@ bool cj_direct_ocv_ok(const cj_conv_desc *d, cj_pass pass) {
 #endif
 }
 
+bool cj_direct_ocv_flatten(const cj_conv_desc *d, int threads, cj_conv_desc *flat) {
+    if (d->kw != 1 || d->pad_w != 0 || d->stride_h != 1 || d->stride_w != 1 || d->h_out < 2) return false;
+    /* lanes of the row's tiles that hold pixels; at most 7 pixels go two rows per call */
+    const int64_t tiles = cj_div_up(d->w_out, CJ_OCV_MAX_NX);
+    if (2 * d->w_out <= CJ_OCV_MAX_NX || 10 * d->w_out >= 9 * tiles * CJ_OCV_MAX_NX) return false;
+    if (d->n * d->groups < CJ_DIRECT_TASKS_PER_THREAD * (int64_t)threads) return false;
+    const int64_t plane = d->h_in * d->w_in, staged = plane + 2 * d->pad_h * d->w_in + 16;
+    const int64_t dy = cj_round_up(d->cout_g, BLOCK) * d->h_out * d->w_out;
+    if ((size_t)(d->cin_g * staged + dy) * d->elem > cj_cpu()->l2_bytes / 2) return false;
+    *flat = *d;
+    flat->h_in = flat->h_out = 1;
+    flat->w_in = plane;
+    flat->w_out = d->h_out * d->w_out;
+    flat->kh = 1;
+    flat->kw = d->kh;
+    flat->pad_h = 0;
+    flat->pad_w = d->pad_h * d->w_in;
+    flat->dil_h = 1;
+    flat->dil_w = d->dil_h * d->w_in;
+    return true;
+}
+
 #if defined(CJ_HAVE_X86_KERNELS)
 typedef struct {
     const cj_conv_desc *d;      /* the correlation run: forward's own, or grad_input's */
@@ -190,12 +212,16 @@ static cj_status run(cj_context *ctx, ocv_job *j) {
 
 cj_status cj_direct_ocv_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                 const void *bias, void *out) {
+    cj_conv_desc flat;
+    if (cj_direct_ocv_flatten(d, ctx->num_threads, &flat)) d = &flat;
     ocv_job j = {.d = d, .w = w, .in = in, .bias = bias, .out = out};
     return run(ctx, &j);
 }
 
 cj_status cj_direct_ocv_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
                                       void *grad_in) {
+    cj_conv_desc flat;
+    if (cj_direct_ocv_flatten(d, ctx->num_threads, &flat)) d = &flat;
     cj_conv_desc t = *d;
     t.c_in = d->c_out, t.h_in = d->h_out, t.w_in = d->w_out;
     t.c_out = d->c_in, t.h_out = d->h_in, t.w_out = d->w_in;

@@ -195,6 +195,8 @@ static void wgrad_task(void *arg, size_t slot) {
 
 cj_status cj_direct_ocv_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
                                          void *grad_w, void *grad_bias) {
+    cj_conv_desc flat;
+    if (cj_direct_ocv_flatten(d, ctx->num_threads, &flat)) d = &flat;
     wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w, .grad_bias = grad_bias};
     const bool avx512 = cj_cpu()->isa == CJ_ISA_AVX512;
     j.kernel = avx512 ? cj_f32_direct_ocv_wgrad__avx512 : cj_f32_direct_ocv_wgrad__avx2;
