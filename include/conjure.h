@@ -47,7 +47,8 @@ typedef enum cj_algorithm {
     CJ_ALGO_AUTO = 0,        /* the fastest algorithm that meets the accuracy contract; every configuration */
     CJ_ALGO_IM2COL_GEMM,     /* im2col + GEMM: every configuration, every dtype */
     CJ_ALGO_IMPLICIT_GEMM,   /* GEMM without materialising the im2col matrix: every configuration */
-    CJ_ALGO_WINOGRAD,        /* Winograd minimal filtering: 3x3, stride 1, dilation 1 */
+    CJ_ALGO_WINOGRAD,        /* Winograd minimal filtering: 3x3, stride 1, dilation 1 (and dilations
+                                up to H_out / W_out, run over phase images) */
     CJ_ALGO_FFT,             /* tiled FFT: stride 1, dilation 1, kernels up to 16x16 */
     CJ_ALGO_DIRECT           /* direct convolution: every configuration */
 } cj_algorithm;

@@ -83,7 +83,7 @@ static long long scratch_of(const ref_conv *c, cj_dtype dt, cj_algorithm a, int 
     cj_status st = pass == 0 ? cj_conv2d(ctx, &t->in, &t->w, &t->b, &p, &t->out)
                    : pass == 1 ? cj_conv2d_backward(ctx, &t->in, &t->w, NULL, &p, &t->out, &g, NULL, NULL)
                                : cj_conv2d_backward(ctx, &t->in, &t->w, NULL, &p, &t->out, NULL, &g, NULL);
-    const long long bytes = st == CJ_OK ? (long long)ctx->scratch_bytes : st == CJ_ERR_UNSUPPORTED ? -2 : -1;
+    const long long bytes = st == CJ_OK ? (long long)(ctx->scratch[0].bytes + ctx->scratch[1].bytes) : st == CJ_ERR_UNSUPPORTED ? -2 : -1;
     if (st != CJ_OK && st != CJ_ERR_UNSUPPORTED) printf("    %s: %s\n", cj_status_string(st), cj_last_error());
     tu_free(&g);
     cj_context_destroy(ctx);

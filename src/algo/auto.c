@@ -34,7 +34,10 @@
  *     (77%) forward 1.31 / 0.72 against 1.15 / 0.60, grad_input 1.46 / 0.82 against 1.40 / 0.74;
  *     1 x 512 x 14^2 forward 5.78 / 2.97 against 4.60 / 2.33; 1 x 256 x 16^2 (100%) still
  *     Winograd's: forward 1.31 / 0.72 against 1.41 / 0.73, grad_input 1.43 / 0.82 against 1.67 /
- *     0.88);
+ *     0.88). Dilated 3x3 layers at stride 1 take it where the rule takes the undilated layer of
+ *     their phase images, which Winograd runs (dilation_phases.h): deeplab.dil2 (4 x 512 x 28^2,
+ *     dilation 2: 16 phase images of 14^2) 2.1 / 2.0 / 2.1x IMPLICIT at 1 thread, 1.6 / 1.5 / 2.0x
+ *     at 2 (stop 24, min of 2 alternations; forward / grad_input / grad_weight);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
  *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -153,6 +156,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "algo/auto.h"
 #include "algo/auto_switches.h"
+#include "algo/dilation_phases.h"
 #include "algo/direct.h"
 #include "arch/cpu.h"
 
@@ -235,6 +239,12 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 &&
         (tiles >= winograd_tiles || wide_tiles || small_tiles))
         a = usable(CJ_ALGO_WINOGRAD, d, pass);
+    /* rule 2 for dilated 3x3 layers: Winograd runs them as the undilated layer of their phase
+     * images (dilation_phases.h), so where the rule takes that layer */
+    if (!a && !strided && !unit_stride && d->kh == 3 && d->kw == 3) {
+        const cj_conv_desc phases = cj_phase_desc(d);
+        if (cj_auto_model_with(&phases, pass, sw) == cj_algo_get(CJ_ALGO_WINOGRAD)) a = usable(CJ_ALGO_WINOGRAD, d, pass);
+    }
     if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     /* implicit_strided_fwd ahead of rule 3, which takes strided layers on AVX-512; first layers
      * (3 or fewer input channels) stay DIRECT's */

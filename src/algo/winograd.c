@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "algo/algo.h"
+#include "algo/dilation_phases.h"
 #include "algo/few_terms.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
@@ -35,9 +36,13 @@ static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
     (void)pass;
     if (d->kh != 3 || d->kw != 3) return "Winograd F(4x4,3x3) needs a 3x3 kernel";
     if (d->stride_h != 1 || d->stride_w != 1) return "Winograd needs stride 1";
-    if (d->dil_h != 1 || d->dil_w != 1) return "Winograd needs dilation 1";
+    /* dilation: over phase images (dilation_phases.h), each holding an output row and column at
+     * least, so that the phase batch stays within a few times the tensors */
+    if (d->dil_h > d->h_out || d->dil_w > d->w_out) return "Winograd takes dilations up to the output's height and width";
     return NULL;
 }
+
+static bool dilated(const cj_conv_desc *d) { return d->dil_h > 1 || d->dil_w > 1; }
 
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -296,14 +301,16 @@ static conv_job forward_job(const cj_conv_desc *d, const void *in, const void *w
                       .K = d->cin_g, .M = d->cout_g, .pad_h = d->pad_h, .pad_w = d->pad_w};
 }
 
+/* The passes below leave the elements with few terms to the public entries (end of file), which
+ * recompute them on the layer's own shape: over phase images (dilated layers) each phase's
+ * border would count as such, nearly all of them padding (deeplab.dil2's grad_input took 4.6 s). */
+
 /* prepared_u: a plan's transformed weights (wino_prepare), or NULL. */
 static cj_status forward_with(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                               const void *prepared_u, const void *bias, void *out) {
     conv_job j = forward_job(d, in, w, bias, out);
     j.prepared_u = prepared_u;
-    CJ_FORWARD(run_conv(ctx, &j));
-    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d->cin_g), in, w, bias, out);
-    return CJ_OK;
+    return run_conv(ctx, &j);
 }
 
 static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
@@ -338,9 +345,7 @@ static cj_status wino_backward_data(cj_context *ctx, const cj_conv_desc *d, cons
                   .src_c = d->c_out, .src_h = d->h_out, .src_w = d->w_out,
                   .dst_c = d->c_in, .dst_h = d->h_in, .dst_w = d->w_in,
                   .K = d->cout_g, .M = d->cin_g, .pad_h = 2 - d->pad_h, .pad_w = 2 - d->pad_w};
-    CJ_FORWARD(run_conv(ctx, &j));
-    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, few_terms(d->cout_g), grad_out, w, NULL, grad_in);
-    return CJ_OK;
+    return run_conv(ctx, &j);
 }
 
 /* ---- grad_weight ------------------------------------------------------------------------------- */
@@ -433,12 +438,11 @@ static void finish_task(void *arg, size_t part) {
 }
 
 /* grad_weight's end for both paths: G^T dW_e G from the accumulator (its parts added in order),
- * the scratch released, the elements with few terms recomputed. */
+ * the scratch released. */
 static cj_status wgrad_finish(cj_context *ctx, const wgrad_job *j, cj_scratch *s) {
     finish_job f = {j, cj_min64(ctx->num_threads, j->d->c_out)};
     cj_parallel_for(ctx, (size_t)f.parts, finish_task, &f);
     cj_scratch_release(ctx, s);
-    cj_fix_few_terms(ctx, j->d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, j->in, j->grad_out, NULL, j->grad_w);
     return CJ_OK;
 }
 
@@ -576,13 +580,54 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     return wgrad_finish(ctx, &j, &s);
 }
 
-const cj_algo cj_algo_winograd = {
+/* The passes at dilation 1, which the dilated ones run over phase images. */
+static const cj_algo undilated = {
     .id = CJ_ALGO_WINOGRAD,
-    .unsupported = wino_unsupported,
     .forward = wino_forward,
     .backward_data = wino_backward_data,
     .backward_weights = wino_backward_weights,
+    .forward_prepared = forward_with,
+};
+
+/* The public passes: dilated layers over phase images, then the elements with few terms. */
+static cj_status any_forward_prepared(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                                      const void *prepared_u, const void *bias, void *out) {
+    CJ_FORWARD(dilated(d) ? cj_phases_forward(&undilated, ctx, d, in, w, prepared_u, bias, out)
+                          : forward_with(ctx, d, in, w, prepared_u, bias, out));
+    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d->cin_g), in, w, bias, out);
+    return CJ_OK;
+}
+
+static cj_status any_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
+                             const void *bias, void *out) {
+    return any_forward_prepared(ctx, d, in, w, NULL, bias, out);
+}
+
+static cj_status any_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out, const void *w,
+                                   void *grad_in) {
+    CJ_FORWARD(dilated(d) ? cj_phases_backward_data(&undilated, ctx, d, grad_out, w, grad_in)
+                          : wino_backward_data(ctx, d, grad_out, w, grad_in));
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, few_terms(d->cout_g), grad_out, w, NULL, grad_in);
+    return CJ_OK;
+}
+
+static cj_status any_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *grad_out,
+                                      void *grad_w) {
+    CJ_FORWARD(dilated(d) ? cj_phases_backward_weights(&undilated, ctx, d, in, grad_out, grad_w)
+                          : wino_backward_weights(ctx, d, in, grad_out, grad_w));
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_WEIGHTS, CJ_FEW_TERMS, in, grad_out, NULL, grad_w);
+    return CJ_OK;
+}
+
+
+
+const cj_algo cj_algo_winograd = {
+    .id = CJ_ALGO_WINOGRAD,
+    .unsupported = wino_unsupported,
+    .forward = any_forward,
+    .backward_data = any_backward_data,
+    .backward_weights = any_backward_weights,
     .prepared_bytes = wino_prepared_bytes,
     .prepare = wino_prepare,
-    .forward_prepared = forward_with,
+    .forward_prepared = any_forward_prepared,
 };

@@ -19,10 +19,12 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool, i
         c->auto_cache = cj_auto_cache_create();
         if (!c->auto_cache) return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create the autotune cache");
     }
-    if (pthread_mutex_init(&c->scratch_lock, NULL) != 0) {
-        cj_auto_cache_destroy(c->auto_cache);
-        return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a mutex");
-    }
+    for (int i = 0; i < CJ_SCRATCH_SLOTS; i++)
+        if (pthread_mutex_init(&c->scratch[i].lock, NULL) != 0) {
+            while (i-- > 0) pthread_mutex_destroy(&c->scratch[i].lock);
+            cj_auto_cache_destroy(c->auto_cache);
+            return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a mutex");
+        }
     if (user_pool) {
         c->pool = (pthreadpool_t)user_pool;
         c->owns_pool = false;
@@ -35,7 +37,7 @@ static cj_status context_init(cj_context *c, int num_threads, void *user_pool, i
     if (c->num_threads > 1) {
         c->pool = cj_alloc_injected_failure() ? NULL : pthreadpool_create((size_t)c->num_threads);
         if (!c->pool) {
-            pthread_mutex_destroy(&c->scratch_lock);
+            for (int i = 0; i < CJ_SCRATCH_SLOTS; i++) pthread_mutex_destroy(&c->scratch[i].lock);
             cj_auto_cache_destroy(c->auto_cache);
             return cj_fail(CJ_ERR_OUT_OF_MEMORY, "cannot create a pool of %d threads", c->num_threads);
         }
@@ -65,9 +67,11 @@ cj_status cj_context_create(const cj_context_options *options, cj_context **out)
 void cj_context_destroy(cj_context *ctx) {
     if (!ctx) return;
     if (ctx->owns_pool) pthreadpool_destroy(ctx->pool);
-    pthread_mutex_destroy(&ctx->scratch_lock);
+    for (int i = 0; i < CJ_SCRATCH_SLOTS; i++) {
+        pthread_mutex_destroy(&ctx->scratch[i].lock);
+        cj_free(ctx->scratch[i].block);
+    }
     cj_auto_cache_destroy(ctx->auto_cache);
-    cj_free(ctx->scratch);
     cj_free(ctx);
 }
 
@@ -113,19 +117,22 @@ int cj_context_num_threads(const cj_context *ctx) {
 
 cj_status cj_scratch_acquire(cj_context *ctx, size_t bytes, cj_scratch *s) {
     s->ptr = NULL;
-    s->cached = false;
-    if (pthread_mutex_trylock(&ctx->scratch_lock) == 0) {
-        if (ctx->scratch_bytes < bytes) {
-            cj_free(ctx->scratch);
-            ctx->scratch = cj_alloc(bytes);
-            ctx->scratch_bytes = ctx->scratch ? bytes : 0;
+    s->slot = NULL;
+    for (int i = 0; i < CJ_SCRATCH_SLOTS; i++) {
+        cj_scratch_slot *slot = &ctx->scratch[i];
+        if (pthread_mutex_trylock(&slot->lock) != 0) continue;
+        if (slot->bytes < bytes) {
+            cj_free(slot->block);
+            slot->block = cj_alloc(bytes);
+            slot->bytes = slot->block ? bytes : 0;
         }
-        if (ctx->scratch) {
-            s->ptr = ctx->scratch;
-            s->cached = true;
+        if (slot->block) {
+            s->ptr = slot->block;
+            s->slot = slot;
             return CJ_OK; /* the lock stays held until release */
         }
-        pthread_mutex_unlock(&ctx->scratch_lock);
+        pthread_mutex_unlock(&slot->lock);
+        break; /* no memory for it: the fresh allocation below fails or succeeds alike */
     }
     s->ptr = cj_alloc(bytes);
     if (!s->ptr)
@@ -134,10 +141,11 @@ cj_status cj_scratch_acquire(cj_context *ctx, size_t bytes, cj_scratch *s) {
 }
 
 void cj_scratch_release(cj_context *ctx, cj_scratch *s) {
-    if (s->cached) pthread_mutex_unlock(&ctx->scratch_lock);
+    (void)ctx;
+    if (s->slot) pthread_mutex_unlock(&s->slot->lock);
     else cj_free(s->ptr);
     s->ptr = NULL;
-    s->cached = false;
+    s->slot = NULL;
 }
 
 #ifdef CJ_BUILTIN_THREADS

@@ -9,13 +9,22 @@
 #include "conjure.h"
 #include "util/checked.h"
 
+/* A cached scratch block, reused across calls while one call at a time holds it. */
+typedef struct cj_scratch_slot {
+    pthread_mutex_t lock;
+    void           *block;
+    size_t          bytes;
+} cj_scratch_slot;
+
+/* Two blocks: a call's, and that of a call it makes inside (Winograd over a dilated layer's phase
+ * images holds the phase tensors while the undilated pass takes its own scratch). */
+enum { CJ_SCRATCH_SLOTS = 2 };
+
 struct cj_context {
     pthreadpool_t   pool;         /* NULL: run on the calling thread */
     bool            owns_pool;
     int             num_threads;
-    pthread_mutex_t scratch_lock; /* guards the cached scratch block */
-    void           *scratch;      /* reused across calls while one call at a time holds it */
-    size_t          scratch_bytes;
+    cj_scratch_slot scratch[CJ_SCRATCH_SLOTS];
     struct cj_auto_cache *auto_cache; /* AUTO's measured choices; NULL: AUTO follows its model */
 };
 
@@ -23,11 +32,11 @@ struct cj_context {
  * default context cannot be created (the error is set). */
 cj_context *cj_context_resolve(cj_context *ctx);
 
-/* Scratch for one call: the context's cached block when free, else a fresh allocation, so that
+/* Scratch for one call: a free cached block of the context, else a fresh allocation, so that
  * concurrent calls on one context never share memory. */
 typedef struct cj_scratch {
-    void *ptr;
-    bool  cached;
+    void            *ptr;
+    cj_scratch_slot *slot; /* the cached block's slot; NULL: allocated for this call */
 } cj_scratch;
 cj_status cj_scratch_acquire(cj_context *ctx, size_t bytes, cj_scratch *s);
 void      cj_scratch_release(cj_context *ctx, cj_scratch *s);

@@ -1,0 +1,277 @@
+/* Dilated stride-1 convolutions over phase images (see dilation_phases.h). The moves between the
+ * tensors and the phase batch go through per-axis maps: a gather writes every element of the
+ * phase images from the map of its row and column (-1: zero), a scatter every element of the
+ * tensor from the phase and phase row of its row and column, so neither needs a zeroing pass. */
+#include "algo/dilation_phases.h"
+
+#include "api/context.h"
+#include "util/checked.h"
+#include "util/error.h"
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+cj_conv_desc cj_phase_desc(const cj_conv_desc *d) {
+    cj_conv_desc s = *d;
+    s.n = d->n * d->dil_h * d->dil_w;
+    s.h_out = cj_div_up(d->h_out, d->dil_h);
+    s.w_out = cj_div_up(d->w_out, d->dil_w);
+    s.h_in = s.h_out + d->kh - 1;
+    s.w_in = s.w_out + d->kw - 1;
+    s.pad_h = s.pad_w = 0;
+    s.dil_h = s.dil_w = 1;
+    return s;
+}
+
+/* One axis (extent len in the tensor, phases dil, padding pad, `sub` positions per phase image):
+ * in_map[p * sub + r], the tensor position that phase image p's input position r reads (-1:
+ * outside), and out_map[p * sub + a], output phase p's position a (-1: past the output). */
+static void phase_maps(int64_t len, int64_t out_len, int64_t dil, int64_t pad, int64_t sub_in, int64_t sub_out,
+                       int64_t *in_map, int64_t *out_map) {
+    for (int64_t p = 0; p < dil; p++) {
+        const int64_t o = floor_div(p - pad, dil), first = p - pad - dil * o; /* its input phase p' */
+        for (int64_t r = 0; r < sub_in; r++) {
+            const int64_t at = first + dil * (r + o);
+            in_map[p * sub_in + r] = at >= 0 && at < len ? at : -1;
+        }
+        for (int64_t a = 0; a < sub_out; a++) {
+            const int64_t at = p + dil * a;
+            out_map[p * sub_out + a] = at < out_len ? at : -1;
+        }
+    }
+}
+
+typedef struct {
+    const cj_conv_desc *d;
+    cj_conv_desc s;
+    int64_t *rows_in, *cols_in, *rows_out, *cols_out; /* phase_maps of both axes */
+    /* one move: the phase batch's planes (channels per image ch, extents sh x sw, maps rmap /
+     * cmap per phase) and the tensor's (extents th x tw) */
+    const char *from;
+    char *to;
+    int64_t ch, sh, sw, th, tw;
+    const int64_t *rmap, *cmap;
+    int gather; /* 1: tensor -> phase images; 0: phase images -> tensor */
+    int64_t slots;
+} phase_job;
+
+#define DEFINE_MOVES(T, sfx)                                                                        \
+    /* Phase plane u = ((n * dh + p) * dw + q) * ch + c, from the tensor's plane n * ch + c. */     \
+    static void gather_plane_##sfx(const phase_job *j, int64_t u) {                                \
+        const int64_t dh = j->d->dil_h, dw = j->d->dil_w, c = u % j->ch, b = u / j->ch;            \
+        const int64_t q = b % dw, p = b / dw % dh, n = b / (dh * dw);                              \
+        const T *src = (const T *)j->from + (n * j->ch + c) * j->th * j->tw;                       \
+        T *dst = (T *)j->to + u * j->sh * j->sw;                                                   \
+        const int64_t *rmap = j->rmap + p * j->sh, *cmap = j->cmap + q * j->sw;                    \
+        for (int64_t r = 0; r < j->sh; r++, dst += j->sw) {                                        \
+            if (rmap[r] < 0) {                                                                     \
+                for (int64_t x = 0; x < j->sw; x++) dst[x] = 0;                                    \
+                continue;                                                                          \
+            }                                                                                      \
+            const T *row = src + rmap[r] * j->tw;                                                  \
+            for (int64_t x = 0; x < j->sw; x++) dst[x] = cmap[x] < 0 ? (T)0 : row[cmap[x]];        \
+        }                                                                                          \
+    }                                                                                              \
+    /* The tensor's plane u = n * ch + c: each element from the phase image that holds it (0 where \
+     * none does). Rows: position y of the tensor is position r of phase p where map[p][r] = y. */  \
+    static void scatter_plane_##sfx(const phase_job *j, int64_t u, const int64_t *row_of,          \
+                                    const int64_t *col_of) {                                       \
+        const int64_t dh = j->d->dil_h, dw = j->d->dil_w, n = u / j->ch, c = u % j->ch;            \
+        T *dst = (T *)j->to + u * j->th * j->tw;                                                   \
+        for (int64_t y = 0; y < j->th; y++, dst += j->tw) {                                        \
+            const int64_t p = row_of[2 * y], r = row_of[2 * y + 1];                                \
+            for (int64_t x = 0; x < j->tw; x++) {                                                  \
+                const int64_t q = col_of[2 * x], s = col_of[2 * x + 1];                            \
+                dst[x] = p < 0 || q < 0 ? (T)0                                                     \
+                                        : ((const T *)j->from)[((((n * dh + p) * dw + q) * j->ch + c) * j->sh + r) * j->sw + s]; \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEFINE_MOVES(float, f32)
+DEFINE_MOVES(double, f64)
+
+/* Inverts one phase map: for each tensor position, (phase, position) or (-1, -1). */
+static void invert_map(const int64_t *map, int64_t dil, int64_t sub, int64_t len, int64_t *of) {
+    for (int64_t y = 0; y < len; y++) of[2 * y] = of[2 * y + 1] = -1;
+    for (int64_t p = 0; p < dil; p++)
+        for (int64_t r = 0; r < sub; r++)
+            if (map[p * sub + r] >= 0) {
+                of[2 * map[p * sub + r]] = p;
+                of[2 * map[p * sub + r] + 1] = r;
+            }
+}
+
+static void move_task(void *arg, size_t slot) {
+    phase_job *j = arg;
+    const bool f64 = j->d->dtype == CJ_F64;
+    const int64_t planes = j->gather ? j->s.n * j->ch : j->d->n * j->ch;
+    int64_t u0, u1;
+    cj_split_range(planes, j->slots, (int64_t)slot, &u0, &u1);
+    if (j->gather) {
+        for (int64_t u = u0; u < u1; u++) f64 ? gather_plane_f64(j, u) : gather_plane_f32(j, u);
+        return;
+    }
+    /* the inverse maps sit after the forward ones (move() built them) */
+    const int64_t *row_of = j->rmap, *col_of = j->cmap;
+    for (int64_t u = u0; u < u1; u++) f64 ? scatter_plane_f64(j, u, row_of, col_of) : scatter_plane_f32(j, u, row_of, col_of);
+}
+
+/* Tensor <-> phase batch for one tensor: the input side (ch channels, the input's extents and
+ * maps) or the output side. */
+static void move(cj_context *ctx, phase_job *j, bool input_side, int64_t ch, const void *from, void *to, int gather,
+                 int64_t *inverse) {
+    const cj_conv_desc *d = j->d;
+    j->ch = ch;
+    j->sh = input_side ? j->s.h_in : j->s.h_out;
+    j->sw = input_side ? j->s.w_in : j->s.w_out;
+    j->th = input_side ? d->h_in : d->h_out;
+    j->tw = input_side ? d->w_in : d->w_out;
+    j->from = from;
+    j->to = to;
+    j->gather = gather;
+    const int64_t *rows = input_side ? j->rows_in : j->rows_out, *cols = input_side ? j->cols_in : j->cols_out;
+    if (gather) {
+        j->rmap = rows;
+        j->cmap = cols;
+    } else {
+        invert_map(rows, d->dil_h, j->sh, j->th, inverse);
+        invert_map(cols, d->dil_w, j->sw, j->tw, inverse + 2 * j->th);
+        j->rmap = inverse;
+        j->cmap = inverse + 2 * j->th;
+    }
+    j->slots = cj_min64(ctx->num_threads, cj_max64(1, (gather ? j->s.n : d->n) * ch));
+    cj_parallel_for(ctx, (size_t)j->slots, move_task, j);
+}
+
+/* The job's maps and one block for the two phase tensors (a_elems + b_elems elements) and the
+ * inverse maps. */
+static cj_status phase_init(cj_context *ctx, phase_job *j, const cj_conv_desc *d, int64_t a_elems, int64_t b_elems,
+                            cj_scratch *block, char **a, char **b, int64_t **inverse) {
+    *j = (phase_job){.d = d, .s = cj_phase_desc(d)};
+    const int64_t dh = d->dil_h, dw = d->dil_w;
+    const int64_t map_elems = dh * (j->s.h_in + j->s.h_out) + dw * (j->s.w_in + j->s.w_out);
+    const int64_t inverse_elems = 2 * (cj_max64(d->h_in, d->h_out) + cj_max64(d->w_in, d->w_out));
+    size_t tensors, total;
+    CJ_FAIL_IF(!cj_size_mad((size_t)a_elems + (size_t)b_elems, d->elem, 0, &tensors) ||
+                   !cj_size_mad((size_t)(map_elems + inverse_elems), sizeof(int64_t), tensors + 64, &total),
+               CJ_ERR_OUT_OF_MEMORY, "dilated convolution: the phase buffers' size overflows");
+    CJ_FORWARD(cj_scratch_acquire(ctx, total, block));
+    *a = block->ptr;
+    *b = *a + (size_t)a_elems * d->elem;
+    int64_t *maps = (int64_t *)((char *)block->ptr + (tensors + 63) / 64 * 64);
+    j->rows_in = maps;
+    j->rows_out = j->rows_in + dh * j->s.h_in;
+    j->cols_in = j->rows_out + dh * j->s.h_out;
+    j->cols_out = j->cols_in + dw * j->s.w_in;
+    *inverse = j->cols_out + dw * j->s.w_out;
+    phase_maps(d->h_in, d->h_out, dh, d->pad_h, j->s.h_in, j->s.h_out, j->rows_in, j->rows_out);
+    phase_maps(d->w_in, d->w_out, dw, d->pad_w, j->s.w_in, j->s.w_out, j->cols_in, j->cols_out);
+    return CJ_OK;
+}
+
+static int64_t input_elems(const cj_conv_desc *s) { return s->n * s->c_in * s->h_in * s->w_in; }
+static int64_t output_elems(const cj_conv_desc *s) { return s->n * s->c_out * s->h_out * s->w_out; }
+
+/* Phase tensors of at most this many bytes: the batch goes in chunks of images, so that the
+ * scratch does not grow with N (at least one image a chunk). */
+#define CHUNK_BYTES ((int64_t)32 << 20)
+
+/* The chunk's problem (images [n0, n0 + count) of d) and the images per chunk. */
+static int64_t chunk_images(const cj_conv_desc *d) {
+    cj_conv_desc one = *d;
+    one.n = 1;
+    const cj_conv_desc s = cj_phase_desc(&one);
+    const int64_t per_image = (input_elems(&s) + output_elems(&s)) * (int64_t)d->elem;
+    return cj_max64(1, cj_min64(d->n, CHUNK_BYTES / cj_max64(1, per_image)));
+}
+
+static const char *image_at(const void *t, int64_t n, int64_t per_image, size_t elem) {
+    return (const char *)t + (size_t)(n * per_image) * elem;
+}
+
+/* Points the job at images [n0, n0 + count) of the layer. */
+static void chunk(phase_job *j, cj_conv_desc *part, int64_t count) {
+    part->n = count;
+    j->d = part;
+    j->s = cj_phase_desc(part);
+}
+
+cj_status cj_phases_forward(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d, const void *in,
+                            const void *w, const void *prepared, const void *bias, void *out) {
+    phase_job j;
+    cj_scratch block;
+    char *x = NULL, *y = NULL;
+    int64_t *inverse = NULL;
+    cj_conv_desc part = *d;
+    part.n = chunk_images(d);
+    const cj_conv_desc s = cj_phase_desc(&part);
+    CJ_FORWARD(phase_init(ctx, &j, &part, input_elems(&s), output_elems(&s), &block, &x, &y, &inverse));
+    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out, step = part.n;
+    cj_status st = CJ_OK;
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
+        chunk(&j, &part, cj_min64(step, d->n - n0));
+        move(ctx, &j, true, d->c_in, image_at(in, n0, in_image, d->elem), x, 1, inverse);
+        st = prepared ? inner->forward_prepared(ctx, &j.s, x, w, prepared, bias, y)
+                      : inner->forward(ctx, &j.s, x, w, bias, y);
+        if (st == CJ_OK) move(ctx, &j, false, d->c_out, y, (char *)image_at(out, n0, out_image, d->elem), 0, inverse);
+    }
+    cj_scratch_release(ctx, &block);
+    return st;
+}
+
+cj_status cj_phases_backward_data(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d,
+                                  const void *grad_out, const void *w, void *grad_in) {
+    phase_job j;
+    cj_scratch block;
+    char *gy = NULL, *gx = NULL;
+    int64_t *inverse = NULL;
+    cj_conv_desc part = *d;
+    part.n = chunk_images(d);
+    const cj_conv_desc s = cj_phase_desc(&part);
+    CJ_FORWARD(phase_init(ctx, &j, &part, output_elems(&s), input_elems(&s), &block, &gy, &gx, &inverse));
+    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out, step = part.n;
+    cj_status st = CJ_OK;
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
+        chunk(&j, &part, cj_min64(step, d->n - n0));
+        move(ctx, &j, false, d->c_out, image_at(grad_out, n0, out_image, d->elem), gy, 1, inverse);
+        st = inner->backward_data(ctx, &j.s, gy, w, gx);
+        if (st == CJ_OK) move(ctx, &j, true, d->c_in, gx, (char *)image_at(grad_in, n0, in_image, d->elem), 0, inverse);
+    }
+    cj_scratch_release(ctx, &block);
+    return st;
+}
+
+/* sum[i] += part[i] */
+static void add_weights(const cj_conv_desc *d, void *sum, const void *part, int64_t count) {
+    if (d->dtype == CJ_F64)
+        for (int64_t i = 0; i < count; i++) ((double *)sum)[i] += ((const double *)part)[i];
+    else
+        for (int64_t i = 0; i < count; i++) ((float *)sum)[i] += ((const float *)part)[i];
+}
+
+/* Chunks after the first add their sums into grad_w in chunk order (the bits do not depend on
+ * the thread count). */
+cj_status cj_phases_backward_weights(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d, const void *in,
+                                     const void *grad_out, void *grad_w) {
+    phase_job j;
+    cj_scratch block;
+    char *x = NULL, *gy = NULL;
+    int64_t *inverse = NULL;
+    cj_conv_desc part = *d;
+    part.n = chunk_images(d);
+    const cj_conv_desc s = cj_phase_desc(&part);
+    const int64_t weights = d->c_out * d->cin_g * d->kh * d->kw, step = part.n;
+    const int64_t extra = step < d->n ? weights : 0; /* a chunk's own sums */
+    CJ_FORWARD(phase_init(ctx, &j, &part, input_elems(&s), output_elems(&s) + extra, &block, &x, &gy, &inverse));
+    char *own = gy + (size_t)output_elems(&s) * d->elem;
+    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out;
+    cj_status st = CJ_OK;
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
+        chunk(&j, &part, cj_min64(step, d->n - n0));
+        move(ctx, &j, true, d->c_in, image_at(in, n0, in_image, d->elem), x, 1, inverse);
+        move(ctx, &j, false, d->c_out, image_at(grad_out, n0, out_image, d->elem), gy, 1, inverse);
+        st = inner->backward_weights(ctx, &j.s, x, gy, n0 == 0 ? grad_w : own);
+        if (st == CJ_OK && n0 > 0) add_weights(d, grad_w, own, weights);
+    }
+    cj_scratch_release(ctx, &block);
+    return st;
+}
