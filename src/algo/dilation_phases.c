@@ -8,8 +8,6 @@
 #include "util/checked.h"
 #include "util/error.h"
 
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 cj_conv_desc cj_phase_desc(const cj_conv_desc *d) {
     cj_conv_desc s = *d;
     s.n = d->n * d->dil_h * d->dil_w;
@@ -23,14 +21,14 @@ cj_conv_desc cj_phase_desc(const cj_conv_desc *d) {
 }
 
 /* One axis (extent len in the tensor, phases dil, padding pad, `sub` positions per phase image):
- * in_map[p * sub + r], the tensor position that phase image p's input position r reads (-1:
- * outside), and out_map[p * sub + a], output phase p's position a (-1: past the output). */
+ * in_map[p * sub + r], the tensor position that phase image p's input position r reads, p - pad +
+ * dil * r (-1: outside), and out_map[p * sub + a], output phase p's position a (-1: past the
+ * output). Output p + dil * a reads, at tap i, p - pad + dil * (a + i): phase position a + i. */
 static void phase_maps(int64_t len, int64_t out_len, int64_t dil, int64_t pad, int64_t sub_in, int64_t sub_out,
                        int64_t *in_map, int64_t *out_map) {
     for (int64_t p = 0; p < dil; p++) {
-        const int64_t o = floor_div(p - pad, dil), first = p - pad - dil * o; /* its input phase p' */
         for (int64_t r = 0; r < sub_in; r++) {
-            const int64_t at = first + dil * (r + o);
+            const int64_t at = p - pad + dil * r;
             in_map[p * sub_in + r] = at >= 0 && at < len ? at : -1;
         }
         for (int64_t a = 0; a < sub_out; a++) {

@@ -619,8 +619,6 @@ static cj_status any_backward_weights(cj_context *ctx, const cj_conv_desc *d, co
     return CJ_OK;
 }
 
-
-
 const cj_algo cj_algo_winograd = {
     .id = CJ_ALGO_WINOGRAD,
     .unsupported = wino_unsupported,
