@@ -173,7 +173,7 @@ static int64_t output_elems(const cj_conv_desc *s) { return s->n * s->c_out * s-
  * scratch does not grow with N (at least one image a chunk). */
 #define CHUNK_BYTES ((int64_t)32 << 20)
 
-/* The chunk's problem (images [n0, n0 + count) of d) and the images per chunk. */
+/* Images per chunk. */
 static int64_t chunk_images(const cj_conv_desc *d) {
     cj_conv_desc one = *d;
     one.n = 1;
@@ -182,59 +182,71 @@ static int64_t chunk_images(const cj_conv_desc *d) {
     return cj_max64(1, cj_min64(d->n, CHUNK_BYTES / cj_max64(1, per_image)));
 }
 
-static const char *image_at(const void *t, int64_t n, int64_t per_image, size_t elem) {
-    return (const char *)t + (size_t)(n * per_image) * elem;
+/* A pass's phase tensors and its walk through the batch in chunks. */
+typedef struct {
+    phase_job j;
+    cj_scratch block;
+    cj_conv_desc part;            /* the current chunk's problem */
+    char *in_side, *out_side;     /* phase tensors: input / grad_input, output / grad_output */
+    char *extra;                  /* extra_elems more after out_side */
+    int64_t *inverse;
+    int64_t step, in_image, out_image; /* images per chunk; elements per image of the tensors */
+} phases;
+
+static cj_status phases_begin(cj_context *ctx, const cj_conv_desc *d, int64_t extra_elems, phases *ph) {
+    ph->part = *d;
+    ph->part.n = ph->step = chunk_images(d);
+    ph->in_image = d->c_in * d->h_in * d->w_in;
+    ph->out_image = d->c_out * d->h_out * d->w_out;
+    const cj_conv_desc s = cj_phase_desc(&ph->part);
+    CJ_FORWARD(phase_init(ctx, &ph->j, &ph->part, input_elems(&s), output_elems(&s) + extra_elems, &ph->block,
+                          &ph->in_side, &ph->out_side, &ph->inverse));
+    ph->extra = ph->out_side + (size_t)output_elems(&s) * d->elem;
+    return CJ_OK;
 }
 
-/* Points the job at images [n0, n0 + count) of the layer. */
-static void chunk(phase_job *j, cj_conv_desc *part, int64_t count) {
-    part->n = count;
-    j->d = part;
-    j->s = cj_phase_desc(part);
+/* Points the job at the chunk of images from n0. */
+static void phases_chunk(phases *ph, const cj_conv_desc *d, int64_t n0) {
+    ph->part.n = cj_min64(ph->step, d->n - n0);
+    ph->j.d = &ph->part;
+    ph->j.s = cj_phase_desc(&ph->part);
+}
+
+/* Image n0 of a tensor of per_image elements an image. */
+static char *image_at(const void *t, int64_t n0, int64_t per_image, size_t elem) {
+    return (char *)t + (size_t)(n0 * per_image) * elem;
 }
 
 cj_status cj_phases_forward(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d, const void *in,
                             const void *w, const void *prepared, const void *bias, void *out) {
-    phase_job j;
-    cj_scratch block;
-    char *x = NULL, *y = NULL;
-    int64_t *inverse = NULL;
-    cj_conv_desc part = *d;
-    part.n = chunk_images(d);
-    const cj_conv_desc s = cj_phase_desc(&part);
-    CJ_FORWARD(phase_init(ctx, &j, &part, input_elems(&s), output_elems(&s), &block, &x, &y, &inverse));
-    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out, step = part.n;
+    phases ph;
+    CJ_FORWARD(phases_begin(ctx, d, 0, &ph));
     cj_status st = CJ_OK;
-    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
-        chunk(&j, &part, cj_min64(step, d->n - n0));
-        move(ctx, &j, true, d->c_in, image_at(in, n0, in_image, d->elem), x, 1, inverse);
-        st = prepared ? inner->forward_prepared(ctx, &j.s, x, w, prepared, bias, y)
-                      : inner->forward(ctx, &j.s, x, w, bias, y);
-        if (st == CJ_OK) move(ctx, &j, false, d->c_out, y, (char *)image_at(out, n0, out_image, d->elem), 0, inverse);
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += ph.step) {
+        phases_chunk(&ph, d, n0);
+        move(ctx, &ph.j, true, d->c_in, image_at(in, n0, ph.in_image, d->elem), ph.in_side, 1, ph.inverse);
+        st = prepared ? inner->forward_prepared(ctx, &ph.j.s, ph.in_side, w, prepared, bias, ph.out_side)
+                      : inner->forward(ctx, &ph.j.s, ph.in_side, w, bias, ph.out_side);
+        if (st == CJ_OK)
+            move(ctx, &ph.j, false, d->c_out, ph.out_side, image_at(out, n0, ph.out_image, d->elem), 0, ph.inverse);
     }
-    cj_scratch_release(ctx, &block);
+    cj_scratch_release(ctx, &ph.block);
     return st;
 }
 
 cj_status cj_phases_backward_data(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d,
                                   const void *grad_out, const void *w, void *grad_in) {
-    phase_job j;
-    cj_scratch block;
-    char *gy = NULL, *gx = NULL;
-    int64_t *inverse = NULL;
-    cj_conv_desc part = *d;
-    part.n = chunk_images(d);
-    const cj_conv_desc s = cj_phase_desc(&part);
-    CJ_FORWARD(phase_init(ctx, &j, &part, output_elems(&s), input_elems(&s), &block, &gy, &gx, &inverse));
-    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out, step = part.n;
+    phases ph;
+    CJ_FORWARD(phases_begin(ctx, d, 0, &ph));
     cj_status st = CJ_OK;
-    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
-        chunk(&j, &part, cj_min64(step, d->n - n0));
-        move(ctx, &j, false, d->c_out, image_at(grad_out, n0, out_image, d->elem), gy, 1, inverse);
-        st = inner->backward_data(ctx, &j.s, gy, w, gx);
-        if (st == CJ_OK) move(ctx, &j, true, d->c_in, gx, (char *)image_at(grad_in, n0, in_image, d->elem), 0, inverse);
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += ph.step) {
+        phases_chunk(&ph, d, n0);
+        move(ctx, &ph.j, false, d->c_out, image_at(grad_out, n0, ph.out_image, d->elem), ph.out_side, 1, ph.inverse);
+        st = inner->backward_data(ctx, &ph.j.s, ph.out_side, w, ph.in_side);
+        if (st == CJ_OK)
+            move(ctx, &ph.j, true, d->c_in, ph.in_side, image_at(grad_in, n0, ph.in_image, d->elem), 0, ph.inverse);
     }
-    cj_scratch_release(ctx, &block);
+    cj_scratch_release(ctx, &ph.block);
     return st;
 }
 
@@ -246,30 +258,21 @@ static void add_weights(const cj_conv_desc *d, void *sum, const void *part, int6
         for (int64_t i = 0; i < count; i++) ((float *)sum)[i] += ((const float *)part)[i];
 }
 
-/* Chunks after the first add their sums into grad_w in chunk order (the bits do not depend on
- * the thread count). */
+/* Chunks after the first add their sums (in the extra elements) into grad_w in chunk order: the
+ * bits do not depend on the thread count. */
 cj_status cj_phases_backward_weights(const cj_algo *inner, cj_context *ctx, const cj_conv_desc *d, const void *in,
                                      const void *grad_out, void *grad_w) {
-    phase_job j;
-    cj_scratch block;
-    char *x = NULL, *gy = NULL;
-    int64_t *inverse = NULL;
-    cj_conv_desc part = *d;
-    part.n = chunk_images(d);
-    const cj_conv_desc s = cj_phase_desc(&part);
-    const int64_t weights = d->c_out * d->cin_g * d->kh * d->kw, step = part.n;
-    const int64_t extra = step < d->n ? weights : 0; /* a chunk's own sums */
-    CJ_FORWARD(phase_init(ctx, &j, &part, input_elems(&s), output_elems(&s) + extra, &block, &x, &gy, &inverse));
-    char *own = gy + (size_t)output_elems(&s) * d->elem;
-    const int64_t in_image = d->c_in * d->h_in * d->w_in, out_image = d->c_out * d->h_out * d->w_out;
+    const int64_t weights = d->c_out * d->cin_g * d->kh * d->kw;
+    phases ph;
+    CJ_FORWARD(phases_begin(ctx, d, chunk_images(d) < d->n ? weights : 0, &ph));
     cj_status st = CJ_OK;
-    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += step) {
-        chunk(&j, &part, cj_min64(step, d->n - n0));
-        move(ctx, &j, true, d->c_in, image_at(in, n0, in_image, d->elem), x, 1, inverse);
-        move(ctx, &j, false, d->c_out, image_at(grad_out, n0, out_image, d->elem), gy, 1, inverse);
-        st = inner->backward_weights(ctx, &j.s, x, gy, n0 == 0 ? grad_w : own);
-        if (st == CJ_OK && n0 > 0) add_weights(d, grad_w, own, weights);
+    for (int64_t n0 = 0; n0 < d->n && st == CJ_OK; n0 += ph.step) {
+        phases_chunk(&ph, d, n0);
+        move(ctx, &ph.j, true, d->c_in, image_at(in, n0, ph.in_image, d->elem), ph.in_side, 1, ph.inverse);
+        move(ctx, &ph.j, false, d->c_out, image_at(grad_out, n0, ph.out_image, d->elem), ph.out_side, 1, ph.inverse);
+        st = inner->backward_weights(ctx, &ph.j.s, ph.in_side, ph.out_side, n0 == 0 ? grad_w : ph.extra);
+        if (st == CJ_OK && n0 > 0) add_weights(d, grad_w, ph.extra, weights);
     }
-    cj_scratch_release(ctx, &block);
+    cj_scratch_release(ctx, &ph.block);
     return st;
 }
