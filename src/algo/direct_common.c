@@ -31,72 +31,81 @@ static void phase_span(int64_t len, int64_t stride, int64_t pad, int64_t pl, int
     *hi = cj_max64(*lo, cj_min64(pl, end <= 0 ? 0 : cj_div_up(end, stride)));
 }
 
-#if defined(CJ_HAVE_X86_KERNELS)
-/* f32 rows of 2..CJ_DEINTERLEAVE_MAX phases on AVX-512: every phase's ends zeroed, the positions
- * where all phases hold data split by the vector kernel, the few others gathered one by one. */
-static bool stage_phases_avx512(const float *src, int64_t planes, int64_t plane_stride, int64_t len, int64_t r0,
-                                int64_t r1, int64_t stride, int64_t pad, int64_t pl, float *dst) {
-    if (stride > CJ_DEINTERLEAVE_MAX || cj_cpu()->isa < CJ_ISA_AVX512) return false;
-    int64_t lo[CJ_DEINTERLEAVE_MAX], hi[CJ_DEINTERLEAVE_MAX], all_lo = 0, all_hi = pl;
-    for (int64_t p = 0; p < stride; p++) {
-        phase_span(len, stride, pad, pl, p, &lo[p], &hi[p]);
-        all_lo = cj_max64(all_lo, lo[p]);
-        all_hi = cj_min64(all_hi, hi[p]);
-    }
-    if (all_hi <= all_lo) return false;
-    const int64_t rows = r1 - r0, row_elems = stride * pl;
-    for (int64_t i = 0; i < planes; i++)
-        for (int64_t r = r0; r < r1; r++) {
-            float *o = dst + (i * rows + r - r0) * row_elems;
-            const float *row = src + i * plane_stride + r * len - pad; /* phase p's position m: row[m * stride + p] */
-            float *phase[CJ_DEINTERLEAVE_MAX];
-            for (int64_t p = 0; p < stride; p++) {
-                float *q = o + p * pl;
-                memset(q, 0, sizeof(float) * (size_t)lo[p]);
-                memset(q + hi[p], 0, sizeof(float) * (size_t)(pl - hi[p]));
-                for (int64_t m = lo[p]; m < all_lo; m++) q[m] = row[m * stride + p];
-                for (int64_t m = all_hi; m < hi[p]; m++) q[m] = row[m * stride + p];
-                phase[p] = q + all_lo;
-            }
-            cj_f32_deinterleave__avx512(row + all_lo * stride, stride, all_hi - all_lo, phase);
-        }
-    return true;
+/* Positions [m0, m1) of a phase: o[m] = src[at + m * stride] (elements of size e). */
+static void stage_span(const cj_conv_desc *d, const void *src, int64_t at, int64_t stride, int64_t m0, int64_t m1,
+                       char *o) {
+    const size_t e = d->elem;
+    if (m1 <= m0) return;
+    const int64_t from = at + m0 * stride;
+    if (stride == 1) memcpy(o + m0 * e, (const char *)src + from * e, (size_t)(m1 - m0) * e);
+    else if (d->dtype == CJ_F64) gather_f64((const double *)src + from, stride, m1 - m0, (double *)o + m0);
+    else gather_f32((const float *)src + from, stride, m1 - m0, (float *)o + m0);
 }
+
+/* The positions [*lo, *hi) where every phase holds data, when the vector de-interleave takes them
+ * (f32 on AVX-512, 2..CJ_DEINTERLEAVE_MAX phases: one scalar load and store per element took 8%
+ * of alexnet.conv1's forward); else false. */
+static bool vector_span(const cj_conv_desc *d, int64_t len, int64_t stride, int64_t pad, int64_t pl, int64_t *lo,
+                        int64_t *hi) {
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (stride < 2 || stride > CJ_DEINTERLEAVE_MAX || d->dtype != CJ_F32 || cj_cpu()->isa < CJ_ISA_AVX512) return false;
+    *lo = 0, *hi = pl;
+    for (int64_t p = 0; p < stride; p++) {
+        int64_t plo, phi;
+        phase_span(len, stride, pad, pl, p, &plo, &phi);
+        *lo = cj_max64(*lo, plo);
+        *hi = cj_min64(*hi, phi);
+    }
+    return *hi > *lo;
+#else
+    (void)d, (void)len, (void)stride, (void)pad, (void)pl, (void)lo, (void)hi;
+    return false;
 #endif
+}
 
 void cj_direct_stage_rows(const cj_conv_desc *d, const void *src, int64_t planes, int64_t plane_stride,
                           int64_t len, int64_t r0, int64_t r1, int64_t stride, int64_t pad, int64_t pl,
                           void *dst) {
     const int64_t rows = r1 - r0, row_elems = stride * pl;
     const size_t e = d->elem;
-#if defined(CJ_HAVE_X86_KERNELS)
-    if (stride > 1 && d->dtype == CJ_F32 &&
-        stage_phases_avx512(src, planes, plane_stride, len, r0, r1, stride, pad, pl, dst))
-        return;
-#endif
     /* Stride 1: the zero padding in one pass over the block, then only the data (zeroing the ends
      * of each 14-pixel row apart, two library calls per row, took 3% of lenet.conv2's grad_input).
      * Strided rows are mostly data (alexnet.conv1's phases: 57 of 64 positions): their phases'
      * ends are zeroed row by row, so that each element is written once. */
     const bool zero_first = stride == 1;
     if (zero_first) memset(dst, 0, (size_t)(planes * rows * row_elems) * e);
+    int64_t vlo = 0, vhi = 0; /* positions the vector kernel stages, after the phases' other ones */
+    const bool vector = vector_span(d, len, stride, pad, pl, &vlo, &vhi);
     for (int64_t p = 0; p < stride; p++) {
         int64_t lo, hi;
         phase_span(len, stride, pad, pl, p, &lo, &hi);
         for (int64_t i = 0; i < planes; i++)
             for (int64_t r = r0; r < r1; r++) {
                 char *o = (char *)dst + (size_t)((i * rows + r - r0) * row_elems + p * pl) * e;
-                const int64_t s_off = i * plane_stride + r * len + lo * stride + p - pad;
+                const int64_t at = i * plane_stride + r * len + p - pad; /* position m: src[at + m * stride] */
                 if (!zero_first) {
                     memset(o, 0, (size_t)lo * e);
                     memset(o + hi * e, 0, (size_t)(pl - hi) * e);
                 }
-                if (hi == lo) continue;
-                if (stride == 1) memcpy(o + lo * e, (const char *)src + s_off * e, (size_t)(hi - lo) * e);
-                else if (d->dtype == CJ_F64) gather_f64((const double *)src + s_off, stride, hi - lo, (double *)o + lo);
-                else gather_f32((const float *)src + s_off, stride, hi - lo, (float *)o + lo);
+                if (vector) {
+                    stage_span(d, src, at, stride, lo, vlo, o);
+                    stage_span(d, src, at, stride, vhi, hi, o);
+                } else {
+                    stage_span(d, src, at, stride, lo, hi, o);
+                }
             }
     }
+#if defined(CJ_HAVE_X86_KERNELS)
+    if (!vector) return;
+    for (int64_t i = 0; i < planes; i++)
+        for (int64_t r = r0; r < r1; r++) {
+            float *o = (float *)dst + (i * rows + r - r0) * row_elems + vlo;
+            float *phase[CJ_DEINTERLEAVE_MAX];
+            for (int64_t p = 0; p < stride; p++) phase[p] = o + p * pl;
+            cj_f32_deinterleave__avx512((const float *)src + i * plane_stride + r * len + vlo * stride - pad, stride,
+                                        vhi - vlo, phase);
+        }
+#endif
 }
 
 int64_t cj_direct_packed_block(const cj_conv_desc *d, bool transposed, int64_t mr) {

@@ -60,16 +60,16 @@ static inline __attribute__((always_inline)) void store_channels(const cj_ocv_ar
  * to come from memory, 12% of the kernel's samples there. alexnet.conv1 1.02-1.03x, lenet.conv2
  * and 8 x 64 x 56^2 3x3 1.02x; not in the two-row kernel, whose rows share lines and whose calls
  * are long (8 x 512 x 7^2: 0.95x with it). */
-static inline __attribute__((always_inline)) void prefetch_out(const cj_ocv_args *a, const int NX, float *out) {
+static inline __attribute__((always_inline)) void prefetch_out(const cj_ocv_args *a, const int NX) {
     for (int64_t m = 0; m < a->mr; m++) {
-        __builtin_prefetch(out + m * a->ld_out, 1, 3);
-        __builtin_prefetch(out + m * a->ld_out + NX - 1, 1, 3);
+        __builtin_prefetch(a->out + m * a->ld_out, 1, 3);
+        __builtin_prefetch(a->out + m * a->ld_out + NX - 1, 1, 3);
     }
 }
 
 static inline __attribute__((always_inline)) void ocv_body(const cj_ocv_args *a, const int NX) {
     __m512 lo[CJ_OCV_MAX_NX], hi[CJ_OCV_MAX_NX];
-    prefetch_out(a, NX, a->out);
+    prefetch_out(a, NX);
 #pragma GCC unroll 14
     for (int x = 0; x < NX; x++) lo[x] = hi[x] = _mm512_setzero_ps();
     for (int64_t s = 0; s < a->nsrc; s++) {
