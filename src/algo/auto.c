@@ -128,14 +128,13 @@
  *    first layers are DIRECT's: resnet50.conv1 15.5 against 16.9-17.3);
  *  - direct_wide: rule 3 also for layers with 256+ channels per group each way, and its forward
  *    and grad_input from 128 x 128 channels (C_in/g * C_out/g; many_channels), with its
- *    grad_weight there where FFT's rule would take it; on by default but
+ *    grad_weight from 128 x 256 where FFT's rule would take it; on by default but
  *    on Intel CPUs: on Granite Rapids (AVX-512, 1 / 2 threads, stop 18's suite runs) those layers
  *    ran faster by the GEMM rules, DIRECT against the best GEMM: deeplab.dil2 forward 111 / 58 ms
  *    against 106 / 50, grad_input 117 / 68 against 107 / 54; resnet50.res4.3x3.n1 forward 2.04 /
  *    1.50 against 2.09 / 1.07, grad_input 2.45 / 1.82 against 2.26 / 1.17; narrower layers stay
  *    DIRECT's there too (lenet.conv2 7.8 against 15.2, alexnet.conv2 at par; since stop 23 its
- *    forward and grad_input are IMPLICIT's, 1.03-1.08x, its grad_weight FFT's, 1.07-1.10x:
- *    many_channels);
+ *    forward and grad_input are IMPLICIT's, 1.03-1.08x: many_channels);
  *  - implicit_strided_bwd_data: grad_input at stride 2 of kernels above 1x1 with 16-128 input
  *    channels per group and 256+ pixels per stride phase by IMPLICIT_GEMM, ahead of rule 6, since
  *    its phases' rows are stored two at a time (stop 19). On with AVX-512 (Granite Rapids, 1 / 2
@@ -198,9 +197,18 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
  * 192 -> 192 39.2 / 21.7 against 50.0 / 25.8, 128 -> 256 at 28^2 38.7 against 48.1; below it
  * DIRECT: 64 -> 192 17.9 / 9.6 against 16.2 / 8.3, 48 -> 64 at 35^2 7.03 against 6.69; IMPLICIT
  * trails both, alexnet.conv2 38.0). It is direct_wide's ranking at a smaller size, so the switch
- * (and its calibration) carries both. */
-static int many_channels(const cj_conv_desc *d, const bool *on) {
-    return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= 128 * 128;
+ * (and its calibration) carries both.
+ * grad_weight goes to FFT only from 128 x 256 channels (GW_FFT_CHANNELS): alexnet.conv2's (96 x 256)
+ * ranking turned in the two sessions after stop 23, its suite rows DIRECT 20.7 against FFT 23.2 ms
+ * (stop 24, 2 threads), 51.9 against 60.1 (stop 25, 1 thread), and min of 3 alternations in stop
+ * 25, DIRECT against FFT, 1 / 2 threads: alexnet.conv2 49.0 / 25.1 against 53.2 / 26.8, 64 -> 256
+ * 31.7 / 16.5 against 36.0 / 20.9, 256 -> 256 at 14^2 38.0 / 20.6 against 45.1 / 31.5; from 128 x
+ * 256 up they stay within 2-7% either way (128 -> 256 at 28^2 64.9 / 35.4 against 68.9 / 38.0,
+ * 192 -> 192 72.9 / 37.6 against 71.7 / 38.3) where stop 23 had FFT 1.24x ahead; 128 -> 128 at
+ * 28^2 is FFT's at 1 thread (31.7 against 34.9) and level at 2 (18.1 / 18.0), and goes to DIRECT. */
+#define GW_FFT_CHANNELS (128 * 256)
+static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
+    return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? GW_FFT_CHANNELS : 128 * 128);
 }
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
@@ -252,7 +260,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
         d->cin_g > 3)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && channel_vectors) {
-        const int many = many_channels(d, on);
+        const int many = many_channels(d, pass, on);
         if (many && pass != CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
         else if (!(many && fft_fits)) a = usable(CJ_ALGO_DIRECT, d, pass); /* else FFT, next */
     }
