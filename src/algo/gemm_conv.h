@@ -59,6 +59,8 @@ typedef struct cj_implicit_bt {
     void         *temp;
 } cj_implicit_bt;
 size_t    cj_implicit_b_transposed_temp(const cj_gemm_config *cfg);
+/* A 1x1 kernel at stride 1 without padding: the column matrix is the input itself. */
+int       cj_implicit_pointwise(const cj_conv_desc *d);
 cj_gemm_b cj_implicit_b_transposed(const cj_implicit_bt *src);
 
 #endif

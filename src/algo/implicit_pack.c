@@ -103,7 +103,7 @@ static void pack_forward(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t n0,
 
 /* A 1x1 kernel with stride 1 and no padding reads the input as it is: B is the input tensor itself
  * (rows = channels, columns = pixels, images side by side as segments), packed by plain copies. */
-static int pointwise(const cj_conv_desc *d) {
+int cj_implicit_pointwise(const cj_conv_desc *d) {
     /* (the extents check matters for the sub-problems of grad_input, whose output is a stride
      * phase smaller than their input) */
     return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0 &&
@@ -112,7 +112,7 @@ static int pointwise(const cj_conv_desc *d) {
 
 cj_gemm_b cj_implicit_b_forward(const cj_implicit_b *src) {
     const cj_conv_desc *d = src->d;
-    if (pointwise(d)) {
+    if (cj_implicit_pointwise(d)) {
         const int64_t hw = d->h_in * d->w_in;
         const char *base = src->in + (size_t)((src->unit.n0 * d->c_in + src->g * d->cin_g) * hw + src->unit.p0) * d->elem;
         return cj_gemm_b_segmented(d->dtype, base, hw, src->unit.np, d->c_in * hw);
@@ -144,7 +144,7 @@ static void pack_transposed(const cj_gemm_b *b, int64_t k0, int64_t kc, int64_t 
 cj_gemm_b cj_implicit_b_transposed(const cj_implicit_bt *src) {
     const cj_conv_desc *d = src->src.d;
     const cj_pixel_unit *u = &src->src.unit;
-    if (pointwise(d) && u->images == 1) { /* col^T is the input transposed: a strided view */
+    if (cj_implicit_pointwise(d) && u->images == 1) { /* col^T is the input transposed: a strided view */
         const int64_t hw = d->h_in * d->w_in;
         const char *base = src->src.in + (size_t)((u->n0 * d->c_in + src->src.g * d->cin_g) * hw + u->p0) * d->elem;
         return cj_gemm_b_strided(d->dtype, base, 1, hw);
