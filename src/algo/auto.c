@@ -121,7 +121,11 @@
  *    than 3 input channels by IMPLICIT_GEMM, since its panel packers read stride-2 rows by masked
  *    loads and shuffles (min of 3 runs of 20 calls, 1 thread: 2 x 128 x 56^2 -> 128 3x3 s2 9.41 ms
  *    against IM2COL's 10.50, 8 x 96 x 28^2 3x3 s2 6.03 against 7.37); 1x1 strided stays IM2COL's
- *    (8 x 256 x 28^2 -> 512 s2 5.86 against 6.97). On by default with AVX-512 too since its packer
+ *    (8 x 256 x 28^2 -> 512 s2 5.86 against 6.97) but with AVX-512, whose packer reads its rows by
+ *    masked loads and a permute (stop 25, min of 4 alternations, 1 / 2 threads, IMPLICIT against
+ *    IM2COL: resnet50.res3.1x1s2 11.34 / 5.53 ms against 12.04 / 5.99, 8 x 256 x 28^2 -> 512 2.91 /
+ *    1.60 against 3.06 / 1.73, 8 x 512 x 28^2 -> 1024 10.79 / 5.29 against 11.32 / 5.75; their
+ *    grad_input and grad_weight stay IM2COL's, 0.91-1.04x by IMPLICIT). On by default with AVX-512 too since its packer
  *    (stop 18), ahead of rule 3 (Granite Rapids, min of 5 x 5-20 calls, two runs, IMPLICIT against
  *    DIRECT: resnet50.res3.3x3s2 14.8-15.2 ms against 16.7-16.9, 2 x 128 x 56^2 3.60-3.73 against
  *    4.06-4.17, 8 x 96 x 28^2 2.40 against 2.32-2.38, 4 x 64 x 112^2 5x5 s2 22.0 against 21.4-21.8;
@@ -256,8 +260,8 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
     /* implicit_strided_fwd ahead of rule 3, which takes strided layers on AVX-512; first layers
      * (3 or fewer input channels) stay DIRECT's */
-    if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD && area > 1 && d->stride_w <= 2 &&
-        d->cin_g > 3)
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD &&
+        (area > 1 || cj_cpu()->isa == CJ_ISA_AVX512) && d->stride_w <= 2 && d->cin_g > 3)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && channel_vectors) {
         const int many = many_channels(d, pass, on);
