@@ -406,14 +406,15 @@ typedef struct {
  * where it lies (the unit's column k at koff[k] when images sit side by side), and its B is
  * grad_output transposed into panels: the smaller of the two operands to transpose, where dW_g =
  * dY_g X_g^T packs dY_g into A panels and transposes the whole input into B. Each slot sums
- * into its own transposed copy; the copies are added in slot order and transposed into grad_w. */
-/* The transposed product trades transposing the input (N*P x C_in/g) and packing dY_g for
+ * into its own transposed copy; the copies are added in slot order and transposed into grad_w.
+ *
+ * The transposed product trades transposing the input (N*P x C_in/g) and packing dY_g for
  * transposing dY_g and, once per call, the C_in/g x C_out/g result: a gain from N*P of about
  * 2 C_out/g; taken from 4 C_out/g. 1 / 2 threads, min of 5 order-swapped alternations, against
- * dW_g = dY_g X_g^T: 8 x 256 x 56^2 -> 64 1.20 / 1.21x, 8 x 1024 x 14^2 -> 256 1.12 / 1.06x,
- * 8 x 512 x 28^2 -> 128 1.12x, 8 x 256 x 56^2 -> 256 1.05x; below it 1 x 1024 x 14^2 -> 256
- * (196 pixels) 0.78x and 8 x 2048 x 7^2 -> 512 (392) 0.95x, the result's transpose a pass over
- * 1-4 MB against so few pixels. */
+ * dW_g = dY_g X_g^T: 8 x 256 x 56^2 -> 64 1.20-1.22 / 1.21-1.23x, 8 x 1024 x 14^2 -> 256
+ * 1.12-1.15 / 1.06-1.12x, 8 x 512 x 28^2 -> 128 1.12x, 8 x 256 x 56^2 -> 256 1.05x; below it
+ * 1 x 1024 x 14^2 -> 256 (196 pixels) 0.78x and 8 x 2048 x 7^2 -> 512 (392) 0.95x, the result's
+ * transpose a pass over 1-4 MB against so few pixels. */
 #define TRANSPOSED_MIN_PIXELS 4
 
 static int pointwise_transposed(const cj_conv_desc *d, const cj_gemm_config *cfg, cj_gemm_conv_mode mode) {
@@ -440,8 +441,10 @@ static void pack_dy_transposed(const cj_gemm_b *b, int64_t k0, int64_t kc, int64
         /* one image's run of rows at a time: within it, row k is a column of dY_g (stride 1) */
         for (int64_t k = k0; k < k0 + kc;) {
             const int64_t image = k / t->np, p = k % t->np, len = cj_min64(t->np - p, k0 + kc - k);
-            const cj_gemm_b run = cj_gemm_b_strided(d->dtype, t->dy + (size_t)(image * d->c_out * hw + p) * d->elem, 1, hw);
-            cj_pack_b_strided(&run, 0, len, n0 + j0, cj_min64(nr, nc - j0), nr, panel + (size_t)((k - k0) * nr) * d->elem);
+            const char *run_start = t->dy + (size_t)(image * d->c_out * hw + p) * d->elem;
+            const cj_gemm_b run = cj_gemm_b_strided(d->dtype, run_start, 1, hw);
+            cj_pack_b_strided(&run, 0, len, n0 + j0, cj_min64(nr, nc - j0), nr,
+                              panel + (size_t)((k - k0) * nr) * d->elem);
             k += len;
         }
     }
@@ -456,8 +459,8 @@ static void pointwise_unit(const bwd_weights_job *j, int64_t g, const cj_pixel_u
         for (int64_t p = 0; p < u->np; p++) koff[i * u->np + p] = (int32_t)(i * d->c_in * hw + p);
     const cj_packed_a x = {(char *)j->in + (size_t)(plane_offset(u->n0, d->c_in, g * d->cin_g, hw) + u->p0) * d->elem,
                            d->cin_g, cols, hw, u->images > 1 ? koff : NULL};
-    const dy_transposed t = {d, j->grad_out + (size_t)(plane_offset(u->n0, d->c_out, g * d->cout_g, hw) + u->p0) * d->elem,
-                             u->np};
+    const char *dy = j->grad_out + (size_t)(plane_offset(u->n0, d->c_out, g * d->cout_g, hw) + u->p0) * d->elem;
+    const dy_transposed t = {d, dy, u->np};
     const cj_gemm_b dyt = {.pack = pack_dy_transposed, .dtype = d->dtype, .user = &t};
     cj_gemm_rows(j->cfg, &x, r0, r1 - r0, &dyt, 0, d->cout_g,
                  acc + (size_t)((g * d->cin_g + r0) * d->cout_g) * d->elem, d->cout_g, 1, gemm_scratch);
@@ -559,7 +562,8 @@ cj_status cj_gemm_conv_backward_weights(cj_context *ctx, const cj_conv_desc *d, 
     j.partials = s.ptr;
     cj_parallel_for(ctx, (size_t)j.slots, bwd_weights_task, &j);
     /* slot 0's sum (grad_w, or its transposed copy) += the other slots' partials, in slot order */
-    char *sum = j.transposed ? j.partials : grad_w, *others = j.transposed ? j.partials + j.partial_stride : j.partials;
+    char *sum = j.transposed ? j.partials : grad_w;
+    const char *others = j.transposed ? j.partials + j.partial_stride : j.partials;
     cj_sum_partials(ctx, d->dtype, sum, others, j.partial_stride, j.slots - 1, d->c_out * j.K);
     if (j.transposed) {
         transpose_job t = {&j, cj_min64(ctx->num_threads, d->c_out)};
