@@ -365,20 +365,27 @@ typedef struct {
     int64_t ve, ze;                   /* element strides of V and Z (unaliased) */
 } wgrad_job;
 
-/* Z_e as the GEMM's A (M rows of `count` tiles, nb apart): read in place by the kernel's
- * strided-A twin where there is one, else packed into pz. In place skips a pass over every Z_e per
- * block (1 / 2 threads, min of 6 alternations: resnet50.res2.3x3 1.03 / 1.21x, vgg16.conv1_2 1.31 /
- * 1.09x, resnet50.res3.3x3 1.12 / 1.00x, wider layers level). */
-static cj_packed_a z_matrix(const wgrad_job *j, char *Ze, int64_t M, int64_t count, char *pz) {
-    if (j->cfg->uk_sa) return (cj_packed_a){Ze, M, count, j->t.nb, NULL};
+/* Z_e (M rows of `count` tiles, nb apart) packed into pz as the GEMM's A. */
+static cj_packed_a z_packed(const wgrad_job *j, char *Ze, int64_t M, int64_t count, char *pz) {
     const cj_matrix ze = {Ze, j->t.nb, 1, 0, 0};
     cj_packed_a pa = {pz, 0, 0, 0, NULL};
     cj_pack_a(j->cfg, &ze, M, count, &pa);
     return pa;
 }
 
+/* Z_e as wgrad_block's A: read in place by the kernel's strided-A twin where there is one, else
+ * packed. In place skips a pass over every Z_e per block (1 / 2 threads, min of 6 alternations:
+ * resnet50.res2.3x3 1.03 / 1.21x, vgg16.conv1_2 1.31 / 1.09x, resnet50.res3.3x3 1.12 / 1.00x).
+ * The super-block path packs: its GEMMs are 16-96 tiles deep on 256-512 channels, and read in
+ * place they ran slower (1 thread, min of 5 order-swapped alternations: 1 x 512 x 14^2 -> 512
+ * 0.80x, resnet50.res5.3x3 0.95x, vgg16.conv5_1 0.97x). */
+static cj_packed_a z_matrix(const wgrad_job *j, char *Ze, int64_t M, int64_t count, char *pz) {
+    if (j->cfg->uk_sa) return (cj_packed_a){Ze, M, count, j->t.nb, NULL};
+    return z_packed(j, Ze, M, count, pz);
+}
+
 /* The packed Z_e z_matrix needs: none where it is read in place. */
-static size_t z_packed_bytes(const cj_gemm_config *cfg, int64_t M, int64_t nb) {
+static size_t z_matrix_bytes(const cj_gemm_config *cfg, int64_t M, int64_t nb) {
     return cfg->uk_sa ? 0 : align64(cj_packed_a_bytes(cfg, M, nb));
 }
 
@@ -507,7 +514,7 @@ static void shared_gemm_task(void *arg, size_t slot) {
     int64_t e0, e1;
     cj_split_range(ELEMS, j->slots, (int64_t)slot, &e0, &e1);
     for (int64_t e = e0; e < e1; e++) {
-        const cj_packed_a pa = z_matrix(j, st->Z + (size_t)(e * j->ze) * elem, M, st->count, pz);
+        const cj_packed_a pa = z_packed(j, st->Z + (size_t)(e * j->ze) * elem, M, st->count, pz);
         const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * j->ve) * elem, 1, nb);
         cj_gemm(j->cfg, &pa, &vt, 0, N, j->acc + (size_t)((st->g * ELEMS + e) * M * N) * elem, N, st->accumulate,
                 gemm_scratch);
@@ -526,7 +533,7 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
     const int64_t nb = j->t.nb;
     j->parts = 1;
     j->slots = cj_min64(ctx->num_threads, ELEMS);
-    j->pz_bytes = z_packed_bytes(j->cfg, M, nb);
+    j->pz_bytes = align64(cj_packed_a_bytes(j->cfg, M, nb));
     j->slot_bytes = j->pz_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
     const size_t tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)nb);
     j->ve = unaliased_elems(N * nb, elem);
@@ -581,7 +588,7 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.ze = unaliased_elems(d->cout_g * j.t.nb, elem);
     j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
     j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
-    j.pz_bytes = z_packed_bytes(j.cfg, d->cout_g, j.t.nb);
+    j.pz_bytes = z_matrix_bytes(j.cfg, d->cout_g, j.t.nb);
     j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
     j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
     const size_t acc_total = j.acc_bytes * (size_t)j.parts;
