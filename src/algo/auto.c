@@ -257,7 +257,14 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
         const cj_conv_desc phases = cj_phase_desc(d);
         if (cj_auto_model_with(&phases, pass, sw) == cj_algo_get(CJ_ALGO_WINOGRAD)) a = usable(CJ_ALGO_WINOGRAD, d, pass);
     }
-    if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28) a = usable(CJ_ALGO_FFT, d, pass);
+    /* fft_before_direct; grad_weight only above 5x5, where DIRECT's 4-5 tap kernel now leads (stop
+     * 25, 1 / 2 threads, min of 3-4 alternations, DIRECT against FFT: Inception-v3's 5x5 branch
+     * 10.1 / 5.0 ms against 11.1 / 7.3, 8 x 64 x 56^2 5x5 34.5 / 17.4 against 37.1 / 20.4, 8 x 128
+     * x 28^2 5x5 36.4 / 18.4 against 38.7 / 21.6; 7x7 stays FFT's: 8 x 64 x 28^2 17.1 / 8.7 against
+     * 15.2 / 9.0) */
+    if (!a && on[CJ_SW_FFT_BEFORE_DIRECT] && fft_fits && pixels >= 28 * 28 &&
+        (pass != CJ_PASS_BACKWARD_WEIGHTS || area > 25))
+        a = usable(CJ_ALGO_FFT, d, pass);
     /* implicit_strided_fwd ahead of rule 3, which takes strided layers on AVX-512; first layers
      * (3 or fewer input channels) stay DIRECT's */
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD &&
