@@ -262,3 +262,47 @@ int tu_finish(void)
     fflush(stdout);
     return n_fail ? 1 : 0;
 }
+
+/* ---- one gradient, several thread counts ---- */
+void tu_check_gradient_threads(const ref_conv *c0, cj_dtype dt, cj_algorithm algo, int grad_weight, int max_threads,
+                               tu_rng *rng)
+{
+    ref_conv c = *c0;
+    if (!ref_conv_init(&c)) {
+        tu_fail("invalid case");
+        return;
+    }
+    const int64_t cg = c.C / c.groups;
+    cj_tensor in = tu_tensor4(dt, c.N, c.C, c.H, c.W), w = tu_tensor4(dt, c.K, cg, c.kh, c.kw);
+    cj_tensor gout = tu_tensor4(dt, c.N, c.K, c.Ho, c.Wo);
+    cj_tensor got = grad_weight ? tu_tensor4(dt, c.K, cg, c.kh, c.kw) : tu_tensor4(dt, c.N, c.C, c.H, c.W);
+    const int64_t n = grad_weight ? ref_w_numel(&c) : ref_in_numel(&c);
+    double *din = tu_dalloc(ref_in_numel(&c)), *dw = tu_dalloc(ref_w_numel(&c)), *dgo = tu_dalloc(ref_out_numel(&c));
+    double *exact = tu_dalloc(n), *mag = tu_dalloc(n);
+    tu_fill_uniform(rng, &in, din);
+    tu_fill_uniform(rng, &w, dw);
+    tu_fill_uniform(rng, &gout, dgo);
+    if (grad_weight) ref_grad_weight(&c, din, dgo, exact, mag);
+    else ref_grad_input(&c, dw, dgo, exact, mag);
+    const char *pass = grad_weight ? "grad_weight" : "grad_input";
+    const cj_conv2d_params p = {{c.ph, c.pw}, {c.sh, c.sw}, {c.dh, c.dw}, c.groups, algo};
+    char buf[256];
+    for (int threads = 1; threads <= max_threads; threads++) {
+        cj_context *ctx = NULL;
+        cj_context_options o = {0};
+        o.num_threads = threads;
+        if (cj_context_create(&o, &ctx) != CJ_OK) {
+            tu_fail("cj_context_create failed");
+            break;
+        }
+        tu_fill_nan(&got);
+        snprintf(buf, sizeof buf, "%s, %d threads", tu_cfg_str(buf + 128, 128, &c, dt, algo, pass), threads);
+        const cj_status st = cj_conv2d_backward(ctx, &in, &w, NULL, &p, &gout, grad_weight ? NULL : &got,
+                                                grad_weight ? &got : NULL, NULL);
+        if (tu_expect(st == CJ_OK, "%s: %s", buf, cj_last_error()))
+            tu_expect(tu_check_close(buf, &got, exact, mag, tu_tol(algo, dt)), "wrong %s values", pass);
+        cj_context_destroy(ctx);
+    }
+    free(din), free(dw), free(dgo), free(exact), free(mag);
+    tu_free(&in), tu_free(&w), tu_free(&gout), tu_free(&got);
+}

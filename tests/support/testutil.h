@@ -48,6 +48,11 @@ const char *tu_dtype_name(cj_dtype dt);
 const char *tu_cfg_str(char *buf, size_t n, const ref_conv *c, cj_dtype dt, cj_algorithm algo,
                        const char *pass);
 
+/* ---- one gradient of a case by `algo` on contexts of 1 .. max_threads threads, each checked against
+ * the reference (grad_weight: 1, grad_input: 0); the inputs drawn from rng once for all. ---- */
+void     tu_check_gradient_threads(const ref_conv *c, cj_dtype dt, cj_algorithm algo, int grad_weight,
+                                   int max_threads, tu_rng *rng);
+
 /* ---- ISA: exits 77 if CONJURE_ARCH names a path above cj_cpu()->isa_max; returns the path. ---- */
 int      tu_isa_check(void);
 
