@@ -211,13 +211,33 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
  * 192 -> 192 72.9 / 37.6 against 71.7 / 38.3) where stop 23 had FFT 1.24x ahead; 128 -> 128 at
  * 28^2 is FFT's at 1 thread (31.7 against 34.9) and level at 2 (18.1 / 18.0), and goes to DIRECT. */
 #define GW_FFT_CHANNELS (128 * 256)
+
+/* f64, which has no channel-vector kernels (rule 3) nor SIMD panel packers for implicit GEMM, ranks
+ * the algorithms on first layers and strided ones otherwise (stop 26, Granite Rapids, 1 thread,
+ * one bench run of every algorithm, f64; ms, or the best algorithm's time x a factor):
+ *  - rule 5's forward from 1 input channel, and with a stride or one channel from 3x3 kernels:
+ *    lenet.conv1 DIRECT 1.87 ms against IMPLICIT 2.83; 32 x 1 x 64^2 -> 16 3x3 DIRECT 1.00 against
+ *    1.40 x; 8 x 3 x 224^2 -> 32 3x3 s2 1.00 against IMPLICIT 1.26 x, IM2COL 1.36 x; Inception-v3's
+ *    conv1a 9.9 against IM2COL 12.5 (3 channels at stride 1 stay IMPLICIT's: 2 x 3 x 224^2 -> 64
+ *    3x3, DIRECT 1.12 x);
+ *  - rule 5's grad_weight only up to F64_FEW_TAPS taps (C_in/g * kh * kw), from 3x3: DIRECT's
+ *    pixel-vector sums trail the GEMMs beyond (alexnet.conv1 64.0 ms against IMPLICIT 36.3,
+ *    resnet50.conv1 85.4 against 48.2, 8 x 3 x 224^2 -> 32 5x5 s2 1.31 x, 8 x 3 x 64^2 -> 32 7x7
+ *    1.36 x; on AVX2 too: alexnet.conv1 87.9 against 47.8) and lead up to it (lenet.conv1 1.00
+ *    against 1.07-1.08 x; 32 x 1 x 64^2 -> 16 3x3 1.00 against IMPLICIT 1.73 x; conv1a 1.00 against
+ *    1.12 x);
+ *  - implicit_strided_bwd_data does not apply: resnet50.res3.3x3s2 grad_input IM2COL 37.7 ms against
+ *    IMPLICIT 44.0, odd.3x3s2 2.26 against 2.52;
+ *  - nor the 1x1 grad_weight rule (DIRECT's): MobileNet-V2's expansion 8 x 24 x 56^2 -> 144 IMPLICIT
+ *    7.0 ms against DIRECT 12.8. */
+#define F64_FEW_TAPS 27
 static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
     return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? GW_FFT_CHANNELS : 128 * 128);
 }
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
     const bool *on = sw->on[pass];
-    const int strided = d->stride_h != 1 || d->stride_w != 1;
+    const int strided = d->stride_h != 1 || d->stride_w != 1, f64 = d->dtype == CJ_F64;
     const int unit_stride = !strided && d->dil_h == 1 && d->dil_w == 1;
     const int64_t area = d->kh * d->kw, pixels = d->h_out * d->w_out;
     const int64_t tiles = d->n * ((d->h_out + 3) / 4) * ((d->w_out + 3) / 4);
@@ -233,7 +253,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     /* DIRECT's rules 3 and 5 at stride 1, or with a stride where the switch says (5 also for first layers) */
     const int direct_stride = on[CJ_SW_DIRECT_STRIDED] || !strided;
     /* rule 5's first layers: forward 3..32 input channels (or from 1), grad_weight up to 3 */
-    const int64_t few_min = on[CJ_SW_DIRECT_ONE_CHANNEL] ? 1 : 3;
+    const int64_t few_min = on[CJ_SW_DIRECT_ONE_CHANNEL] || f64 ? 1 : 3;
     const int few_channels = (direct_stride || d->cin_g <= 3) &&
                              (pass == CJ_PASS_BACKWARD_WEIGHTS
                                   ? d->cin_g <= 3
@@ -243,7 +263,12 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
                                 cj_direct_ocv_ok(d, pass) && (pass != CJ_PASS_BACKWARD_WEIGHTS || ocv_wgrad_fits(d));
     const int fft_fits = unit_stride && area >= 16 && d->cin_g >= 8 && pixels >= fft_pixels;
     /* rule 5's grad_weight of strided first layers from 3x3 kernels (else from 5x5) */
-    const int64_t few_area = on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
+    int64_t few_area = on[CJ_SW_FIRST_LAYER_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 25;
+    int few_taps = 1; /* rule 5's bound on C_in/g * kh * kw (f64's grad_weight) */
+    if (f64 && d->cin_g <= 3) {
+        if (pass == CJ_PASS_BACKWARD_WEIGHTS) few_area = 9, few_taps = d->cin_g * area <= F64_FEW_TAPS;
+        else if (pass == CJ_PASS_FORWARD && (strided || d->cin_g == 1)) few_area = 9;
+    }
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     /* rule 2's wide layers: from 32 tiles at 256+ channels each way, grad_weight from 9 */
@@ -276,10 +301,10 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
         else if (!(many && fft_fits)) a = usable(CJ_ALGO_DIRECT, d, pass); /* else FFT, next */
     }
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);
-    if (!a && area >= few_area && few_channels) a = usable(CJ_ALGO_DIRECT, d, pass);
+    if (!a && area >= few_area && few_channels && few_taps) a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_WGRAD] && strided && pass == CJ_PASS_BACKWARD_WEIGHTS)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && on[CJ_SW_IMPLICIT_STRIDED_BWD_DATA] && strided && pass == CJ_PASS_BACKWARD_DATA && area > 1 &&
+    if (!a && on[CJ_SW_IMPLICIT_STRIDED_BWD_DATA] && !f64 && strided && pass == CJ_PASS_BACKWARD_DATA && area > 1 &&
         d->stride_h <= 2 && d->stride_w <= 2 && d->cin_g >= 16 && d->cin_g <= 128 &&
         d->h_in * d->w_in >= 256 * d->stride_h * d->stride_w)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
@@ -290,7 +315,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
      * 7.34 / 3.87; at 28^2 it is mixed, 8 x 32 -> 192 0.78 against 0.75, and from 256 channels
      * IMPLICIT leads, resnet50.res2.1x1 6.05 against 6.24) */
     if (!a && pass == CJ_PASS_BACKWARD_WEIGHTS && area == 1 && !strided && d->cin_g <= 64 && pixels >= 56 * 56 &&
-        cj_cpu()->isa == CJ_ISA_AVX512)
+        cj_cpu()->isa == CJ_ISA_AVX512 && !f64)
         a = usable(CJ_ALGO_DIRECT, d, pass);
     if (!a && on[CJ_SW_IM2COL_ABOVE_1X1] && pass != CJ_PASS_BACKWARD_WEIGHTS && area > 1) a = &cj_algo_im2col_gemm;
     if (!a && (strided || (pass == CJ_PASS_BACKWARD_DATA && d->cin_g < 16))) a = &cj_algo_im2col_gemm;
