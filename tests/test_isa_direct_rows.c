@@ -3,7 +3,8 @@
  * a channel multiplier, dilation and padding wider than the kernel on the depthwise plane path,
  * kernel widths on both sides of the depthwise path's limit, planes that the AVX2 depthwise
  * kernels stage in several bands or cannot stage at all, and stride phases of grad_input with
- * rows whose phases differ in length, and AVX-512's whole-row 3x3 planes. Every pass against the
+ * rows whose phases differ in length, AVX-512's whole-row 3x3 planes, and depthwise layers with a
+ * stride (AVX-512's plane path runs them in stride phases). Every pass against the
  * reference, at 1 and 2 threads; grad_bias too (the depthwise path sums it with grad_weight, in
  * bands of rows). */
 #include <stdio.h>
@@ -45,6 +46,22 @@ static const ref_conv cases[] = {
     {1, 3, 23, 61, 5, 7, 7, 3, 3, 2, 3, 1, 1, 1, 0, 0},    /* stride phases of unequal length */
     {1, 3, 19, 50, 4, 11, 11, 0, 1, 4, 4, 1, 1, 1, 0, 0},  /* alexnet-like stride 4 */
     {1, 6, 7, 45, 6, 3, 3, 1, 1, 2, 2, 1, 1, 3, 0, 0},     /* small groups, stride 2 */
+    /* depthwise with a stride (AVX-512's plane path: forward rows subsampled, grad_input's and
+     * grad_weight's stride phases; AVX2 and scalar take the general path) */
+    {2, 4, 15, 37, 4, 3, 3, 1, 1, 2, 2, 1, 1, 4, 0, 0},    /* MobileNet's s2 on odd sizes: phases unequal */
+    {1, 3, 16, 40, 3, 3, 3, 1, 1, 2, 2, 1, 1, 3, 0, 0},    /* even sizes: equal phases */
+    {1, 2, 30, 160, 2, 3, 3, 1, 1, 2, 2, 1, 1, 2, 0, 0},   /* rows of 5 output vectors, several woven blocks */
+    {1, 2, 20, 35, 2, 5, 5, 2, 2, 2, 2, 1, 1, 2, 0, 0},    /* 5x5 s2 */
+    {1, 2, 13, 13, 2, 7, 7, 3, 3, 2, 2, 1, 1, 2, 0, 0},    /* 7x7 s2 */
+    {1, 2, 17, 50, 2, 3, 3, 1, 1, 3, 3, 1, 1, 2, 0, 0},    /* stride 3 */
+    {1, 2, 19, 33, 2, 3, 5, 1, 2, 2, 3, 1, 1, 2, 0, 0},    /* strides and kernel sides unequal */
+    {1, 2, 18, 41, 4, 3, 3, 1, 1, 2, 2, 1, 1, 2, 0, 0},    /* x2 multiplier: grad_input the general path */
+    {1, 2, 21, 30, 2, 3, 3, 2, 2, 2, 2, 2, 2, 2, 0, 0},    /* dilation 2 at stride 2: one phase per tap */
+    {1, 2, 22, 29, 2, 3, 3, 3, 1, 2, 2, 3, 1, 2, 0, 0},    /* dilation 3 at stride 2, padding unequal */
+    {1, 2, 9, 70, 2, 1, 1, 0, 0, 2, 2, 1, 1, 2, 0, 0},     /* 1x1 s2: phases no tap reaches */
+    {1, 2, 11, 12, 2, 3, 3, 0, 0, 4, 4, 1, 1, 2, 0, 0},    /* stride past the kernel */
+    {2, 2, 1, 40, 2, 3, 3, 1, 1, 2, 2, 1, 1, 2, 0, 0},     /* one input row: an input phase with no rows */
+    {1, 2, 3, 2, 2, 3, 3, 1, 1, 2, 2, 1, 1, 2, 0, 0},      /* a plane smaller than a vector */
 };
 
 static void run(cj_context *ctx, const ref_conv *c0, cj_dtype dt, tu_rng *rng) {

@@ -28,6 +28,10 @@ static const ref_conv cfgs[] = {
     /* depthwise (the plane path: AVX2 pads with zeros, which must not meet a poison) */
     {2, 4, 6, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0, 0},
     {1, 2, 7, 9, 4, 5, 5, 2, 2, 1, 1, 1, 1, 2, 0, 0},
+    /* depthwise with a stride (AVX-512's plane path in stride phases: a poison reaches only the
+     * elements of its phases) */
+    {2, 4, 9, 11, 4, 3, 3, 1, 1, 2, 2, 1, 1, 4, 0, 0},
+    {1, 2, 10, 8, 2, 3, 3, 1, 0, 3, 2, 1, 1, 2, 0, 0},
     /* K = C*kh*kw = 864 > every KC (at most 768): the poison sits in one KC slab and must survive
      * the accumulation of the others */
     {1, 96, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},

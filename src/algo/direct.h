@@ -13,11 +13,12 @@ cj_status cj_direct_backward_weights(cj_context *ctx, const cj_conv_desc *d, con
 cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                           const void *grad_out, void *grad_w, void *grad_bias);
 
-/* The depthwise fast path (direct_dw.c): C_in/groups == 1, stride 1, f32 on AVX-512 and AVX2
- * (where the rows' band must fit the kernels' stage). */
+/* The depthwise fast path (direct_dw.c): C_in/groups == 1, f32 on AVX-512 (stride up to
+ * CJ_DEINTERLEAVE_MAX) and AVX2 (stride 1, where the rows' band must fit the kernels' stage). */
 bool cj_direct_dw_ok(const cj_conv_desc *d, cj_pass pass);
-/* Scratch of the path's `slots` thread slots (AVX2's row stages; none on AVX-512). */
-size_t cj_direct_dw_stage_bytes(int64_t slots);
+/* Scratch of the path's `slots` thread slots (AVX2's row stages; with AVX-512 a strided layer's
+ * pieces of a plane, else none). */
+size_t cj_direct_dw_stage_bytes(const cj_conv_desc *d, int64_t slots);
 cj_status cj_direct_dw_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                const void *bias, void *out);
 cj_status cj_direct_dw_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,

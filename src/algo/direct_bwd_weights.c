@@ -108,7 +108,7 @@ cj_status cj_direct_backward_weights_bias(cj_context *ctx, const cj_conv_desc *d
     j.dw = cj_direct_dw_ok(d, CJ_PASS_BACKWARD_WEIGHTS);
     if (j.dw) {
         j.tasks = d->n * d->c_out;
-        j.plan.stage_bytes = cj_direct_dw_stage_bytes(1);
+        j.plan.stage_bytes = cj_direct_dw_stage_bytes(d, 1);
     }
     j.slots = cj_min64(ctx->num_threads, j.tasks);
     j.slot_bytes = j.plan.stage_bytes + cj_direct_align64((size_t)(2 * j.plan.band) * sizeof(void *) +

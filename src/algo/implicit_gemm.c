@@ -7,6 +7,7 @@
  *                 split into stride phases (sh*sw stride-1 sub-problems) so that no zero is
  *                 multiplied in and nothing is scattered by col2im. */
 #include "algo/gemm_conv.h"
+#include "algo/stride_phases.h"
 #include "arch/cpu.h"
 #include "kernels/gather.h"
 #include "util/checked.h"
@@ -32,32 +33,6 @@ static cj_status implicit_forward_prepared(cj_context *ctx, const cj_conv_desc *
 static cj_status implicit_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                            const void *grad_out, void *grad_w) {
     return cj_gemm_conv_backward_weights(ctx, d, CJ_GEMM_CONV_IMPLICIT, in, grad_out, grad_w);
-}
-
-/* One stride phase of grad_input (see phase_plan): the input rows y = ry + sh*u (and columns
- * x = rx + sw*v) receive only the kernel taps i = i0 + T*m with (ry + ph - i*dh) divisible by sh,
- * which reach grad_output rows u - e_i with e_i in steps of D = dh / gcd(sh, dh). That is a stride-1
- * correlation of grad_output with a sub-kernel of those taps, rotated, dilation D, padding
- * e_i0 + (taps-1)*D: the same implicit GEMM forward, with no zeros multiplied in for the stride. */
-typedef struct {
-    int64_t first, step, taps; /* kernel taps first, first+step, ... (taps of them; 0: none) */
-    int64_t pad, dil, out;     /* the sub-problem's padding, dilation and output extent */
-} phase_axis;
-
-static phase_axis phase_plan(int64_t r, int64_t stride, int64_t pad, int64_t dil, int64_t k, int64_t in) {
-    phase_axis a = {0, stride / cj_gcd64(stride, dil), 0, 0, dil / cj_gcd64(stride, dil), 0};
-    a.out = r < in ? (in - r + stride - 1) / stride : 0;
-    a.first = -1;
-    for (int64_t i = 0; i < k && i < a.step; i++)
-        if (((r + pad - i * dil) % stride + stride) % stride == 0) {
-            a.first = i;
-            break;
-        }
-    if (a.first < 0) return a; /* no tap reaches this phase: its gradient is zero */
-    a.taps = (k - 1 - a.first) / a.step + 1;
-    const int64_t e0 = (a.first * dil - r - pad) / stride; /* exact: the numerator is a multiple */
-    a.pad = e0 + (a.taps - 1) * a.dil;
-    return a;
 }
 
 /* Whether a phase's tap columns go by the AVX-512 gather (f32, MR 8, strides it can index):
@@ -120,8 +95,8 @@ static void gather_panels_f64(const double *src, int64_t stride, int64_t rows, d
      * grad_in[c][ry + sh*u][rx + sw*v] = phases[rx][c][u][v] (phases[rx] NULL: zero). Two column    \
      * phases (stride 2) are interleaved in one contiguous pass over the row, which the compiler     \
      * vectorises; strided single stores took 19% of resnet50.res3.3x3s2's grad_input. */          \
-    static void phase_rows_##suffix(const cj_conv_desc *d, int64_t ry, const phase_axis *py,        \
-                                    const phase_axis *px, const T *const *phases, int64_t count,    \
+    static void phase_rows_##suffix(const cj_conv_desc *d, int64_t ry, const cj_phase_axis *py,        \
+                                    const cj_phase_axis *px, const T *const *phases, int64_t count,    \
                                     T *grad_in, int64_t c0, int64_t c1) {                           \
         const int64_t sw = d->stride_w;                                                            \
         const int pair = sw == 2 && count == 2 && phases[0] && phases[1];                          \
@@ -171,7 +146,7 @@ static void phase_weight_task(void *arg, size_t slot) {
 }
 
 /* The kernel tap (i * kw + j) behind each of the phase's sub-kernel taps, which run backwards. */
-static void phase_taps(const cj_conv_desc *d, const phase_axis *py, const phase_axis *px, int64_t *tap_src) {
+static void phase_taps(const cj_conv_desc *d, const cj_phase_axis *py, const cj_phase_axis *px, int64_t *tap_src) {
     for (int64_t ty = 0; ty < py->taps; ty++)
         for (int64_t tx = 0; tx < px->taps; tx++) {
             const int64_t i = py->first + (py->taps - 1 - ty) * py->step;
@@ -181,8 +156,8 @@ static void phase_taps(const cj_conv_desc *d, const phase_axis *py, const phase_
 }
 
 /* The phase's weights packed for its sub-problem t, from its taps' tap_src. */
-static void pack_phase_weights(cj_context *ctx, const cj_conv_desc *d, const cj_conv_desc *t, const phase_axis *py,
-                               const phase_axis *px, const void *w, char *packed, const int64_t *tap_src) {
+static void pack_phase_weights(cj_context *ctx, const cj_conv_desc *d, const cj_conv_desc *t, const cj_phase_axis *py,
+                               const cj_phase_axis *px, const void *w, char *packed, const int64_t *tap_src) {
     const cj_gemm_config *cfg = cj_gemm_config_get(d->dtype);
     phase_weight_job pw = {d, cfg, tap_src, py->taps * px->taps, gather_applies(d, cfg), w, packed,
                            cj_gemm_conv_forward_packed_bytes(t) / (size_t)d->groups, d->c_out,
@@ -216,7 +191,7 @@ static cj_weights_in_place phase_weights_in_place(const cj_conv_desc *d, const i
 typedef struct {
     const cj_conv_desc *d;
     int64_t ry;
-    const phase_axis *py, *px;
+    const cj_phase_axis *py, *px;
     const void *const *phases;
     int64_t count, images;
     void *grad_in;
@@ -281,16 +256,16 @@ static cj_status implicit_backward_data(cj_context *ctx, const cj_conv_desc *d, 
     int32_t *koff = (int32_t *)(phase_mem + phase_bytes); /* in_place (stride 1): no phases */
     cj_status st = CJ_OK;
     for (int64_t ry = 0; ry < d->stride_h && st == CJ_OK; ry++) {
-        const phase_axis py = phase_plan(ry, d->stride_h, d->pad_h, d->dil_h, d->kh, d->h_in);
+        const cj_phase_axis py = cj_grad_input_phase(ry, d->stride_h, d->pad_h, d->dil_h, d->kh, d->h_in);
         if (py.out == 0) continue;
         for (int64_t rx0 = 0; rx0 < d->stride_w && st == CJ_OK; rx0 += run) {
             const int64_t count = cj_min64(run, d->stride_w - rx0);
-            phase_axis px[MAX_STRIDE_PHASES];
+            cj_phase_axis px[MAX_STRIDE_PHASES];
             cj_conv_desc t[MAX_STRIDE_PHASES];
             const void *phases[MAX_STRIDE_PHASES];
             size_t offset = 0;
             for (int64_t r = 0; r < count; r++) {
-                px[r] = phase_plan(rx0 + r, d->stride_w, d->pad_w, d->dil_w, d->kw, d->w_in);
+                px[r] = cj_grad_input_phase(rx0 + r, d->stride_w, d->pad_w, d->dil_w, d->kw, d->w_in);
                 /* The sub-problem: input = grad_output, output = this phase of grad_input. */
                 t[r] = *d;
                 t[r].c_in = d->c_out, t[r].h_in = d->h_out, t[r].w_in = d->w_out;

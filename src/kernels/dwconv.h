@@ -84,6 +84,16 @@ void cj_f32_dwconv_wgrad_plane__avx512(const cj_dw_plane *p, float *dw, double *
 int cj_dw_rows_3x3_fits(const cj_dw_plane *p);
 void cj_f32_dwconv_rows_3x3__avx512(const cj_dw_plane *p, const float *w, float bias);
 int cj_f32_dwconv_wgrad_rows_3x3__avx512(const cj_dw_plane *p, float *dw, double *gsum);
+/* A strided forward plane (cj_f32_dwconv_strided__avx512.c): dst[y][x] = bias + sum_{i,j}
+ * w[i*kw + j] * src[y*stride_h + off_h + i*dil_h][x*stride_w + off_w + j*dil_w], rows outside src
+ * skipped, columns outside it read as zero (forward's padding: a non-finite weight may then turn
+ * such a term into NaN, which SPEC allows in the padding). Each input row a tap row reads is split
+ * into its stride_w phases in scratch (cj_dw_strided_scratch floats, 64-byte aligned), where every
+ * tap reads 16 consecutive outputs' inputs as one vector (stride_w 2: the input rows read where they
+ * lie). stride_w <= CJ_DEINTERLEAVE_MAX, src_w < 2^30. */
+int64_t cj_dw_strided_scratch(const cj_dw_plane *p, int64_t stride_w);
+void cj_f32_dwconv_strided__avx512(const cj_dw_plane *p, int64_t stride_h, int64_t stride_w, const float *w,
+                                   float bias, float *scratch);
 /* stage: CJ_DW_STAGE_FLOATS floats, 32-byte aligned; the plane must pass cj_dw_stage_fits. */
 void cj_f32_dwconv_plane__avx2(const cj_dw_plane *p, const float *w, float bias, float *stage);
 void cj_f32_dwconv_wgrad_plane__avx2(const cj_dw_plane *p, float *dw, float *stage, double *gsum);
