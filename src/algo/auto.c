@@ -1,8 +1,9 @@
 /* CJ_ALGO_AUTO. The model's rules, in order (each only where the algorithm exists and accepts
  * the configuration), from side-by-side measurements of every algorithm on the suite of
  * bench/layers.tsv (1 thread, f32, AMD Zen 5 with AVX-512; the figures are in the closing notes):
- *  1. grouped with at most 8 channels per group (depthwise included): DIRECT — 5-15x the GEMM
- *     algorithms there, whose GEMMs are too thin for the NR-wide kernel;
+ *  1. grouped with at most 8 channels per group (depthwise included), or (f32) kernels above 1x1
+ *     with at most 8 channels each way: DIRECT — 5-15x the GEMM algorithms there, whose GEMMs are
+ *     too thin for the NR-wide kernel;
  *  2. 3x3, stride 1, dilation 1, 16+ channels each way and 64+ output tiles of 4x4, or 32+ tiles
  *     with 256+ channels each way, or 16+ tiles mostly inside the output (below): WINOGRAD
  *     (F(4x4,3x3): 1.5-2.2x the GEMM algorithms on the ResNet/VGG 3x3 layers; AVX2 takes it from 16 tiles: winograd_16_tiles below). At 32 tiles,
@@ -39,8 +40,8 @@
  *     dilation 2: 16 phase images of 14^2) 2.1 / 2.0 / 2.1x IMPLICIT at 1 thread, 1.6 / 1.5 / 2.0x
  *     at 2 (stop 24, min of 2 alternations; forward / grad_input / grad_weight);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
- *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight without
- *     dilation when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
+ *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight (dilated
+ *     only with AVX-512) when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
  *     every pass, lenet.conv1 forward 1.9x, alexnet.conv2 forward and grad_input 1.15-1.3x FFT,
  *     deeplab.dil2 forward and grad_input 1.15-1.3x GEMM, resnet50.conv1 forward 1.4x);
  *  4. kernels of area 16+ up to 16x16, stride 1, dilation 1, 8+ input channels and 300+ output
@@ -182,10 +183,15 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
  * 16.1 / 10.7, 16 x 64 x 20^2 -> 192 18.3 / 9.3 against 19.9 / 10.3, 8 x 256 x 14^2 -> 512 58.9 /
  * 29.7 against 61.6 / 45.0; 7x7 stays FFT's there: 16 x 64 x 20^2 43.4 / 23.2 against 28.6 / 17.7). */
 static int ocv_wgrad_fits(const cj_conv_desc *d) {
-    const int small_kernel = cj_cpu()->isa == CJ_ISA_AVX512 && d->kh * d->kw <= 25;
-    return d->dil_h == 1 && d->dil_w == 1 &&
+    const int avx512 = cj_cpu()->isa == CJ_ISA_AVX512, small_kernel = avx512 && d->kh * d->kw <= 25;
+    return ((d->dil_h == 1 && d->dil_w == 1) || avx512) &&
            (small_kernel || cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes);
 }
+
+/* Rule 3's grad_weight takes dilated layers with AVX-512 (stop 26, Granite Rapids, 1 thread, one
+ * bench run of every algorithm, DIRECT against IMPLICIT: 4 x 64 x 56^2 5x5 dilation 2 1.00 against
+ * 1.42 x, 4 x 32 x 56^2 7x7 dilation 2 1.00 against 2.04 x; dilated 3x3 layers stay Winograd's by
+ * rule 2). Not measured with AVX2, which keeps them off. */
 
 /* Rule 3 from 128 x 128 channels (C_in/g * C_out/g) where direct_wide is off (Intel): forward and
  * grad_input go to IMPLICIT, whose A panels are large enough there for it to lead, and grad_weight
@@ -271,6 +277,11 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     }
     const cj_algo *a = NULL;
     if (d->groups > 1 && d->cin_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
+    /* rule 1 for ungrouped layers with at most 8 channels each way (f32; stop 26, Granite Rapids,
+     * 1 thread, one bench run of every algorithm, forward / grad_input / grad_weight, the best other
+     * against DIRECT: 4 x 8 x 224^2 -> 8 3x3 Winograd 1.11 / 1.04 / 1.13 x, IMPLICIT 1.50 / 1.37 /
+     * 1.59 x; 8 x 4 x 128^2 -> 4 1.74-3.57 x) */
+    if (!a && !f64 && area > 1 && d->cin_g <= 8 && d->cout_g <= 8) a = usable(CJ_ALGO_DIRECT, d, pass);
     /* rule 2's wide layers: from 32 tiles at 256+ channels each way, grad_weight from 9 */
     const int wide_tiles = tiles >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? 9 : 32) && wide;
     if (!a && unit_stride && d->kh == 3 && d->kw == 3 && d->cin_g >= 16 && d->cout_g >= 16 &&
