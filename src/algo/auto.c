@@ -188,6 +188,20 @@ static int ocv_wgrad_fits(const cj_conv_desc *d) {
            (small_kernel || cj_direct_ocv_weights_tile_bytes(d) <= cj_cpu()->l2_bytes);
 }
 
+/* Rule 3's forward and grad_input only where the channels on the vector side (output channels,
+ * grad_input's input channels) fill 85% of their 32-channel blocks: the kernel's FMAs run on whole
+ * blocks (stop 26, Granite Rapids, 1 thread, one bench run of every algorithm, DIRECT against the
+ * best, 8 images at 27^2, 5x5: grad_input 48 -> 128 1.14x (IMPLICIT), 80 -> 128 1.13x (FFT),
+ * 40 -> 96 1.36x, 33 -> 64 1.47x, 64 and 96 -> 128 1.00-1.05x; forward 128 -> 48 1.14x, 128 -> 80
+ * 1.37x, 64 -> 40 1.33x). They go to IMPLICIT (1.00-1.15x the best there; FFT, 1.00-1.11x, ran
+ * AlexNet's two-group conv2 grad_input, 48 -> 128 a group, at 1.43x IMPLICIT's time and 1.19x
+ * DIRECT's). grad_weight keeps it whatever the fill (1.00-1.06x there). */
+static int vectors_filled(const cj_conv_desc *d, cj_pass pass) {
+    if (pass == CJ_PASS_BACKWARD_WEIGHTS) return 1;
+    const int64_t v = pass == CJ_PASS_BACKWARD_DATA ? d->cin_g : d->cout_g;
+    return 20 * v >= 17 * cj_round_up(v, 32);
+}
+
 /* Rule 3's grad_weight takes dilated layers with AVX-512 (stop 26, Granite Rapids, 1 thread, one
  * bench run of every algorithm, DIRECT against IMPLICIT: 4 x 64 x 56^2 5x5 dilation 2 1.00 against
  * 1.42 x, 4 x 32 x 56^2 7x7 dilation 2 1.00 against 2.04 x; dilated 3x3 layers stay Winograd's by
@@ -306,6 +320,7 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD &&
         (area > 1 || cj_cpu()->isa == CJ_ISA_AVX512) && d->stride_w <= 2 && d->cin_g > 3)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+    if (!a && channel_vectors && !vectors_filled(d, pass)) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && channel_vectors) {
         const int many = many_channels(d, pass, on);
         if (many && pass != CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
