@@ -181,7 +181,11 @@ static const cj_algo *usable(cj_algorithm id, const cj_conv_desc *d, cj_pass pas
  * Rapids, min of 2-3 x 6 calls, 1 / 2 threads, DIRECT against FFT with 3-18 MB of sums:
  * alexnet.conv2 34.4 / 17.5 ms against 34.2 / 19.0, 8 x 128 x 14^2 -> 256 12.9 / 6.9 against
  * 16.1 / 10.7, 16 x 64 x 20^2 -> 192 18.3 / 9.3 against 19.9 / 10.3, 8 x 256 x 14^2 -> 512 58.9 /
- * 29.7 against 61.6 / 45.0; 7x7 stays FFT's there: 16 x 64 x 20^2 43.4 / 23.2 against 28.6 / 17.7). */
+ * 29.7 against 61.6 / 45.0; 7x7 stays FFT's there: 16 x 64 x 20^2 43.4 / 23.2 against 28.6 / 17.7).
+ * Dilated layers too with AVX-512 (stop 26, Granite Rapids, 1 thread, one bench run of every
+ * algorithm, DIRECT against IMPLICIT: 4 x 64 x 56^2 5x5 dilation 2 1.00 against 1.42 x, 4 x 32 x
+ * 56^2 7x7 dilation 2 1.00 against 2.04 x; dilated 3x3 layers stay Winograd's by rule 2); not
+ * measured with AVX2, which keeps them off. */
 static int ocv_wgrad_fits(const cj_conv_desc *d) {
     const int avx512 = cj_cpu()->isa == CJ_ISA_AVX512, small_kernel = avx512 && d->kh * d->kw <= 25;
     return ((d->dil_h == 1 && d->dil_w == 1) || avx512) &&
@@ -201,11 +205,6 @@ static int vectors_filled(const cj_conv_desc *d, cj_pass pass) {
     const int64_t v = pass == CJ_PASS_BACKWARD_DATA ? d->cin_g : d->cout_g;
     return 20 * v >= 17 * cj_round_up(v, 32);
 }
-
-/* Rule 3's grad_weight takes dilated layers with AVX-512 (stop 26, Granite Rapids, 1 thread, one
- * bench run of every algorithm, DIRECT against IMPLICIT: 4 x 64 x 56^2 5x5 dilation 2 1.00 against
- * 1.42 x, 4 x 32 x 56^2 7x7 dilation 2 1.00 against 2.04 x; dilated 3x3 layers stay Winograd's by
- * rule 2). Not measured with AVX2, which keeps them off. */
 
 /* Rule 3 from 128 x 128 channels (C_in/g * C_out/g) where direct_wide is off (Intel): forward and
  * grad_input go to IMPLICIT, whose A panels are large enough there for it to lead, and grad_weight

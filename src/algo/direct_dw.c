@@ -1,8 +1,8 @@
 /* CJ_ALGO_DIRECT's depthwise fast path: when every output channel reads one input channel
- * (C_in/groups == 1) with stride 1, each (image, channel) plane is one call of a plane kernel
- * (kernels/dwconv.h): no packing, one pass over the data, which is what a memory-bound depthwise
- * layer needs. With a stride (AVX-512, up to CJ_DEINTERLEAVE_MAX) the stride-1 kernels run on
- * pieces of the plane (see the strided section below). The AVX-512 kernels read the NCHW plane in place (register tiles for undilated 3x3,
+ * (C_in/groups == 1), each (image, channel) plane is one call of a plane kernel (kernels/dwconv.h):
+ * no packing, one pass over the data, which is what a memory-bound depthwise layer needs. With a
+ * stride (AVX-512 only, up to CJ_DEINTERLEAVE_MAX) see the strided section below. At stride 1 the
+ * AVX-512 kernels read the NCHW plane in place (register tiles for undilated 3x3,
  * 5x5 and 7x7 forward and grad_input, masked taps otherwise); the AVX2 ones read it in place too
  * for undilated 3x3 and 7x7 forward and grad_input, and otherwise stage bands of rows,
  * zero-padded, in a per-slot buffer (which also holds the in-place path's zero row). f32 only;
@@ -56,16 +56,20 @@ typedef struct {
 } dw_job;
 
 /* ---- strided planes (AVX-512) ---------------------------------------------------------------------
- * Forward: its own kernel (dwconv.h), which splits each input row into its column phases.
- * grad_weight: the input plane split into its stride phases (cj_input_phase) in the slot's
- * scratch, each the source of a stride-1 grad_weight with the taps that read it. grad_input: each stride phase of the grad_input plane is a stride-1
- * correlation of grad_output with a sub-kernel (cj_grad_input_phase), computed into the scratch
- * and woven into the plane's rows. No zero is multiplied in for the stride, and every tap runs
- * once per output. The general path (staged rows per band of each channel) ran 8 x 96 x 112^2
- * 3x3 s2 at 4 GFLOP/s. */
+ * Forward: a kernel of its own (cj_f32_dwconv_strided__avx512). grad_weight: the input plane split
+ * into its stride phases (cj_input_phase) in the slot's scratch, each the source of a stride-1
+ * grad_weight with the taps that read it. grad_input: each stride phase of the grad_input plane is
+ * a stride-1 correlation of grad_output with a sub-kernel (cj_grad_input_phase), computed into the
+ * scratch and woven into the plane's rows. Neither multiplies a zero in for the stride. The
+ * general path (staged rows per band of each channel) ran 8 x 96 x 112^2 3x3 s2 at 4 GFLOP/s. */
 static bool dw_strided(const cj_conv_desc *d) { return d->stride_h != 1 || d->stride_w != 1; }
 
-static cj_dw_plane forward_plane(const cj_conv_desc *d, const float *src, float *dst);
+/* The forward plane's problem for the strided kernel. */
+static cj_dw_plane forward_plane(const cj_conv_desc *d, const float *src, float *dst) {
+    return (cj_dw_plane){.src = src, .src_h = d->h_in, .src_w = d->w_in, .dst = dst, .dst_h = d->h_out,
+                         .dst_w = d->w_out, .kh = d->kh, .kw = d->kw, .off_h = -d->pad_h, .off_w = -d->pad_w,
+                         .dil_h = d->dil_h, .dil_w = d->dil_w};
+}
 
 /* Floats of a slot's scratch for a strided plane, a multiple of 16: grad_input's or the input's
  * phases (a plane of h_in x w_in in all), or the forward kernel's split rows. */
@@ -113,13 +117,6 @@ static cj_dw_plane phase_plane(const cj_conv_desc *d, const input_phases *ph, in
 
 static bool phase_read(const input_phases *ph, int64_t ry, int64_t rx) {
     return ph->qy[ry].taps && ph->qx[rx].taps && ph->qy[ry].out && ph->qx[rx].out;
-}
-
-/* The forward plane's problem for the strided kernel. */
-static cj_dw_plane forward_plane(const cj_conv_desc *d, const float *src, float *dst) {
-    return (cj_dw_plane){.src = src, .src_h = d->h_in, .src_w = d->w_in, .dst = dst, .dst_h = d->h_out,
-                         .dst_w = d->w_out, .kh = d->kh, .kw = d->kw, .off_h = -d->pad_h, .off_w = -d->pad_w,
-                         .dil_h = d->dil_h, .dil_w = d->dil_w};
 }
 
 static void backward_data_strided_plane(const cj_conv_desc *d, const float *dy, const float *w, float *gin,
