@@ -231,6 +231,10 @@ static int vectors_filled(const cj_conv_desc *d, cj_pass pass) {
  * 28^2 is FFT's at 1 thread (31.7 against 34.9) and level at 2 (18.1 / 18.0), and goes to DIRECT. */
 #define GW_FFT_CHANNELS (128 * 256)
 
+static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
+    return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? GW_FFT_CHANNELS : 128 * 128);
+}
+
 /* f64, which has no channel-vector kernels (rule 3) nor SIMD panel packers for implicit GEMM, ranks
  * the algorithms on first layers and strided ones otherwise (stop 26, Granite Rapids, 1 thread,
  * one bench run of every algorithm, f64; ms, or the best algorithm's time x a factor):
@@ -250,9 +254,6 @@ static int vectors_filled(const cj_conv_desc *d, cj_pass pass) {
  *  - nor the 1x1 grad_weight rule (DIRECT's): MobileNet-V2's expansion 8 x 24 x 56^2 -> 144 IMPLICIT
  *    7.0 ms against DIRECT 12.8. */
 #define F64_FEW_TAPS 27
-static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
-    return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? GW_FFT_CHANNELS : 128 * 128);
-}
 
 const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_auto_switches *sw) {
     const bool *on = sw->on[pass];
@@ -319,10 +320,10 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
     if (!a && on[CJ_SW_IMPLICIT_STRIDED_FWD] && strided && pass == CJ_PASS_FORWARD &&
         (area > 1 || cj_cpu()->isa == CJ_ISA_AVX512) && d->stride_w <= 2 && d->cin_g > 3)
         a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
-    if (!a && channel_vectors && !vectors_filled(d, pass)) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
     if (!a && channel_vectors) {
         const int many = many_channels(d, pass, on);
-        if (many && pass != CJ_PASS_BACKWARD_WEIGHTS) a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
+        if ((many && pass != CJ_PASS_BACKWARD_WEIGHTS) || !vectors_filled(d, pass))
+            a = usable(CJ_ALGO_IMPLICIT_GEMM, d, pass);
         else if (!(many && fft_fits)) a = usable(CJ_ALGO_DIRECT, d, pass); /* else FFT, next */
     }
     if (!a && fft_fits) a = usable(CJ_ALGO_FFT, d, pass);

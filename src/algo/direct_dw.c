@@ -92,17 +92,12 @@ static void split_input(const cj_conv_desc *d, const float *in, float *scratch, 
     float *at = scratch;
     for (int64_t ry = 0; ry < sh; ry++)
         for (int64_t rx = 0; rx < sw; rx++) ph->phase[ry * sw + rx] = at, at += ph->qy[ry].out * ph->qx[rx].out;
-    const int64_t whole = d->w_in / sw;
     for (int64_t r = 0; r < d->h_in; r++) {
         const float *src = in + r * d->w_in;
         float *dst[CJ_DEINTERLEAVE_MAX];
         for (int64_t rx = 0; rx < sw; rx++) dst[rx] = ph->phase[r % sh * sw + rx] + r / sh * ph->qx[rx].out;
-        if (sw == 1) {
-            memcpy(dst[0], src, sizeof(float) * (size_t)d->w_in);
-            continue;
-        }
-        cj_f32_deinterleave__avx512(src, sw, whole, dst);
-        for (int64_t rx = 0; rx < d->w_in - whole * sw; rx++) dst[rx][whole] = src[whole * sw + rx];
+        if (sw == 1) memcpy(dst[0], src, sizeof(float) * (size_t)d->w_in);
+        else cj_f32_split_row__avx512(src, d->w_in, sw, dst);
     }
 }
 

@@ -455,9 +455,9 @@ static void pointwise_unit(const bwd_weights_job *j, int64_t g, const cj_pixel_u
                            char *acc, int32_t *koff, void *gemm_scratch) {
     const cj_conv_desc *d = j->d;
     const int64_t hw = j->px.hw, cols = u->images * u->np;
-    /* one image: its columns are contiguous from the row start, and koff goes unused */
-    for (int64_t i = 0; i < u->images && u->images > 1; i++)
-        for (int64_t p = 0; p < u->np; p++) koff[i * u->np + p] = (int32_t)(i * d->c_in * hw + p);
+    if (u->images > 1) /* one image: its columns are contiguous from the row start, and koff goes unused */
+        for (int64_t i = 0; i < u->images; i++)
+            for (int64_t p = 0; p < u->np; p++) koff[i * u->np + p] = (int32_t)(i * d->c_in * hw + p);
     const cj_packed_a x = {(char *)j->in + (size_t)(plane_offset(u->n0, d->c_in, g * d->cin_g, hw) + u->p0) * d->elem,
                            d->cin_g, cols, hw, u->images > 1 ? koff : NULL};
     const char *dy = j->grad_out + (size_t)(plane_offset(u->n0, d->c_out, g * d->cout_g, hw) + u->p0) * d->elem;

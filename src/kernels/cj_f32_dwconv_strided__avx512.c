@@ -13,6 +13,7 @@
 
 #include "kernels/dwconv.h"
 #include "kernels/gather.h"
+#include "kernels/lane_bits.h"
 
 enum { LANES = 16, NV = 4 /* output vectors summed at once */ };
 
@@ -39,29 +40,11 @@ int64_t cj_dw_strided_scratch(const cj_dw_plane *p, int64_t stride_w) {
     return (int64_t)p->kh * stride_w * plan(p, stride_w).width;
 }
 
-/* Input row `row` into phases buf[r] (from element l->left on) for r < sw. */
+/* Input row `row` into phases buf[r] (from element l->left on) for r < sw (sw != 2: plane_s2). */
 static void split_row(const float *row, int64_t n, int64_t sw, float *buf, const layout *l) {
-    if (sw == 2) {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-        float *e = buf + l->left, *o = buf + l->width + l->left;
-        for (int64_t m = 0; m < n; m += 2 * LANES) {
-            const int64_t rem = n - m;
-            const __mmask16 m0 = rem >= LANES ? 0xFFFF : (__mmask16)((1u << rem) - 1u);
-            const __mmask16 m1 = rem >= 2 * LANES ? 0xFFFF : rem > LANES ? (__mmask16)((1u << (rem - LANES)) - 1u) : 0;
-            const __m512 v0 = _mm512_maskz_loadu_ps(m0, row + m), v1 = _mm512_maskz_loadu_ps(m1, row + m + LANES);
-            /* this block's elements: (rem + 1) / 2 even, rem / 2 odd */
-            const int64_t ne = rem >= 2 * LANES ? LANES : (rem + 1) / 2, no = rem >= 2 * LANES ? LANES : rem / 2;
-            _mm512_mask_storeu_ps(e + m / 2, (__mmask16)((1u << ne) - 1u), _mm512_permutex2var_ps(v0, even, v1));
-            if (no) _mm512_mask_storeu_ps(o + m / 2, (__mmask16)((1u << no) - 1u), _mm512_permutex2var_ps(v0, odd, v1));
-        }
-        return;
-    }
     float *dst[CJ_DEINTERLEAVE_MAX];
     for (int64_t r = 0; r < sw; r++) dst[r] = buf + r * l->width + l->left;
-    const int64_t whole = n / sw;
-    if (whole) cj_f32_deinterleave__avx512(row, sw, whole, dst);
-    for (int64_t r = 0; r < n - whole * sw; r++) dst[r][whole] = row[whole * sw + r];
+    cj_f32_split_row__avx512(row, n, sw, dst);
 }
 
 /* One output row: NV vectors at x per step (independent sums: one chain would wait on each FMA's
@@ -79,28 +62,18 @@ static inline __attribute__((always_inline)) void row_sums(const float *const *r
             for (int j = 0; j < KW; j++) {
                 const float *at = r + tap_at[j];
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) acc[v] = _mm512_fmadd_ps(wrow[k][j], _mm512_loadu_ps(at + v * LANES), acc[v]);
+                for (int v = 0; v < NV; v++)
+                    acc[v] = _mm512_fmadd_ps(wrow[k][j], _mm512_loadu_ps(at + v * LANES), acc[v]);
             }
         }
         if (x + NV * LANES <= dst_w) {
             for (int v = 0; v < NV; v++) _mm512_storeu_ps(out + x + v * LANES, acc[v]);
             continue;
         }
-        for (int v = 0; v < NV; v++) {
-            const int64_t left = dst_w - x - v * LANES;
-            if (left <= 0) break;
-            _mm512_mask_storeu_ps(out + x + v * LANES, left >= LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u),
+        for (int v = 0; v < NV; v++)
+            _mm512_mask_storeu_ps(out + x + v * LANES, (__mmask16)cj_lane_bits(0, dst_w - x - v * LANES, LANES),
                                   acc[v]);
-        }
     }
-}
-
-/* The lanes of the 16 elements from column `at` of a row that lie in [0, n). */
-static __mmask16 inside(int64_t at, int64_t n) {
-    __mmask16 m = 0;
-    for (int l = 0; l < LANES; l++)
-        if (at + l >= 0 && at + l < n) m |= (__mmask16)(1u << l);
-    return m;
 }
 
 /* stride_w 2: the input rows read where they lie, a column block of 32 outputs at a time down
@@ -116,12 +89,12 @@ static inline __attribute__((always_inline)) void plane_s2(const cj_dw_plane *p,
         const int64_t c = 2 * x + p->off_w; /* the input column of stride-1 column 2x's tap 0 */
         __mmask16 m[CJ_DW_MAX_KW][4];
         for (int j = 0; j < KW; j++)
-            for (int v = 0; v < 4; v++) m[j][v] = inside(c + j * p->dil_w + v * LANES, p->src_w);
+            for (int v = 0; v < 4; v++) { /* the lanes of column c + j*dil_w + 16v on that lie in the row */
+                const int64_t at = c + j * p->dil_w + v * LANES;
+                m[j][v] = (__mmask16)cj_lane_bits(-at, p->src_w - at, LANES);
+            }
         __mmask16 store[2];
-        for (int h = 0; h < 2; h++) {
-            const int64_t left = p->dst_w - x - h * LANES;
-            store[h] = left <= 0 ? 0 : left >= LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        }
+        for (int h = 0; h < 2; h++) store[h] = (__mmask16)cj_lane_bits(0, p->dst_w - x - h * LANES, LANES);
         for (int64_t y = 0; y < p->dst_h; y++) {
             __m512 acc[4];
             for (int v = 0; v < 4; v++) acc[v] = _mm512_set1_ps(bias);
@@ -133,8 +106,8 @@ static inline __attribute__((always_inline)) void plane_s2(const cj_dw_plane *p,
                 for (int j = 0; j < KW; j++)
 #pragma GCC unroll 4
                     for (int v = 0; v < 4; v++)
-                        acc[v] = _mm512_fmadd_ps(wv[i * KW + j],
-                                                 _mm512_maskz_loadu_ps(m[j][v], row + j * p->dil_w + v * LANES), acc[v]);
+                        acc[v] = _mm512_fmadd_ps(
+                            wv[i * KW + j], _mm512_maskz_loadu_ps(m[j][v], row + j * p->dil_w + v * LANES), acc[v]);
             }
             float *out = p->dst + y * p->dst_w + x;
             _mm512_mask_storeu_ps(out, store[0], _mm512_permutex2var_ps(acc[0], even, acc[1]));

@@ -7,19 +7,18 @@
 #include <immintrin.h>
 
 #include "kernels/gather.h"
+#include "kernels/lane_bits.h"
 
 /* S: the stride (a constant in the common cases, so that the vectors stay in registers). */
 static inline __attribute__((always_inline)) void interleave(float *dst, const int S, int64_t n,
                                                              const float *const *src) {
     __m512i index[CJ_DEINTERLEAVE_MAX];
     __mmask16 from[CJ_DEINTERLEAVE_MAX][CJ_DEINTERLEAVE_MAX]; /* [vector][phase]: the lanes it fills */
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int k = 0; k < S; k++) {
-        /* lane l of output vector k is the block's element e = 16k + l: phase e % S, its lane e / S */
-        const __m512i e = _mm512_add_epi32(lanes, _mm512_set1_epi32(16 * k));
+        /* lane l of output vector k is the block's element e = 16k + l: phase e % S, its lane e / S
+         * (constants where S is one: the set-up runs once per row) */
         int lane_of[16], phase_of[16];
-        _mm512_storeu_si512(lane_of, e);
-        for (int l = 0; l < 16; l++) phase_of[l] = lane_of[l] % S, lane_of[l] /= S;
+        for (int l = 0; l < 16; l++) phase_of[l] = (16 * k + l) % S, lane_of[l] = (16 * k + l) / S;
         index[k] = _mm512_loadu_si512(lane_of);
         const __m512i phase = _mm512_loadu_si512(phase_of);
         for (int p = 0; p < S; p++) from[k][p] = _mm512_cmpeq_epi32_mask(phase, _mm512_set1_epi32(p));
@@ -27,7 +26,7 @@ static inline __attribute__((always_inline)) void interleave(float *dst, const i
     /* whole blocks, then the last one masked: rows are short (23-56 elements per phase here) */
     for (int64_t m = 0; m < n; m += 16) {
         const int64_t left = n - m < 16 ? n - m : 16;
-        const __mmask16 part = (__mmask16)((1u << left) - 1);
+        const __mmask16 part = (__mmask16)cj_lane_bits(0, left, 16);
         __m512 v[CJ_DEINTERLEAVE_MAX];
         for (int p = 0; p < S; p++) v[p] = _mm512_maskz_loadu_ps(part, src[p] + m);
         float *block = dst + m * S;
@@ -37,7 +36,7 @@ static inline __attribute__((always_inline)) void interleave(float *dst, const i
             __m512 out = _mm512_setzero_ps();
             for (int p = 0; p < S; p++)
                 if (from[k][p]) out = _mm512_mask_permutexvar_ps(out, from[k][p], index[k], v[p]);
-            _mm512_mask_storeu_ps(block + 16 * k, fill >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << fill) - 1), out);
+            _mm512_mask_storeu_ps(block + 16 * k, (__mmask16)cj_lane_bits(0, fill, 16), out);
         }
     }
 }

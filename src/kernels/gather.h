@@ -19,6 +19,13 @@ void cj_f32_gather_panels__avx512(const float *src, int64_t stride, int64_t rows
 enum { CJ_DEINTERLEAVE_MAX = 16 };
 void cj_f32_deinterleave__avx512(const float *src, int64_t stride, int64_t n, float *const *dst);
 void cj_f32_interleave__avx512(float *dst, int64_t stride, int64_t n, const float *const *src);
+/* A row of len elements into its stride phases (2 <= stride <= CJ_DEINTERLEAVE_MAX): phase p gets
+ * elements p, p + stride, ..., ceil((len - p) / stride) of them. */
+static inline void cj_f32_split_row__avx512(const float *src, int64_t len, int64_t stride, float *const *dst) {
+    const int64_t whole = len / stride;
+    if (whole) cj_f32_deinterleave__avx512(src, stride, whole, dst);
+    for (int64_t p = 0; p < len - whole * stride; p++) dst[p][whole] = src[whole * stride + p];
+}
 #endif
 
 #endif
