@@ -21,6 +21,15 @@ static const ref_conv cfgs[] = {
      * f64 its 36 tiles are two super-blocks (16 MiB of transforms hold 32 tiles of 1461 channels).
      * Few output channels keep the reference cheap. */
     {9, 1456, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+    /* one-axis F(2,7) and F(4,5): Inception's 7x1 and 1x7 (several tile blocks, whole and partial
+     * lane groups, odd line lengths), 5-tap ones with groups, padding beyond the kernel's reach
+     * (a negative crop in grad_input) and padding across the axis, where the windows' edges fall
+     * inside a lane group */
+    {3, 40, 17, 17, 48, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},
+    {3, 40, 17, 17, 48, 1, 7, 0, 3, 1, 1, 1, 1, 1, 0, 0},
+    {2, 12, 23, 37, 20, 5, 1, 6, 1, 1, 1, 1, 1, 4, 0, 0},
+    {2, 12, 19, 26, 9, 1, 5, 2, 4, 1, 1, 1, 1, 3, 0, 0},
+    {1, 3, 9, 40, 5, 7, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},
 };
 
 static double worst_ratio(const cj_tensor *got, const double *exact, const double *mag, double tol) {

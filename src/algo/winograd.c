@@ -23,6 +23,7 @@
 #include "algo/algo.h"
 #include "algo/dilation_phases.h"
 #include "algo/few_terms.h"
+#include "algo/winograd_1d.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
 #include "util/checked.h"
@@ -34,7 +35,8 @@
 
 static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
     (void)pass;
-    if (d->kh != 3 || d->kw != 3) return "Winograd F(4x4,3x3) needs a 3x3 kernel";
+    if ((d->kh != 3 || d->kw != 3) && !cj_winograd_1d_kernel(d))
+        return "Winograd needs a 3x3 kernel (F(4x4,3x3)) or one row or column of 7 or 5 taps (F(2,7), F(4,5))";
     if (d->stride_h != 1 || d->stride_w != 1) return "Winograd needs stride 1";
     /* dilation: over phase images (dilation_phases.h), each holding an output row and column at
      * least, so that the phase batch stays within a few times the tensors */
@@ -308,6 +310,7 @@ static conv_job forward_job(const cj_conv_desc *d, const void *in, const void *w
 /* prepared_u: a plan's transformed weights (wino_prepare), or NULL. */
 static cj_status forward_with(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                               const void *prepared_u, const void *bias, void *out) {
+    if (cj_winograd_1d_kernel(d)) return cj_winograd_1d_forward(ctx, d, in, w, prepared_u, bias, out);
     conv_job j = forward_job(d, in, w, bias, out);
     j.prepared_u = prepared_u;
     return run_conv(ctx, &j);
@@ -322,12 +325,17 @@ static cj_status wino_forward(cj_context *ctx, const cj_conv_desc *d, const void
  * the weights (36 elements for 9 taps); made once, it spares each call the transform, and calls
  * whose tiles fit one block (a small batch) the per-slot transform of local_u. */
 static size_t wino_prepared_bytes(const cj_conv_desc *d) {
+    if (cj_winograd_1d_kernel(d)) return cj_winograd_1d_prepared_bytes(d);
     conv_job j = forward_job(d, NULL, NULL, NULL, NULL);
     j.cfg = cj_gemm_config_get(d->dtype);
     return packed_u_bytes(&j) * (size_t)(d->groups * ELEMS);
 }
 
 static void wino_prepare(cj_context *ctx, const cj_conv_desc *d, const void *w, void *prepared) {
+    if (cj_winograd_1d_kernel(d)) {
+        cj_winograd_1d_prepare(ctx, d, w, prepared);
+        return;
+    }
     conv_job j = forward_job(d, NULL, w, NULL, NULL);
     j.cfg = cj_gemm_config_get(d->dtype);
     j.tf = cj_wino_transforms_get(d->dtype);
@@ -341,6 +349,7 @@ static void wino_prepare(cj_context *ctx, const cj_conv_desc *d, const void *w, 
  * correlation of dY with the rotated kernel at padding 2 - pad. */
 static cj_status wino_backward_data(cj_context *ctx, const cj_conv_desc *d, const void *grad_out,
                                     const void *w, void *grad_in) {
+    if (cj_winograd_1d_kernel(d)) return cj_winograd_1d_backward_data(ctx, d, grad_out, w, grad_in);
     conv_job j = {.d = d, .rotate = 1, .src = grad_out, .w = w, .bias = NULL, .dst = grad_in,
                   .src_c = d->c_out, .src_h = d->h_out, .src_w = d->w_out,
                   .dst_c = d->c_in, .dst_h = d->h_in, .dst_w = d->w_in,
@@ -560,6 +569,7 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
 
 static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, const void *in,
                                        const void *grad_out, void *grad_w) {
+    if (cj_winograd_1d_kernel(d)) return cj_winograd_1d_backward_weights(ctx, d, in, grad_out, grad_w);
     const size_t elem = d->elem;
     wgrad_job j = {.d = d, .in = in, .grad_out = grad_out, .grad_w = grad_w};
     j.cfg = cj_gemm_config_get(d->dtype);
