@@ -141,28 +141,45 @@ typedef struct {
 
 static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
-/* U_e[row][k] for rows [r0, r1) of every group (row = group * M + destination channel), written
- * straight into the packed A layout; rows past M in a panel stay zero. */
+/* G as the weight transform takes it: coef[t*8 + e]. */
+static void g_table(int r, double coef[7 * ELEMS]) {
+    for (int t = 0; t < r; t++)
+        for (int e = 0; e < ELEMS; e++) coef[t * ELEMS + e] = g_coef(e, t, r);
+}
+
+/* U_e[row][k] for rows [r0, r1) of every group (row = group * M + destination channel), KCHUNK
+ * kernels at a time through the transforms' weight (vectorised over the 8 elements), then placed
+ * in the packed A layout (cj_packed_a_at, walked slice by slice); rows past M in a panel stay
+ * zero. Scalar sums over double coefficients had been a sixth of a 7x1 forward. */
+#define KCHUNK 64
 static void weight_rows(const conv_job *j, int64_t r0, int64_t r1) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
     const int r = j->a.r;
-    double coef[ELEMS][7];
-    for (int e = 0; e < ELEMS; e++)
-        for (int t = 0; t < r; t++) coef[e][t] = g_coef(e, t, r);
+    const int64_t mr = j->cfg->mr, kc_max = j->cfg->kc, mpad = cj_round_up(j->M, mr);
+    double coef[7 * ELEMS];
+    g_table(r, coef);
+    _Alignas(64) double u[KCHUNK * ELEMS]; /* KCHUNK kernels' 8 values, of the layer's dtype */
     for (int64_t row = r0; row < r1; row++) {
         const int64_t g = row / j->M, mo = row % j->M;
-        for (int64_t k = 0; k < j->K; k++) {
-            /* taps of w[c_out][c_in/g][r]: forward w[g*M + mo][k], grad_input w[g*K + k][mo] reversed */
-            const int64_t base = j->rotate ? ((g * j->K + k) * d->cin_g + mo) * r : ((g * j->M + mo) * d->cin_g + k) * r;
-            double tap[7];
-            for (int t = 0; t < r; t++) tap[t] = load(j->w, elem, base + (j->rotate ? r - 1 - t : t));
-            const int64_t at = cj_packed_a_at(j->cfg, j->M, j->K, mo, k);
-            for (int e = 0; e < ELEMS; e++) {
-                double u = 0.0;
-                for (int t = 0; t < r; t++)
-                    if (coef[e][t] != 0.0) u += coef[e][t] * tap[t];
-                store(j->packed_u + (size_t)(g * ELEMS + e) * j->pu_bytes, elem, at, u);
+        char *group_u = j->packed_u + (size_t)(g * ELEMS) * j->pu_bytes;
+        /* kernel k's taps: forward w[g*M + mo][k][t], grad_input w[g*K + k][mo][r - 1 - t] */
+        const char *w0 = j->w + (size_t)(j->rotate ? (g * j->K * d->cin_g + mo) * r + r - 1
+                                                    : (g * j->M + mo) * d->cin_g * r) * elem;
+        const int64_t k_stride = j->rotate ? d->cin_g * r : r, t_stride = j->rotate ? -1 : 1;
+        for (int64_t pc = 0; pc < j->K; pc += kc_max) {
+            const int64_t kc = cj_min64(kc_max, j->K - pc);
+            const int64_t at0 = pc * mpad + mo / mr * kc * mr + mo % mr; /* element (mo, pc) */
+            for (int64_t k0 = pc; k0 < pc + kc; k0 += KCHUNK) {
+                const int64_t count = cj_min64(KCHUNK, pc + kc - k0);
+                j->tf->weight(w0 + (size_t)(k0 * k_stride) * elem, k_stride, t_stride, r, count, coef, u);
+                for (int e = 0; e < ELEMS; e++) {
+                    char *dst = group_u + (size_t)e * j->pu_bytes + (size_t)(at0 + (k0 - pc) * mr) * elem;
+                    if (elem == sizeof(float))
+                        for (int64_t k = 0; k < count; k++) ((float *)dst)[k * mr] = ((const float *)u)[k * ELEMS + e];
+                    else
+                        for (int64_t k = 0; k < count; k++) ((double *)dst)[k * mr] = u[k * ELEMS + e];
+                }
             }
         }
     }
@@ -214,6 +231,7 @@ static void setup(conv_job *j, int64_t src_h, int64_t src_w, int64_t dst_h, int6
                   int64_t pad_w) {
     const cj_conv_desc *d = j->d;
     j->cfg = cj_gemm_config_get(d->dtype);
+    j->tf = cj_wino1d_transforms_get(d->dtype);
     j->a = axis_of(d);
     const int dy = j->a.vertical, dx = !j->a.vertical;
     j->in_g = (cj_wino1d_geometry){src_h * src_w, src_h, src_w, pad_h, pad_w, dy, dx, j->a.r, j->a.m};
@@ -224,7 +242,6 @@ static void setup(conv_job *j, int64_t src_h, int64_t src_w, int64_t dst_h, int6
 static cj_status run_conv(cj_context *ctx, conv_job *j, const void *prepared_u) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
-    j->tf = cj_wino1d_transforms_get(d->dtype);
     j->t = make_tiling(&j->a, d->n, j->out_g.h, j->out_g.w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
                        j->cfg->nr, 4, ctx->num_threads);
     j->tasks = j->t.blocks * d->groups;

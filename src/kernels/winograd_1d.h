@@ -35,6 +35,11 @@ typedef struct cj_wino1d_transforms {
     /* The m outputs A^T M + bias[c] (bias NULL: none) of each tile, clipped to the plane. */
     void (*output)(const void *M, int64_t ld_e, int64_t ld_c, int64_t channels, const cj_wino_tile *tiles,
                    int64_t ntiles, const void *bias, void *dst, const cj_wino1d_geometry *g);
+    /* The 8 transformed values sum_t G[e][t] g[t] of `count` kernels, kernel k's tap t at
+     * w[k*k_stride + t*t_stride] (t_stride -1 reverses it), into U[k*8 + e]; G given as
+     * coef[t*8 + e], t < r. */
+    void (*weight)(const void *w, int64_t k_stride, int64_t t_stride, int r, int64_t count, const double *coef,
+                   void *U);
 } cj_wino1d_transforms;
 
 /* The transforms for dtype (CJ_F32 / CJ_F64) on the CPU's selected ISA path. */
@@ -46,7 +51,8 @@ const cj_wino1d_transforms *cj_wino1d_transforms_get(int dtype);
     void prefix##_grad_output(const void *, const cj_wino1d_geometry *, int64_t, const cj_wino_tile *, int64_t,  \
                               void *, int64_t, int64_t);                                                    \
     void prefix##_output(const void *, int64_t, int64_t, int64_t, const cj_wino_tile *, int64_t, const void *, \
-                         void *, const cj_wino1d_geometry *);
+                         void *, const cj_wino1d_geometry *);                                       \
+    void prefix##_weight(const void *, int64_t, int64_t, int, int64_t, const double *, void *);
 CJ_WINO1D_DECLARE(cj_f32_winograd_1d__scalar)
 CJ_WINO1D_DECLARE(cj_f64_winograd_1d__scalar)
 CJ_WINO1D_DECLARE(cj_f32_winograd_1d__avx2)
