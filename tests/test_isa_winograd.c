@@ -30,6 +30,10 @@ static const ref_conv cfgs[] = {
     {2, 12, 23, 37, 20, 5, 1, 6, 1, 1, 1, 1, 1, 4, 0, 0},
     {2, 12, 19, 26, 9, 1, 5, 2, 4, 1, 1, 1, 1, 3, 0, 0},
     {1, 3, 9, 40, 5, 7, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},
+    /* 800 source channels: the packed V of the forward (and of grad_input, from 800 output
+     * channels) spans two KC slices (768 deep with AVX-512's f32 kernel) */
+    {1, 800, 9, 9, 5, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},
+    {1, 5, 9, 9, 800, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},
 };
 
 static double worst_ratio(const cj_tensor *got, const double *exact, const double *mag, double tol) {

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "kernels/lane_bits.h"
+#include "util/checked.h"
 #include "kernels/winograd_1d.h"
 
 #define WT_T float
@@ -84,42 +85,58 @@ static inline void store_elements(float *V, int64_t ld_e, __m512 v[CJ_WINO1D_ELE
     for (int e = 0; e < CJ_WINO1D_ELEMS; e++) _mm512_mask_storeu_ps(V + e * ld_e, lanes, v[e]);
 }
 
+int cj_f32_winograd_1d__avx512_panels(const cj_wino1d_geometry *g) { return g->dy; }
+
+/* The element at channel c, column t0 of a V matrix: packed, within the KC slice [pc, pc + kc) of
+ * the channels, the 16 columns from t0 (a multiple of 16) lie in one NR panel. */
+static inline int64_t column_at(const cj_wino_layout *L, int64_t c, int64_t pc, int64_t kc, int64_t t0) {
+    if (!L->gemm) return c * L->ld_c + t0;
+    const int64_t nr = L->gemm->nr;
+    return pc * L->ld_c + t0 / nr * kc * nr + (c - pc) * nr + t0 % nr;
+}
+
 void cj_f32_winograd_1d__avx512_input(const void *src, const cj_wino1d_geometry *g, int64_t channels,
-                                      const cj_wino_tile *tiles, int64_t ntiles, void *V_, int64_t ld_e,
-                                      int64_t ld_c) {
+                                      const cj_wino_tile *tiles, int64_t ntiles, void *V_,
+                                      const cj_wino_layout *layout) {
     if (!g->dy) {
-        cj_f32_winograd_1d_generic__avx512_input(src, g, channels, tiles, ntiles, V_, ld_e, ld_c);
+        cj_f32_winograd_1d_generic__avx512_input(src, g, channels, tiles, ntiles, V_, layout);
         return;
     }
     float *V = V_;
     const __m512 c525 = _mm512_set1_ps(5.25f), c425 = _mm512_set1_ps(4.25f), c025 = _mm512_set1_ps(0.25f);
     const __m512 c125 = _mm512_set1_ps(1.25f), c05 = _mm512_set1_ps(0.5f), c25 = _mm512_set1_ps(2.5f);
     const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f), c5 = _mm512_set1_ps(5.0f);
+    /* packed panels: every column up to ld_c (lanes past the tiles read nothing: zeros) */
+    const int64_t columns = layout->gemm ? layout->ld_c : ntiles;
+    const int64_t kc_max = layout->gemm ? layout->gemm->kc : channels;
     group_plan p;
-    for (int64_t t0 = 0; t0 < ntiles; t0 += LANES) {
-        const int n = (int)(ntiles - t0 < LANES ? ntiles - t0 : LANES);
+    for (int64_t t0 = 0; t0 < columns; t0 += LANES) {
+        const int n = (int)(ntiles - t0 < 0 ? 0 : ntiles - t0 < LANES ? ntiles - t0 : LANES);
         plan_group(&p, src, 0, g, tiles + t0, n, -g->pad_h, -g->pad_w, CJ_WINO1D_ELEMS);
-        const __mmask16 lanes = (__mmask16)cj_lane_bits(0, n, LANES);
-        for (int64_t c = 0; c < channels; c++) {
-            const int64_t off = c * g->plane;
-            __m512 d[CJ_WINO1D_ELEMS], v[CJ_WINO1D_ELEMS];
-            for (int i = 0; i < CJ_WINO1D_ELEMS; i++) d[i] = read_element(&p, i, off);
-            /* B^T d, as bt8 in winograd_1d.inc */
-            v[0] = _mm512_fmadd_ps(c525, _mm512_sub_ps(d[2], d[4]), _mm512_sub_ps(d[6], d[0]));
-            v[7] = _mm512_fmadd_ps(c525, _mm512_sub_ps(d[3], d[5]), _mm512_sub_ps(d[7], d[1]));
-            const __m512 a1 = _mm512_fnmadd_ps(c425, d[4], _mm512_add_ps(d[2], d[6]));
-            const __m512 b1 = _mm512_fnmadd_ps(c425, d[3], _mm512_add_ps(d[1], d[5]));
-            v[1] = _mm512_add_ps(a1, b1);
-            v[2] = _mm512_sub_ps(a1, b1);
-            const __m512 a2 = _mm512_add_ps(_mm512_fnmadd_ps(c125, d[4], _mm512_mul_ps(c025, d[2])), d[6]);
-            const __m512 b2 = _mm512_fmadd_ps(c2, d[5], _mm512_fnmadd_ps(c25, d[3], _mm512_mul_ps(c05, d[1])));
-            v[3] = _mm512_add_ps(a2, b2);
-            v[4] = _mm512_sub_ps(a2, b2);
-            const __m512 a3 = _mm512_add_ps(_mm512_fnmadd_ps(c5, d[4], _mm512_mul_ps(c4, d[2])), d[6]);
-            const __m512 b3 = _mm512_fmadd_ps(c05, d[5], _mm512_fnmadd_ps(c25, d[3], _mm512_mul_ps(c2, d[1])));
-            v[5] = _mm512_add_ps(a3, b3);
-            v[6] = _mm512_sub_ps(a3, b3);
-            store_elements(V + c * ld_c + t0, ld_e, v, lanes);
+        const __mmask16 lanes = layout->gemm ? (__mmask16)0xFFFF : (__mmask16)cj_lane_bits(0, n, LANES);
+        for (int64_t pc = 0; pc < channels; pc += kc_max) {
+            const int64_t kc = cj_min64(kc_max, channels - pc);
+            for (int64_t c = pc; c < pc + kc; c++) {
+                const int64_t off = c * g->plane;
+                __m512 d[CJ_WINO1D_ELEMS], v[CJ_WINO1D_ELEMS];
+                for (int i = 0; i < CJ_WINO1D_ELEMS; i++) d[i] = read_element(&p, i, off);
+                /* B^T d, as bt8 in winograd_1d.inc */
+                v[0] = _mm512_fmadd_ps(c525, _mm512_sub_ps(d[2], d[4]), _mm512_sub_ps(d[6], d[0]));
+                v[7] = _mm512_fmadd_ps(c525, _mm512_sub_ps(d[3], d[5]), _mm512_sub_ps(d[7], d[1]));
+                const __m512 a1 = _mm512_fnmadd_ps(c425, d[4], _mm512_add_ps(d[2], d[6]));
+                const __m512 b1 = _mm512_fnmadd_ps(c425, d[3], _mm512_add_ps(d[1], d[5]));
+                v[1] = _mm512_add_ps(a1, b1);
+                v[2] = _mm512_sub_ps(a1, b1);
+                const __m512 a2 = _mm512_add_ps(_mm512_fnmadd_ps(c125, d[4], _mm512_mul_ps(c025, d[2])), d[6]);
+                const __m512 b2 = _mm512_fmadd_ps(c2, d[5], _mm512_fnmadd_ps(c25, d[3], _mm512_mul_ps(c05, d[1])));
+                v[3] = _mm512_add_ps(a2, b2);
+                v[4] = _mm512_sub_ps(a2, b2);
+                const __m512 a3 = _mm512_add_ps(_mm512_fnmadd_ps(c5, d[4], _mm512_mul_ps(c4, d[2])), d[6]);
+                const __m512 b3 = _mm512_fmadd_ps(c05, d[5], _mm512_fnmadd_ps(c25, d[3], _mm512_mul_ps(c2, d[1])));
+                v[5] = _mm512_add_ps(a3, b3);
+                v[6] = _mm512_sub_ps(a3, b3);
+                store_elements(V + column_at(layout, c, pc, kc, t0), layout->ld_e, v, lanes);
+            }
         }
     }
 }
