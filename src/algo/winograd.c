@@ -240,10 +240,15 @@ static void conv_task(void *arg, size_t slot) {
 }
 
 /* Elements recomputed directly after the Winograd pass (few_terms.h): those with at most
- * CJ_FEW_TERMS terms, and every element whose window meets the source in 3 taps or fewer (corners
- * and rows at padding 2), whatever the channel count: F(6x6, 3x3) spreads a tile's rounding more
- * than FFT does, and these elements' sums are a third of the interior's or less. */
-static int64_t few_terms(int64_t channels) { return cj_max64(CJ_FEW_TERMS, 3 * channels); }
+ * CJ_FEW_TERMS terms, and for 3x3 every element whose window meets the source in 3 taps or fewer
+ * (corners and rows at padding 2), whatever the channel count: F(6x6, 3x3) spreads a tile's
+ * rounding more than FFT does, and these elements' sums are a third of the interior's or less. A
+ * one-axis tile's window is the union of its m outputs' windows, so an output with a tap inside
+ * the source shares its tile with at most m - 1 more rows of it: CJ_FEW_TERMS only (with 3 taps
+ * too, Inception-v3's 7x1 grad_input at padding 0 spent 99% of its time recomputing). */
+static int64_t few_terms(const cj_conv_desc *d, int64_t channels) {
+    return cj_winograd_1d_kernel(d) ? CJ_FEW_TERMS : cj_max64(CJ_FEW_TERMS, 3 * channels);
+}
 
 static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
@@ -624,7 +629,7 @@ static cj_status any_forward_prepared(cj_context *ctx, const cj_conv_desc *d, co
                                       const void *prepared_u, const void *bias, void *out) {
     CJ_FORWARD(dilated(d) ? cj_phases_forward(&undilated, ctx, d, in, w, prepared_u, bias, out)
                           : forward_with(ctx, d, in, w, prepared_u, bias, out));
-    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d->cin_g), in, w, bias, out);
+    cj_fix_few_terms(ctx, d, CJ_PASS_FORWARD, few_terms(d, d->cin_g), in, w, bias, out);
     return CJ_OK;
 }
 
@@ -637,7 +642,7 @@ static cj_status any_backward_data(cj_context *ctx, const cj_conv_desc *d, const
                                    void *grad_in) {
     CJ_FORWARD(dilated(d) ? cj_phases_backward_data(&undilated, ctx, d, grad_out, w, grad_in)
                           : wino_backward_data(ctx, d, grad_out, w, grad_in));
-    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, few_terms(d->cout_g), grad_out, w, NULL, grad_in);
+    cj_fix_few_terms(ctx, d, CJ_PASS_BACKWARD_DATA, few_terms(d, d->cout_g), grad_out, w, NULL, grad_in);
     return CJ_OK;
 }
 
