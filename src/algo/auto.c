@@ -39,6 +39,9 @@
  *     their phase images, which Winograd runs (dilation_phases.h): deeplab.dil2 (4 x 512 x 28^2,
  *     dilation 2: 16 phase images of 14^2) 2.1 / 2.0 / 2.1x IMPLICIT at 1 thread, 1.6 / 1.5 / 2.0x
  *     at 2 (stop 24, min of 2 alternations; forward / grad_input / grad_weight);
+ * 2b. kernels of one column or row of 7 or 5 taps (Inception's 7x1 / 1x7), stride 1, f32 with
+ *     AVX-512, 48+ channels each way and 256+ tiles: WINOGRAD's one-axis form for the forward and
+ *     grad_input (F(2,7) / F(4,5): 1.2-1.8x the GEMM algorithms; wino_one_axis below);
  *  3. DIRECT's channel-vector path (f32 on AVX-512, 32+ channels per group on the vector side:
  *     direct.h) for kernels larger than 1x1: forward, grad_input (stride 1), grad_weight (dilated
  *     only with AVX-512) when its register-tile sums fit in L2 (lenet.conv2 1.6-1.8x the GEMM algorithms in
@@ -162,6 +165,7 @@
 #include "algo/auto_switches.h"
 #include "algo/dilation_phases.h"
 #include "algo/direct.h"
+#include "algo/winograd_1d.h"
 #include "arch/cpu.h"
 
 #include <pthread.h>
@@ -233,6 +237,24 @@ static int vectors_filled(const cj_conv_desc *d, cj_pass pass) {
 
 static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
     return !on[CJ_SW_DIRECT_WIDE] && d->cin_g * d->cout_g >= (pass == CJ_PASS_BACKWARD_WEIGHTS ? GW_FFT_CHANNELS : 128 * 128);
+}
+
+/* Rule 2b: one-axis Winograd where its 8 GEMMs per tile replace the 14 (7 taps) or 20 (5 taps)
+ * multiplications of the direct sums: 48+ channels each way and 256+ tiles of m outputs (stop 27,
+ * Granite Rapids, 1 thread, one bench run of every algorithm, forward / grad_input, Winograd
+ * against the best other, 7x1 pad 3 unless said: 8 x 160 x 17^2 0.72 / 0.71x, 8 x 64 x 35^2 0.77 /
+ * 0.79x, 8 x 64 x 17^2 0.85 / 0.86x, 8 x 96 x 20^2 5x1 0.55x, 8 x 48 x 28^2 5x1 0.60 / 0.64x;
+ * level or behind below: 8 x 32 x 17^2 0.99 / 1.01x, 8 x 16 x 17^2 1.14 / 1.20x, 1 x 192 x 17^2
+ * (153 tiles) 0.95 / 0.99x, 4 x 256 x 9^2 (180) 0.99 / 1.02x, 1 x 128 x 8^2 (32) 1.86 / 1.92x).
+ * grad_weight stays with the others (Inception-v3's 7x1: Winograd 5.01 ms, DIRECT 4.98; 1x7 3.97
+ * against DIRECT 3.38). The generic transforms (f64, AVX2) were not measured against the GEMMs. */
+static int wino_one_axis(const cj_conv_desc *d, cj_pass pass) {
+    if (pass == CJ_PASS_BACKWARD_WEIGHTS || d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512 ||
+        !cj_winograd_1d_kernel(d) || d->cin_g < 48 || d->cout_g < 48)
+        return 0;
+    const int column = d->kw == 1, m = 9 - (int)(column ? d->kh : d->kw);
+    const int64_t tiles = column ? d->n * ((d->h_out + m - 1) / m) * d->w_out : d->n * d->h_out * ((d->w_out + m - 1) / m);
+    return tiles >= 256;
 }
 
 /* f64, which has no channel-vector kernels (rule 3) nor SIMD panel packers for implicit GEMM, ranks
@@ -307,6 +329,9 @@ const cj_algo *cj_auto_model_with(const cj_conv_desc *d, cj_pass pass, const cj_
         const cj_conv_desc phases = cj_phase_desc(d);
         if (cj_auto_model_with(&phases, pass, sw) == cj_algo_get(CJ_ALGO_WINOGRAD)) a = usable(CJ_ALGO_WINOGRAD, d, pass);
     }
+    /* rule 2b: one-axis Winograd (F(2,7), F(4,5)) for the forward and grad_input of kernels of one
+     * column or row of 7 or 5 taps (winograd_1d.h), f32 with AVX-512 (its own transforms there) */
+    if (!a && unit_stride && wino_one_axis(d, pass)) a = usable(CJ_ALGO_WINOGRAD, d, pass);
     /* fft_before_direct; grad_weight only above 5x5, where DIRECT's 4-5 tap kernel now leads (stop
      * 25, 1 / 2 threads, min of 3-4 alternations, DIRECT against FFT: Inception-v3's 5x5 branch
      * 10.1 / 5.0 ms against 11.1 / 7.3, 8 x 64 x 56^2 5x5 34.5 / 17.4 against 37.1 / 20.4, 8 x 128
