@@ -17,6 +17,7 @@ static const ref_conv cfgs[] = {
     {2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 0, 0},      /* depthwise */
     {1, 32, 7, 7, 16, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},    /* pointwise */
     {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 2, 2, 1, 2, 0, 0},     /* strided, dilated, grouped */
+    {2, 48, 17, 17, 48, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},  /* one-axis Winograd-shaped (AVX-512) */
 };
 
 static const cj_conv2d_pass passes[] = {CJ_CONV2D_FORWARD, CJ_CONV2D_BACKWARD_DATA, CJ_CONV2D_BACKWARD_WEIGHTS};

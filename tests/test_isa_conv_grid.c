@@ -61,6 +61,12 @@ static const gcfg fixed[] = {
     C_(2, 1, 10, 11, 3, 3, 2, 0, 0, 1, 1, 3, 3, 1, B_NULL),
     C_(1, 2, 12, 12, 2, 3, 3, 3, 3, 2, 2, 3, 3, 1, B_K11),
     C_(1, 2, 7, 7, 2, 2, 2, 2, 2, 1, 1, 2, 2, 1, B_VEC),
+    /* one column or row of 7 or 5 taps (Winograd's one-axis form): padding across the axis and
+     * beyond the kernel's reach, groups, dilation along and across the axis */
+    C_(2, 3, 9, 7, 4, 7, 1, 3, 0, 1, 1, 1, 1, 1, B_VEC),
+    C_(1, 4, 6, 11, 2, 1, 7, 1, 3, 1, 1, 1, 1, 2, B_NULL),
+    C_(1, 2, 8, 5, 3, 5, 1, 6, 1, 1, 1, 2, 1, 1, B_K11),
+    C_(2, 2, 4, 9, 2, 1, 5, 0, 2, 1, 1, 1, 2, 1, B_VEC),
     /* groups 2 and 3 */
     C_(2, 4, 6, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, B_VEC),
     C_(1, 6, 5, 6, 3, 2, 3, 0, 0, 1, 1, 1, 1, 3, B_NULL),
