@@ -1,5 +1,7 @@
 /* CJ_ALGO_WINOGRAD: 3x3 kernels, stride 1, dilation 1, any padding and groups, as Winograd
- * F(4x4, 3x3) (6x6 tiles, 36 transform elements) for f32 and f64.
+ * F(4x4, 3x3) (6x6 tiles, 36 transform elements) for f32 and f64; kernels of one column or row of
+ * 7 or 5 taps go to the one-axis form of winograd_1d.c from each pass below (its tiles, transforms
+ * and GEMMs are its own; the dilation phases and the few-terms fix are shared).
  *
  *   forward      V = B^T d B (input tiles), U = G g G^T (weights),
  *                M_e (C_out/g x tiles) = U_e (C_out/g x C_in/g) * V_e (C_in/g x tiles), e = 0..35,
