@@ -26,6 +26,7 @@
 #include "algo/dilation_phases.h"
 #include "algo/few_terms.h"
 #include "algo/winograd_1d.h"
+#include "algo/winograd_tiles.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
 #include "util/checked.h"
@@ -33,7 +34,6 @@
 
 #define TILE 4    /* outputs per tile side */
 #define ELEMS 36  /* transform elements per tile (6 x 6) */
-#define TASKS_PER_THREAD 4
 
 static const char *wino_unsupported(const cj_conv_desc *d, cj_pass pass) {
     (void)pass;
@@ -51,59 +51,6 @@ static bool dilated(const cj_conv_desc *d) { return d->dil_h > 1 || d->dil_w > 1
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 
-/* ---- tiles ------------------------------------------------------------------------------------- */
-
-typedef struct {
-    int64_t th, tw, per_image, total; /* tiles per column, per row, per image, in the batch */
-    int64_t nb, blocks;               /* tiles per block, blocks */
-} tiling;
-
-/* Tiles cover an h x w output. NB: as many tiles as let `bytes_per_tile` of slot buffers fit half
- * of L2 (the other half for the weights' panels streaming through and the output rows: with all
- * of a 2 MiB L2, Granite Rapids, resnet50.res2.3x3's output transform waited on M's reads; 1
- * thread, min of 5 x 10 calls, all of L2 -> half: res2.3x3 forward 7.64-7.65 -> 6.26-6.45 ms,
- * grad_input 7.34-7.47 -> 6.22-6.38, grad_weight 9.95 -> 9.33-9.48, vgg16.conv1_2 forward
- * 16.1-16.3 -> 13.8-14.5; res4.3x3 and vgg16.conv3_2 at par, a quarter of L2 no better), in whole
- * NR tiles and at least one, fewer when the batch would give the threads too
- * few blocks (tiles of all images count together, so small images still fill a GEMM). */
-static tiling make_tiling(int64_t n, int64_t h, int64_t w, int64_t groups, size_t bytes_per_tile,
-                          int64_t nr, int64_t most_nr, int threads) {
-    tiling t;
-    t.th = cj_div_up(h, TILE);
-    t.tw = cj_div_up(w, TILE);
-    t.per_image = t.th * t.tw;
-    t.total = n * t.per_image;
-    int64_t nb = (int64_t)(cj_cpu()->l2_bytes / 2 / bytes_per_tile) / nr * nr;
-    nb = cj_min64(cj_max64(nb, nr), most_nr * nr);
-    const int64_t want_blocks = cj_div_up(TASKS_PER_THREAD * threads, groups);
-    nb = cj_min64(nb, cj_max64(nr, cj_round_up(cj_div_up(t.total, want_blocks), nr)));
-    t.nb = cj_min64(nb, t.total);
-    t.blocks = cj_div_up(t.total, t.nb);
-    return t;
-}
-
-/* The tiles of block b; returns their count. */
-static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_t dst_image, cj_wino_tile *out) {
-    const int64_t q0 = b * t->nb, count = cj_min64(t->nb, t->total - q0);
-    for (int64_t i = 0; i < count; i++) {
-        const int64_t q = q0 + i, n = q / t->per_image, r = q % t->per_image;
-        out[i].src = n * src_image;
-        out[i].dst = n * dst_image;
-        out[i].y = r / t->tw * TILE;
-        out[i].x = r % t->tw * TILE;
-    }
-    return count;
-}
-
-/* The byte stride between the 36 element matrices of U, V, M and Z (bytes: one matrix). The
- * transforms write (or read) all 36 in turn, and at strides that are 4 KiB multiples their lines
- * share one L1 set: a stride one line past a 4 KiB multiple spreads them (U: resnet50.res4.3x3.n1
- * forward 2.59 -> 2.33 ms, res5.3x3 17.7 -> 16.9; Zen 3, 1 thread, medians of 4 alternating runs.
- * V: 64 channels x 48 tiles is 12 KiB a matrix; 36 stores per tile group took 96 ns there and 45
- * one line past it, Granite Rapids). */
-static size_t unaliased(size_t bytes) { return (bytes + 4095) / 4096 * 4096 + 64; }
-static int64_t unaliased_elems(int64_t elems, size_t elem) { return (int64_t)(unaliased((size_t)elems * elem) / elem); }
-
 /* ---- forward and grad_input -------------------------------------------------------------------- */
 
 /* One Winograd convolution dst = conv3x3(src, kernel) (+ bias): the forward pass, or grad_input
@@ -117,7 +64,7 @@ typedef struct {
     const char *src, *w, *bias;
     char *dst;
     int64_t src_c, src_h, src_w, dst_c, dst_h, dst_w, K, M, pad_h, pad_w;
-    tiling t;
+    cj_wino_tiling t;
     int64_t rows_per_chunk, chunks, tasks, slots;
     char *packed_u;                   /* per (group, element): U_e packed as GEMM A */
     const char *prepared_u;           /* a plan's packed_u (wino_prepare), or NULL: made per call */
@@ -215,7 +162,7 @@ static void conv_task(void *arg, size_t slot) {
         const int64_t key = t / j->chunks, chunk = t % j->chunks;
         const int64_t b = key / d->groups, g = key % d->groups;
         if (b != block_have) {
-            count = block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
+            count = cj_wino_block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
             block_have = b;
         }
         if (key != have) { /* row chunks of one (block, group) share its transformed input */
@@ -252,7 +199,7 @@ static int64_t few_terms(const cj_conv_desc *d, int64_t channels) {
     return cj_winograd_1d_kernel(d) ? CJ_FEW_TERMS : cj_max64(CJ_FEW_TERMS, 3 * channels);
 }
 
-static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
+static size_t packed_u_bytes(const conv_job *j) { return cj_wino_unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
 /* weight_task's work: every group's MR-row panels of U. */
 static int64_t u_panels(const conv_job *j) { return j->d->groups * cj_div_up(j->M, j->cfg->mr); }
@@ -262,10 +209,10 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     const size_t elem = d->elem;
     j->cfg = cj_gemm_config_get(d->dtype);
     j->tf = cj_wino_transforms_get(d->dtype);
-    j->t = make_tiling(d->n, j->dst_h, j->dst_w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
-                       j->cfg->nr, 4, ctx->num_threads);
+    j->t = cj_wino_make_tiling(d->n, j->dst_h, j->dst_w, TILE, TILE, d->groups,
+                               ELEMS * (size_t)(j->K + j->M) * elem, j->cfg->nr, 4, ctx->num_threads);
     const int64_t base = j->t.blocks * d->groups;
-    const int64_t pieces = cj_pieces_per_task(base, ctx->num_threads, TASKS_PER_THREAD);
+    const int64_t pieces = cj_pieces_per_task(base, ctx->num_threads, CJ_WINO_TASKS_PER_THREAD);
     j->rows_per_chunk = cj_round_up(cj_div_up(j->M, pieces), j->cfg->mr);
     j->chunks = cj_div_up(j->M, j->rows_per_chunk);
     j->tasks = base * j->chunks;
@@ -277,14 +224,14 @@ static cj_status run_conv(cj_context *ctx, conv_job *j) {
     j->slots = cj_max64(1, cj_min64(ctx->num_threads, cj_max64(j->tasks, u_tasks)));
     j->pu_bytes = j->local_u ? 0 : packed_u_bytes(j);
     j->local_rows = cj_min64(j->rows_per_chunk, 4 * j->cfg->mr);
-    j->lu_bytes = j->local_u ? unaliased(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
+    j->lu_bytes = j->local_u ? cj_wino_unaliased(cj_packed_a_bytes(j->cfg, j->local_rows, j->K)) : 0;
     /* The input transform writes the GEMMs' B panels when its lane groups fit whole in a panel:
      * each of the 36 GEMMs per row chunk otherwise packs V_e again (resnet50.res5.3x3's forward:
      * 15% of its time in cj_pack_b_strided, 512 rows in chunks of 32). */
     j->packed_v = j->cfg->nr % j->tf->lanes == 0;
     j->vpad = j->packed_v ? cj_round_up(j->t.nb, j->cfg->nr) : j->t.nb;
-    j->ve = unaliased_elems(j->K * j->vpad, elem);
-    j->me = unaliased_elems(j->M * j->t.nb, elem);
+    j->ve = cj_wino_unaliased_elems(j->K * j->vpad, elem);
+    j->me = cj_wino_unaliased_elems(j->M * j->t.nb, elem);
     j->v_bytes = align64(ELEMS * (size_t)j->ve * elem);
     j->m_bytes = align64(ELEMS * (size_t)j->me * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
@@ -372,7 +319,7 @@ typedef struct {
     const cj_wino_transforms *tf;
     const char *in, *grad_out;
     char *grad_w;
-    tiling t;
+    cj_wino_tiling t;
     int64_t cols_per_chunk, chunks, parts, tasks, slots;
     char *acc;                        /* per part: [group][element][C_out/g][C_in/g] */
     size_t acc_bytes;
@@ -413,7 +360,7 @@ static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b,
     const int64_t nb = j->t.nb, plane_in = d->h_in * d->w_in, plane_out = d->h_out * d->w_out;
     const int64_t M = d->cout_g, N = d->cin_g;
     const int64_t c0 = chunk * j->cols_per_chunk, c1 = cj_min64(N, c0 + j->cols_per_chunk);
-    const int64_t count = block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
+    const int64_t count = cj_wino_block_tiles(&j->t, b, d->c_in * plane_in, d->c_out * plane_out, tiles);
     j->tf->grad_output(j->grad_out + (size_t)(g * M * plane_out) * elem, plane_out, d->h_out, d->w_out,
                        M, tiles, count, Z, j->ze, nb);
     const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = nb};
@@ -552,8 +499,8 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
     j->pz_bytes = align64(cj_packed_a_bytes(j->cfg, M, nb));
     j->slot_bytes = j->pz_bytes + align64(cj_gemm_scratch_bytes(j->cfg));
     const size_t tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)nb);
-    j->ve = unaliased_elems(N * nb, elem);
-    j->ze = unaliased_elems(M * nb, elem);
+    j->ve = cj_wino_unaliased_elems(N * nb, elem);
+    j->ze = cj_wino_unaliased_elems(M * nb, elem);
     const size_t v_bytes = align64(ELEMS * (size_t)j->ve * elem), z_bytes = align64(ELEMS * (size_t)j->ze * elem);
     cj_scratch s;
     CJ_FORWARD(cj_scratch_acquire(ctx, j->acc_bytes + j->slot_bytes * (size_t)j->slots + tile_bytes + v_bytes + z_bytes,
@@ -566,7 +513,7 @@ static cj_status wgrad_shared(cj_context *ctx, wgrad_job *j) {
     for (int64_t g = 0; g < d->groups; g++)
         for (int64_t b = 0; b < j->t.blocks; b++) {
             st.g = g;
-            st.count = block_tiles(&j->t, b, d->c_in * d->h_in * d->w_in, d->c_out * d->h_out * d->w_out, tiles);
+            st.count = cj_wino_block_tiles(&j->t, b, d->c_in * d->h_in * d->w_in, d->c_out * d->h_out * d->w_out, tiles);
             st.accumulate = b > 0;
             cj_parallel_for(ctx, (size_t)j->slots, shared_transform_task, &st);
             cj_parallel_for(ctx, (size_t)j->slots, shared_gemm_task, &st);
@@ -582,8 +529,9 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.cfg = cj_gemm_config_get(d->dtype);
     j.tf = cj_wino_transforms_get(d->dtype);
     /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
-    j.t = make_tiling(d->n, d->h_out, d->w_out, d->groups, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem,
-                      j.cfg->nr, 8, 1); /* threads split columns, not blocks */
+    j.t = cj_wino_make_tiling(d->n, d->h_out, d->w_out, TILE, TILE, d->groups,
+                              ELEMS * (size_t)(d->cin_g + d->cout_g) * elem, j.cfg->nr, 8,
+                              1); /* threads split columns, not blocks */
     j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
     /* Super-blocks for accumulators beyond L2, but at 1 thread only from 4x L2: below that the
      * per-block path's accumulator stays in L3 and its transforms in L2 (1 thread, min of 3 runs of
@@ -597,12 +545,12 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     const int split_batch = j.t.blocks >= ctx->num_threads;
     j.parts = split_batch ? ctx->num_threads : 1;
     j.cols_per_chunk = split_batch ? d->cin_g
-                                   : cj_div_up(d->cin_g, cj_pieces_per_task(d->groups, ctx->num_threads, TASKS_PER_THREAD));
+                                   : cj_div_up(d->cin_g, cj_pieces_per_task(d->groups, ctx->num_threads, CJ_WINO_TASKS_PER_THREAD));
     j.chunks = cj_div_up(d->cin_g, j.cols_per_chunk);
     j.tasks = j.parts * d->groups * j.chunks;
     j.slots = cj_min64(ctx->num_threads, j.tasks);
-    j.ve = unaliased_elems(d->cin_g * j.t.nb, elem);
-    j.ze = unaliased_elems(d->cout_g * j.t.nb, elem);
+    j.ve = cj_wino_unaliased_elems(d->cin_g * j.t.nb, elem);
+    j.ze = cj_wino_unaliased_elems(d->cout_g * j.t.nb, elem);
     j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
     j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
     j.pz_bytes = z_matrix_bytes(j.cfg, d->cout_g, j.t.nb);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "algo/winograd_1d.h"
+#include "algo/winograd_tiles.h"
 #include "arch/cpu.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_1d.h"
@@ -28,7 +29,6 @@
 #include "util/error.h"
 
 #define ELEMS CJ_WINO1D_ELEMS
-#define TASKS_PER_THREAD 4
 
 /* The finite points; the eighth is infinity. */
 static const double points[ELEMS - 1] = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5};
@@ -39,11 +39,6 @@ bool cj_winograd_1d_kernel(const cj_conv_desc *d) {
 }
 
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
-/* Matrices at 4 KiB multiples apart share L1 sets as the transforms walk the 8 elements; one line
- * past a multiple spreads them (as winograd.c does). */
-static size_t unaliased(size_t bytes) { return (bytes + 4095) / 4096 * 4096 + 64; }
-static int64_t unaliased_elems(int64_t elems, size_t elem) { return (int64_t)(unaliased((size_t)elems * elem) / elem); }
 
 /* ---- the axis, the weights' transform ---------------------------------------------------------- */
 
@@ -58,6 +53,10 @@ static axis axis_of(const cj_conv_desc *d) {
     a.m = ELEMS + 1 - a.r;
     return a;
 }
+
+/* A tile's extent: m outputs down a column kernel's axis, or across a row kernel's. */
+static int64_t tile_rows(const axis *a) { return a->vertical ? a->m : 1; }
+static int64_t tile_cols(const axis *a) { return a->vertical ? 1 : a->m; }
 
 /* G[e][t] = p_e^t / prod_{q != p_e} (p_e - q) for the finite points, G[7] = the last tap. */
 static double g_coef(int e, int t, int r) {
@@ -78,43 +77,6 @@ static void store(char *p, size_t elem, int64_t i, double v) {
     else ((double *)p)[i] = v;
 }
 
-/* ---- tiles ------------------------------------------------------------------------------------- */
-
-typedef struct {
-    int64_t my, mx;                   /* a tile's extent: (m, 1) for a column kernel, (1, m) for a row */
-    int64_t th, tw, per_image, total; /* tiles per column, per line, per image, in the batch */
-    int64_t nb, blocks;               /* tiles per block, blocks */
-} tiling;
-
-/* NB: as many tiles as let bytes_per_tile of slot buffers fit half of L2, in whole NR tiles, at
- * most most_nr of them, and fewer when the batch would give the threads too few tasks. */
-static tiling make_tiling(const axis *a, int64_t n, int64_t h, int64_t w, int64_t groups, size_t bytes_per_tile,
-                          int64_t nr, int64_t most_nr, int64_t threads) {
-    tiling t = {.my = a->vertical ? a->m : 1, .mx = a->vertical ? 1 : a->m};
-    t.th = cj_div_up(h, t.my);
-    t.tw = cj_div_up(w, t.mx);
-    t.per_image = t.th * t.tw;
-    t.total = n * t.per_image;
-    int64_t nb = (int64_t)(cj_cpu()->l2_bytes / 2 / bytes_per_tile) / nr * nr;
-    nb = cj_min64(cj_max64(nb, nr), most_nr * nr);
-    const int64_t want_blocks = cj_div_up(TASKS_PER_THREAD * threads, groups);
-    nb = cj_min64(nb, cj_max64(nr, cj_round_up(cj_div_up(t.total, want_blocks), nr)));
-    t.nb = cj_min64(nb, t.total);
-    t.blocks = cj_div_up(t.total, t.nb);
-    return t;
-}
-
-/* The tiles of block b (their images src_image and dst_image elements apart); returns their count. */
-static int64_t block_tiles(const tiling *t, int64_t b, int64_t src_image, int64_t dst_image, cj_wino_tile *out) {
-    const int64_t q0 = b * t->nb, count = cj_min64(t->nb, t->total - q0);
-    for (int64_t i = 0; i < count; i++) {
-        const int64_t q = q0 + i, n = q / t->per_image, r = q % t->per_image;
-        out[i] = (cj_wino_tile){.src = n * src_image, .dst = n * dst_image, .y = r / t->tw * t->my,
-                                .x = r % t->tw * t->mx};
-    }
-    return count;
-}
-
 /* ---- forward and grad_input -------------------------------------------------------------------- */
 
 /* One convolution dst = conv(src, kernel) (+ bias) along the axis: the forward pass, or grad_input
@@ -130,7 +92,7 @@ typedef struct {
     char *dst;
     int64_t src_c, dst_c, K, M;
     cj_wino1d_geometry in_g, out_g; /* the source plane with the windows' padding; the destination */
-    tiling t;
+    cj_wino_tiling t;
     int64_t tasks, slots;
     char *packed_u;                 /* per (group, element): U_e packed as GEMM A */
     size_t pu_bytes;
@@ -141,7 +103,7 @@ typedef struct {
     int64_t vpad;                   /* V's columns per row: nb, rounded up to NR when packed_v */
 } conv_job;
 
-static size_t packed_u_bytes(const conv_job *j) { return unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
+static size_t packed_u_bytes(const conv_job *j) { return cj_wino_unaliased(cj_packed_a_bytes(j->cfg, j->M, j->K)); }
 
 /* G as the weight transform takes it: coef[t*8 + e]. */
 static void g_table(int r, double coef[7 * ELEMS]) {
@@ -215,7 +177,7 @@ static void conv_task(void *arg, size_t slot) {
     cj_split_range(j->tasks, j->slots, (int64_t)slot, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         const int64_t b = t / d->groups, g = t % d->groups;
-        const int64_t count = block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
+        const int64_t count = cj_wino_block_tiles(&j->t, b, j->src_c * src_plane, j->dst_c * dst_plane, tiles);
         const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = j->vpad, .gemm = j->packed_v ? j->cfg : NULL, .k = j->K};
         j->tf->input(j->src + (size_t)(g * j->K * src_plane) * elem, &j->in_g, j->K, tiles, count, V, &vl);
         for (int e = 0; e < ELEMS; e++) {
@@ -247,16 +209,16 @@ static void setup(conv_job *j, int64_t src_h, int64_t src_w, int64_t dst_h, int6
 static cj_status run_conv(cj_context *ctx, conv_job *j, const void *prepared_u) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
-    j->t = make_tiling(&j->a, d->n, j->out_g.h, j->out_g.w, d->groups, ELEMS * (size_t)(j->K + j->M) * elem,
-                       j->cfg->nr, 4, ctx->num_threads);
+    j->t = cj_wino_make_tiling(d->n, j->out_g.h, j->out_g.w, tile_rows(&j->a), tile_cols(&j->a), d->groups,
+                               ELEMS * (size_t)(j->K + j->M) * elem, j->cfg->nr, 4, ctx->num_threads);
     j->tasks = j->t.blocks * d->groups;
     j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->tasks));
     /* The input transform writes the GEMMs' B panels where it can: each GEMM otherwise packs its V_e
      * (6% of a 7x1 forward). */
     j->packed_v = j->tf->panels(&j->in_g) && j->cfg->nr % 16 == 0;
     j->vpad = j->packed_v ? cj_round_up(j->t.nb, j->cfg->nr) : j->t.nb;
-    j->ve = unaliased_elems(j->K * j->vpad, elem);
-    j->me = unaliased_elems(j->M * j->t.nb, elem);
+    j->ve = cj_wino_unaliased_elems(j->K * j->vpad, elem);
+    j->me = cj_wino_unaliased_elems(j->M * j->t.nb, elem);
     j->v_bytes = align64(ELEMS * (size_t)j->ve * elem);
     j->m_bytes = align64(ELEMS * (size_t)j->me * elem);
     j->tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j->t.nb);
@@ -320,7 +282,7 @@ typedef struct {
     const char *in, *grad_out;
     char *grad_w;
     cj_wino1d_geometry in_g, out_g;
-    tiling t;
+    cj_wino_tiling t;
     int64_t parts;                    /* accumulators: one per slot, each over its range of blocks */
     char *acc;                        /* per part: [group][element][C_out/g][C_in/g] */
     size_t acc_bytes;
@@ -335,7 +297,7 @@ static void wgrad_block(const wgrad_job *j, int64_t b, char *acc, int accumulate
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
     const int64_t nb = j->t.nb, M = d->cout_g, K = d->cin_g;
-    const int64_t count = block_tiles(&j->t, b, d->c_in * j->in_g.plane, d->c_out * j->out_g.plane, tiles);
+    const int64_t count = cj_wino_block_tiles(&j->t, b, d->c_in * j->in_g.plane, d->c_out * j->out_g.plane, tiles);
     for (int64_t g = 0; g < d->groups; g++) {
         j->tf->grad_output(j->grad_out + (size_t)(g * M * j->out_g.plane) * elem, &j->out_g, M, tiles, count, Z,
                            j->ze, nb);
@@ -416,13 +378,13 @@ cj_status cj_winograd_1d_backward_weights(cj_context *ctx, const cj_conv_desc *d
     j.in_g = (cj_wino1d_geometry){d->h_in * d->w_in, d->h_in, d->w_in, d->pad_h, d->pad_w, dy, dx, j.a.r, j.a.m};
     j.out_g = (cj_wino1d_geometry){d->h_out * d->w_out, d->h_out, d->w_out, 0, 0, dy, dx, j.a.r, j.a.m};
     /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
-    j.t = make_tiling(&j.a, d->n, d->h_out, d->w_out, 1, ELEMS * (size_t)(d->cin_g + d->cout_g) * elem, j.cfg->nr, 8,
-                      ctx->num_threads);
+    j.t = cj_wino_make_tiling(d->n, d->h_out, d->w_out, tile_rows(&j.a), tile_cols(&j.a), 1,
+                              ELEMS * (size_t)(d->cin_g + d->cout_g) * elem, j.cfg->nr, 8, ctx->num_threads);
     /* Each slot sums a fixed range of blocks into its own accumulator; the parts are added in order. */
     j.parts = cj_max64(1, cj_min64(ctx->num_threads, j.t.blocks));
     j.acc_bytes = align64(ELEMS * (size_t)(d->c_out * d->cin_g) * elem);
-    j.ve = unaliased_elems(d->cin_g * j.t.nb, elem);
-    j.ze = unaliased_elems(d->cout_g * j.t.nb, elem);
+    j.ve = cj_wino_unaliased_elems(d->cin_g * j.t.nb, elem);
+    j.ze = cj_wino_unaliased_elems(d->cout_g * j.t.nb, elem);
     j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
     j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
     j.pz_bytes = j.cfg->uk_sa ? 0 : align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
