@@ -247,7 +247,10 @@ static int many_channels(const cj_conv_desc *d, cj_pass pass, const bool *on) {
  * level or behind below: 8 x 32 x 17^2 0.99 / 1.01x, 8 x 16 x 17^2 1.14 / 1.20x, 1 x 192 x 17^2
  * (153 tiles) 0.95 / 0.99x, 4 x 256 x 9^2 (180) 0.99 / 1.02x, 1 x 128 x 8^2 (32) 1.86 / 1.92x).
  * grad_weight stays with the others (Inception-v3's 7x1: Winograd 5.01 ms, DIRECT 4.98; 1x7 3.97
- * against DIRECT 3.38). The generic transforms (f64, AVX2) were not measured against the GEMMs. */
+ * against DIRECT 3.38). The generic transforms (f64; f32 on AVX2) keep the others: one bench run,
+ * Inception-v3's 7x1 / 1x7, forward and grad_input, f64 Winograd 12.0 / 12.7 and 9.6 / 10.5 ms
+ * against IMPLICIT 11.6 / 12.3 and 11.5 / 8.4; AVX2 (CONJURE_ARCH=avx2) 7.8 / 8.7 and 8.0 / 8.1
+ * against DIRECT 8.5 / 9.0 and 5.4 / 5.4. */
 static int wino_one_axis(const cj_conv_desc *d, cj_pass pass) {
     if (pass == CJ_PASS_BACKWARD_WEIGHTS || d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512 ||
         !cj_winograd_1d_kernel(d) || d->cin_g < 48 || d->cout_g < 48)
