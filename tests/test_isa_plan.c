@@ -33,6 +33,8 @@ static const ref_conv cfgs[] = {
     {2, 6, 13, 12, 10, 5, 5, 2, 2, 1, 1, 1, 1, 1, 0, 0},    /* 5x5: FFT, DIRECT */
     {1, 5, 15, 14, 7, 3, 3, 2, 2, 1, 2, 2, 2, 1, 0, 0},     /* dilation, stride */
     {2, 3, 17, 17, 16, 7, 7, 3, 3, 2, 2, 1, 1, 1, 0, 0},    /* a first layer */
+    {2, 20, 17, 17, 24, 7, 1, 3, 0, 1, 1, 1, 1, 1, 0, 0},   /* one-axis Winograd's U: a column */
+    {2, 12, 9, 14, 18, 1, 5, 1, 2, 1, 1, 1, 1, 3, 0, 0},    /* a row, groups, padding across */
 };
 #define NCFG (int)(sizeof cfgs / sizeof cfgs[0])
 
