@@ -255,9 +255,7 @@ static int wino_one_axis(const cj_conv_desc *d, cj_pass pass) {
     if (pass == CJ_PASS_BACKWARD_WEIGHTS || d->dtype != CJ_F32 || cj_cpu()->isa != CJ_ISA_AVX512 ||
         !cj_winograd_1d_kernel(d) || d->cin_g < 48 || d->cout_g < 48)
         return 0;
-    const int column = d->kw == 1, m = 9 - (int)(column ? d->kh : d->kw);
-    const int64_t tiles = column ? d->n * ((d->h_out + m - 1) / m) * d->w_out : d->n * d->h_out * ((d->w_out + m - 1) / m);
-    return tiles >= 256;
+    return cj_winograd_1d_tiles(d) >= 256;
 }
 
 /* f64, which has no channel-vector kernels (rule 3) nor SIMD panel packers for implicit GEMM, ranks

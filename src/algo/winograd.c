@@ -1,7 +1,7 @@
 /* CJ_ALGO_WINOGRAD: 3x3 kernels, stride 1, dilation 1, any padding and groups, as Winograd
  * F(4x4, 3x3) (6x6 tiles, 36 transform elements) for f32 and f64; kernels of one column or row of
- * 7 or 5 taps go to the one-axis form of winograd_1d.c from each pass below (its tiles, transforms
- * and GEMMs are its own; the dilation phases and the few-terms fix are shared).
+ * 7 or 5 taps go to the one-axis form of winograd_1d.c from each pass below (its transforms and
+ * GEMMs are its own; winograd_shared.h, the dilation phases and the few-terms fix are shared).
  *
  *   forward      V = B^T d B (input tiles), U = G g G^T (weights),
  *                M_e (C_out/g x tiles) = U_e (C_out/g x C_in/g) * V_e (C_in/g x tiles), e = 0..35,
@@ -26,7 +26,7 @@
 #include "algo/dilation_phases.h"
 #include "algo/few_terms.h"
 #include "algo/winograd_1d.h"
-#include "algo/winograd_tiles.h"
+#include "algo/winograd_shared.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
 #include "util/checked.h"
@@ -328,30 +328,6 @@ typedef struct {
     int64_t ve, ze;                   /* element strides of V and Z (unaliased) */
 } wgrad_job;
 
-/* Z_e (M rows of `count` tiles, nb apart) packed into pz as the GEMM's A. */
-static cj_packed_a z_packed(const wgrad_job *j, char *Ze, int64_t M, int64_t count, char *pz) {
-    const cj_matrix ze = {Ze, j->t.nb, 1, 0, 0};
-    cj_packed_a pa = {pz, 0, 0, 0, NULL};
-    cj_pack_a(j->cfg, &ze, M, count, &pa);
-    return pa;
-}
-
-/* Z_e as wgrad_block's A: read in place by the kernel's strided-A twin where there is one, else
- * packed. In place skips a pass over every Z_e per block (1 / 2 threads, min of 6 alternations:
- * resnet50.res2.3x3 1.03 / 1.21x, vgg16.conv1_2 1.31 / 1.09x, resnet50.res3.3x3 1.12 / 1.00x).
- * The super-block path packs: its GEMMs are 16-96 tiles deep on 256-512 channels, and read in
- * place they ran slower (1 thread, min of 5 order-swapped alternations: 1 x 512 x 14^2 -> 512
- * 0.80x, resnet50.res5.3x3 0.95x, vgg16.conv5_1 0.97x). */
-static cj_packed_a z_matrix(const wgrad_job *j, char *Ze, int64_t M, int64_t count, char *pz) {
-    if (j->cfg->uk_sa) return (cj_packed_a){Ze, M, count, j->t.nb, NULL};
-    return z_packed(j, Ze, M, count, pz);
-}
-
-/* The packed Z_e z_matrix needs: none where it is read in place. */
-static size_t z_matrix_bytes(const cj_gemm_config *cfg, int64_t M, int64_t nb) {
-    return cfg->uk_sa ? 0 : align64(cj_packed_a_bytes(cfg, M, nb));
-}
-
 /* Block b's contribution to columns chunk of group g's accumulator acc (accumulate: add to it). */
 static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b, char *acc, int accumulate,
                         char *V, char *Z, char *pz, cj_wino_tile *tiles, void *gemm_scratch) {
@@ -367,7 +343,7 @@ static void wgrad_block(const wgrad_job *j, int64_t g, int64_t chunk, int64_t b,
     j->tf->input(j->in + (size_t)((g * N + c0) * plane_in) * elem, plane_in, d->h_in, d->w_in, d->pad_h,
                  d->pad_w, c1 - c0, tiles, count, V, &vl);
     for (int e = 0; e < ELEMS; e++) {
-        const cj_packed_a pa = z_matrix(j, Z + (size_t)(e * j->ze) * elem, M, count, pz);
+        const cj_packed_a pa = cj_wino_z_matrix(j->cfg, Z + (size_t)(e * j->ze) * elem, M, count, nb, pz);
         /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile]. */
         const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->ve) * elem, 1, nb);
         char *c = acc + (size_t)((g * ELEMS + e) * M * N + c0) * elem;
@@ -477,7 +453,10 @@ static void shared_gemm_task(void *arg, size_t slot) {
     int64_t e0, e1;
     cj_split_range(ELEMS, j->slots, (int64_t)slot, &e0, &e1);
     for (int64_t e = e0; e < e1; e++) {
-        const cj_packed_a pa = z_packed(j, st->Z + (size_t)(e * j->ze) * elem, M, st->count, pz);
+        /* packed, not read in place (cj_wino_z_matrix): these GEMMs are 16-96 tiles deep on 256-512
+         * channels, and read in place they ran slower (1 thread, min of 5 order-swapped alternations:
+         * 1 x 512 x 14^2 -> 512 0.80x, resnet50.res5.3x3 0.95x, vgg16.conv5_1 0.97x) */
+        const cj_packed_a pa = cj_wino_z_packed(j->cfg, st->Z + (size_t)(e * j->ze) * elem, M, st->count, nb, pz);
         const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, st->V + (size_t)(e * j->ve) * elem, 1, nb);
         cj_gemm(j->cfg, &pa, &vt, 0, N, j->acc + (size_t)((st->g * ELEMS + e) * M * N) * elem, N, st->accumulate,
                 gemm_scratch);
@@ -553,7 +532,7 @@ static cj_status wino_backward_weights(cj_context *ctx, const cj_conv_desc *d, c
     j.ze = cj_wino_unaliased_elems(d->cout_g * j.t.nb, elem);
     j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
     j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
-    j.pz_bytes = z_matrix_bytes(j.cfg, d->cout_g, j.t.nb);
+    j.pz_bytes = cj_wino_z_matrix_bytes(j.cfg, d->cout_g, j.t.nb);
     j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
     j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
     const size_t acc_total = j.acc_bytes * (size_t)j.parts;

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "algo/winograd_1d.h"
-#include "algo/winograd_tiles.h"
+#include "algo/winograd_shared.h"
 #include "arch/cpu.h"
 #include "gemm/gemm.h"
 #include "kernels/winograd_1d.h"
@@ -54,9 +54,19 @@ static axis axis_of(const cj_conv_desc *d) {
     return a;
 }
 
+/* A plane of h x w with windows offset (pad_h, pad_w) from their tiles' origins, along the axis. */
+static cj_wino1d_geometry geometry(const axis *a, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w) {
+    return (cj_wino1d_geometry){h * w, h, w, pad_h, pad_w, a->vertical, !a->vertical, a->m};
+}
+
 /* A tile's extent: m outputs down a column kernel's axis, or across a row kernel's. */
 static int64_t tile_rows(const axis *a) { return a->vertical ? a->m : 1; }
 static int64_t tile_cols(const axis *a) { return a->vertical ? 1 : a->m; }
+
+int64_t cj_winograd_1d_tiles(const cj_conv_desc *d) {
+    const axis a = axis_of(d);
+    return d->n * cj_div_up(d->h_out, tile_rows(&a)) * cj_div_up(d->w_out, tile_cols(&a));
+}
 
 /* G[e][t] = p_e^t / prod_{q != p_e} (p_e - q) for the finite points, G[7] = the last tap. */
 static double g_coef(int e, int t, int r) {
@@ -94,6 +104,7 @@ typedef struct {
     cj_wino1d_geometry in_g, out_g; /* the source plane with the windows' padding; the destination */
     cj_wino_tiling t;
     int64_t tasks, slots;
+    int64_t u_slots;                /* slots transforming the weights (make_u) */
     char *packed_u;                 /* per (group, element): U_e packed as GEMM A */
     size_t pu_bytes;
     char *slot_mem;                 /* per slot: V, M, tile list, GEMM buffer */
@@ -152,17 +163,15 @@ static void weight_rows(const conv_job *j, int64_t r0, int64_t r1) {
 static void weight_task(void *arg, size_t slot) {
     const conv_job *j = arg;
     int64_t r0, r1;
-    cj_split_range(j->d->groups * j->M, j->slots, (int64_t)slot, &r0, &r1);
+    cj_split_range(j->d->groups * j->M, j->u_slots, (int64_t)slot, &r0, &r1);
     weight_rows(j, r0, r1);
 }
 
 /* Writes U of every group and element into j->packed_u (zeroed first: the panels' padding rows). */
 static void make_u(cj_context *ctx, conv_job *j) {
     memset(j->packed_u, 0, j->pu_bytes * (size_t)(j->d->groups * ELEMS));
-    const int64_t slots = j->slots;
-    j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->d->groups * j->M));
-    cj_parallel_for(ctx, (size_t)j->slots, weight_task, j);
-    j->slots = slots;
+    j->u_slots = cj_max64(1, cj_min64(ctx->num_threads, j->d->groups * j->M));
+    cj_parallel_for(ctx, (size_t)j->u_slots, weight_task, j);
 }
 
 static void conv_task(void *arg, size_t slot) {
@@ -200,9 +209,8 @@ static void setup(conv_job *j, int64_t src_h, int64_t src_w, int64_t dst_h, int6
     j->cfg = cj_gemm_config_get(d->dtype);
     j->tf = cj_wino1d_transforms_get(d->dtype);
     j->a = axis_of(d);
-    const int dy = j->a.vertical, dx = !j->a.vertical;
-    j->in_g = (cj_wino1d_geometry){src_h * src_w, src_h, src_w, pad_h, pad_w, dy, dx, j->a.r, j->a.m};
-    j->out_g = (cj_wino1d_geometry){dst_h * dst_w, dst_h, dst_w, 0, 0, dy, dx, j->a.r, j->a.m};
+    j->in_g = geometry(&j->a, src_h, src_w, pad_h, pad_w);
+    j->out_g = geometry(&j->a, dst_h, dst_w, 0, 0);
     j->pu_bytes = packed_u_bytes(j);
 }
 
@@ -215,7 +223,7 @@ static cj_status run_conv(cj_context *ctx, conv_job *j, const void *prepared_u) 
     j->slots = cj_max64(1, cj_min64(ctx->num_threads, j->tasks));
     /* The input transform writes the GEMMs' B panels where it can: each GEMM otherwise packs its V_e
      * (6% of a 7x1 forward). */
-    j->packed_v = j->tf->panels(&j->in_g) && j->cfg->nr % 16 == 0;
+    j->packed_v = j->tf->panels && j->cfg->nr % 16 == 0;
     j->vpad = j->packed_v ? cj_round_up(j->t.nb, j->cfg->nr) : j->t.nb;
     j->ve = cj_wino_unaliased_elems(j->K * j->vpad, elem);
     j->me = cj_wino_unaliased_elems(j->M * j->t.nb, elem);
@@ -304,13 +312,7 @@ static void wgrad_block(const wgrad_job *j, int64_t b, char *acc, int accumulate
         const cj_wino_layout vl = {.ld_e = j->ve, .ld_c = nb};
         j->tf->input(j->in + (size_t)(g * K * j->in_g.plane) * elem, &j->in_g, K, tiles, count, V, &vl);
         for (int e = 0; e < ELEMS; e++) {
-            const char *ze = Z + (size_t)(e * j->ze) * elem;
-            cj_packed_a pa = {(void *)ze, M, count, nb, NULL}; /* read in place where the kernel can */
-            if (!j->cfg->uk_sa) {
-                const cj_matrix zm = {ze, nb, 1, 0, 0};
-                pa = (cj_packed_a){pz, 0, 0, 0, NULL};
-                cj_pack_a(j->cfg, &zm, M, count, &pa);
-            }
+            const cj_packed_a pa = cj_wino_z_matrix(j->cfg, Z + (size_t)(e * j->ze) * elem, M, count, nb, pz);
             /* B = V_e^T: element (tile, channel) at V_e[channel * nb + tile] */
             const cj_gemm_b vt = cj_gemm_b_strided(d->dtype, V + (size_t)(e * j->ve) * elem, 1, nb);
             cj_gemm(j->cfg, &pa, &vt, 0, K, acc + (size_t)((g * ELEMS + e) * M * K) * elem, K, accumulate,
@@ -342,9 +344,8 @@ static void finish_task(void *arg, size_t part) {
     const cj_conv_desc *d = j->d;
     const size_t elem = d->elem;
     const int64_t M = d->cout_g, K = d->cin_g, r = j->a.r;
-    double coef[ELEMS][7];
-    for (int e = 0; e < ELEMS; e++)
-        for (int t = 0; t < r; t++) coef[e][t] = g_coef(e, t, (int)r);
+    double coef[7 * ELEMS];
+    g_table((int)r, coef);
     int64_t r0, r1;
     cj_split_range(d->c_out, f->parts, (int64_t)part, &r0, &r1);
     for (int64_t row = r0; row < r1; row++) {
@@ -360,7 +361,7 @@ static void finish_task(void *arg, size_t part) {
             for (int64_t t = 0; t < r; t++) {
                 double v = 0.0;
                 for (int e = 0; e < ELEMS; e++)
-                    if (coef[e][t] != 0.0) v += coef[e][t] * dw[e];
+                    if (coef[t * ELEMS + e] != 0.0) v += coef[t * ELEMS + e] * dw[e];
                 store(j->grad_w, elem, (row * K + k) * r + t, v);
             }
         }
@@ -374,9 +375,8 @@ cj_status cj_winograd_1d_backward_weights(cj_context *ctx, const cj_conv_desc *d
     j.cfg = cj_gemm_config_get(d->dtype);
     j.tf = cj_wino1d_transforms_get(d->dtype);
     j.a = axis_of(d);
-    const int dy = j.a.vertical, dx = !j.a.vertical;
-    j.in_g = (cj_wino1d_geometry){d->h_in * d->w_in, d->h_in, d->w_in, d->pad_h, d->pad_w, dy, dx, j.a.r, j.a.m};
-    j.out_g = (cj_wino1d_geometry){d->h_out * d->w_out, d->h_out, d->w_out, 0, 0, dy, dx, j.a.r, j.a.m};
+    j.in_g = geometry(&j.a, d->h_in, d->w_in, d->pad_h, d->pad_w);
+    j.out_g = geometry(&j.a, d->h_out, d->w_out, 0, 0);
     /* NB is the GEMMs' depth here: deeper blocks amortise the accumulator's trips through cache. */
     j.t = cj_wino_make_tiling(d->n, d->h_out, d->w_out, tile_rows(&j.a), tile_cols(&j.a), 1,
                               ELEMS * (size_t)(d->cin_g + d->cout_g) * elem, j.cfg->nr, 8, ctx->num_threads);
@@ -387,7 +387,7 @@ cj_status cj_winograd_1d_backward_weights(cj_context *ctx, const cj_conv_desc *d
     j.ze = cj_wino_unaliased_elems(d->cout_g * j.t.nb, elem);
     j.v_bytes = align64(ELEMS * (size_t)j.ve * elem);
     j.z_bytes = align64(ELEMS * (size_t)j.ze * elem);
-    j.pz_bytes = j.cfg->uk_sa ? 0 : align64(cj_packed_a_bytes(j.cfg, d->cout_g, j.t.nb));
+    j.pz_bytes = cj_wino_z_matrix_bytes(j.cfg, d->cout_g, j.t.nb);
     j.tile_bytes = align64(sizeof(cj_wino_tile) * (size_t)j.t.nb);
     j.slot_bytes = j.v_bytes + j.z_bytes + j.pz_bytes + j.tile_bytes + align64(cj_gemm_scratch_bytes(j.cfg));
     const size_t acc_total = j.acc_bytes * (size_t)j.parts;

@@ -8,6 +8,9 @@
 /* Whether the kernel is one this form takes (its stride and dilation not looked at). */
 bool cj_winograd_1d_kernel(const cj_conv_desc *d);
 
+/* The tiles of m outputs covering the batch's output (AUTO's measure of the layer). */
+int64_t cj_winograd_1d_tiles(const cj_conv_desc *d);
+
 /* prepared_u: cj_winograd_1d_prepare's transformed weights, or NULL (made per call). */
 cj_status cj_winograd_1d_forward(cj_context *ctx, const cj_conv_desc *d, const void *in, const void *w,
                                  const void *prepared_u, const void *bias, void *out);

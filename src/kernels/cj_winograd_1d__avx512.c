@@ -35,7 +35,7 @@ typedef struct {
  * along the axis. */
 static void plan_group(group_plan *p, const float *tensor, int use_dst, const cj_wino1d_geometry *g,
                        const cj_wino_tile *t, int n, int64_t oy, int64_t ox, int count) {
-    const int64_t step = g->dy ? 1 : g->m;
+    const int64_t step = cj_wino1d_step(g);
     p->runs = 0;
     p->step = step;
     p->index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -100,11 +100,6 @@ static inline void write_element(const group_plan *p, int j, int64_t offset, __m
 
 static inline void store_elements(float *V, int64_t ld_e, __m512 v[CJ_WINO1D_ELEMS], __mmask16 lanes) {
     for (int e = 0; e < CJ_WINO1D_ELEMS; e++) _mm512_mask_storeu_ps(V + e * ld_e, lanes, v[e]);
-}
-
-int cj_f32_winograd_1d__avx512_panels(const cj_wino1d_geometry *g) {
-    (void)g;
-    return 1;
 }
 
 /* The element at channel c, column t0 of a V matrix: packed, within the KC slice [pc, pc + kc) of

@@ -21,18 +21,22 @@ typedef struct cj_wino1d_geometry {
     int64_t plane, h, w;   /* the plane the transform reads (input, grad_output) or writes (output) */
     int64_t pad_h, pad_w;  /* the input window's offset from the tile's origin (input transform) */
     int dy, dx;            /* the kernel's axis */
-    int r, m;              /* taps, outputs per tile (m = 9 - r) */
+    int m;                 /* outputs per tile (9 - the taps) */
 } cj_wino1d_geometry;
+
+/* How far apart consecutive tiles of a line lie: 1 across a column kernel's lines, m along a row
+ * kernel's. */
+static inline int64_t cj_wino1d_step(const cj_wino1d_geometry *g) { return g->dy ? 1 : g->m; }
 
 typedef struct cj_wino1d_transforms {
     /* V = B^T d of the input windows of `channels` planes, `plane` apart, at layout's places
-     * (winograd_transforms.h): the GEMM's packed B panels only where panels(g) says so, and
+     * (winograd_transforms.h): the GEMM's packed B panels only where `panels` says so, and
      * then every column up to layout->ld_c, zero past the tiles. */
     void (*input)(const void *src, const cj_wino1d_geometry *g, int64_t channels, const cj_wino_tile *tiles,
                   int64_t ntiles, void *V, const cj_wino_layout *layout);
-    /* Whether input writes packed panels for this geometry (whole lane groups of 16 or 8 tiles in
-     * NR-wide panels; AVX-512 f32 column kernels). */
-    int (*panels)(const cj_wino1d_geometry *g);
+    /* Whether input writes packed panels (whole lane groups of 16 tiles in NR-wide panels: AVX-512
+     * f32), else plain rows only. */
+    int panels;
     /* Z = A y of the grad_output windows (m elements from the origin, in the image at the tiles'
      * dst offsets; the weight gradient). */
     void (*grad_output)(const void *src, const cj_wino1d_geometry *g, int64_t channels, const cj_wino_tile *tiles,
@@ -53,7 +57,6 @@ const cj_wino1d_transforms *cj_wino1d_transforms_get(int dtype);
 #define CJ_WINO1D_DECLARE(prefix)                                                                          \
     void prefix##_input(const void *, const cj_wino1d_geometry *, int64_t, const cj_wino_tile *, int64_t, void *, \
                         const cj_wino_layout *);                                                            \
-    int prefix##_panels(const cj_wino1d_geometry *);                                                        \
     void prefix##_grad_output(const void *, const cj_wino1d_geometry *, int64_t, const cj_wino_tile *, int64_t,  \
                               void *, int64_t, int64_t);                                                    \
     void prefix##_output(const void *, int64_t, int64_t, int64_t, const cj_wino_tile *, int64_t, const void *, \

@@ -3,13 +3,13 @@
 #include "conjure.h"
 #include "kernels/winograd_1d.h"
 
-#define CJ_WINO1D_SET(prefix) {prefix##_input, prefix##_panels, prefix##_grad_output, prefix##_output, prefix##_weight}
+#define CJ_WINO1D_SET(prefix, panels) {prefix##_input, panels, prefix##_grad_output, prefix##_output, prefix##_weight}
 
 static const cj_wino1d_transforms sets[][2] = {
-    {CJ_WINO1D_SET(cj_f32_winograd_1d__scalar), CJ_WINO1D_SET(cj_f64_winograd_1d__scalar)},
+    {CJ_WINO1D_SET(cj_f32_winograd_1d__scalar, 0), CJ_WINO1D_SET(cj_f64_winograd_1d__scalar, 0)},
 #if CJ_HAVE_X86_KERNELS
-    {CJ_WINO1D_SET(cj_f32_winograd_1d__avx2), CJ_WINO1D_SET(cj_f64_winograd_1d__avx2)},
-    {CJ_WINO1D_SET(cj_f32_winograd_1d__avx512), CJ_WINO1D_SET(cj_f64_winograd_1d__avx512)},
+    {CJ_WINO1D_SET(cj_f32_winograd_1d__avx2, 0), CJ_WINO1D_SET(cj_f64_winograd_1d__avx2, 0)},
+    {CJ_WINO1D_SET(cj_f32_winograd_1d__avx512, 1), CJ_WINO1D_SET(cj_f64_winograd_1d__avx512, 0)},
 #endif
 };
 

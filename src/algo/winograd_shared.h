@@ -1,11 +1,13 @@
-/* The tiles both Winograd forms share (winograd.c's 4x4, winograd_1d.c's m x 1 and 1 x m): how
- * a batch's output is cut into tiles and the tiles into blocks, and the strides that keep the
- * transforms' matrices out of each other's L1 sets. */
-#ifndef CJ_ALGO_WINOGRAD_TILES_H
-#define CJ_ALGO_WINOGRAD_TILES_H
+/* What both Winograd forms share (winograd.c's 4x4 tiles, winograd_1d.c's m x 1 and 1 x m): how a
+ * batch's output is cut into tiles and the tiles into blocks, the strides that keep the transforms'
+ * matrices out of each other's L1 sets, and the weight gradient's transformed grad_output as the
+ * GEMMs' A. */
+#ifndef CJ_ALGO_WINOGRAD_SHARED_H
+#define CJ_ALGO_WINOGRAD_SHARED_H
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gemm/gemm.h"
 #include "kernels/winograd_transforms.h"
 
 /* Tasks per thread the drivers aim at (blocks x groups x row chunks). */
@@ -18,7 +20,7 @@ typedef struct cj_wino_tiling {
 } cj_wino_tiling;
 
 /* Tiles of my x mx outputs over n images of h x w, numbered row by row through the batch, in
- * blocks of NB (see winograd_tiles.c). */
+ * blocks of NB (see winograd_shared.c). */
 cj_wino_tiling cj_wino_make_tiling(int64_t n, int64_t h, int64_t w, int64_t my, int64_t mx, int64_t groups,
                                    size_t bytes_per_tile, int64_t nr, int64_t most_nr, int64_t threads);
 
@@ -37,5 +39,15 @@ static inline size_t cj_wino_unaliased(size_t bytes) { return (bytes + 4095) / 4
 static inline int64_t cj_wino_unaliased_elems(int64_t elems, size_t elem) {
     return (int64_t)(cj_wino_unaliased((size_t)elems * elem) / elem);
 }
+
+/* Z_e (M rows of `count` tiles, nb apart) packed into pz as the GEMM's A. */
+cj_packed_a cj_wino_z_packed(const cj_gemm_config *cfg, void *Ze, int64_t M, int64_t count, int64_t nb, void *pz);
+
+/* Z_e as a weight-gradient GEMM's A: read in place by the kernel's strided-A twin where there is
+ * one, else packed into pz (see winograd_shared.c). */
+cj_packed_a cj_wino_z_matrix(const cj_gemm_config *cfg, void *Ze, int64_t M, int64_t count, int64_t nb, void *pz);
+
+/* The packed Z_e cj_wino_z_matrix needs: none where it is read in place. */
+size_t cj_wino_z_matrix_bytes(const cj_gemm_config *cfg, int64_t M, int64_t nb);
 
 #endif
